@@ -1,0 +1,1 @@
+"""Infrastructure shared by the Liaison services; it holds no domain types."""

@@ -1,0 +1,125 @@
+"""MongoDB access shared by the services: one client, transactions with bounded retry,
+optimistic concurrency, and the outbox write that rides inside every transaction."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from liaison_infra.envelope import Envelope, Event
+from liaison_infra.logs import current_correlation_id
+
+Document = dict[str, Any]
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult")
+
+
+class ConcurrencyConflict(Exception):
+    """The aggregate changed since it was read; the caller must reload and decide again."""
+
+
+def connect(url: str) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(url, tz_aware=True, uuidRepresentation="standard")
+
+
+@dataclass
+class Transaction:
+    """What a handler may do inside one MongoDB transaction.
+
+    Events passed to ``publish`` are written to the outbox in the same transaction as the
+    state change, so either both are stored or neither is.
+    """
+
+    db: AsyncDatabase[Document]
+    session: AsyncClientSession
+    source: str
+    outgoing: list[tuple[str, Envelope]] = field(default_factory=list)
+
+    def publish(self, event: Event, *, subject: str, station_id: str | None, district_id: str | None) -> None:
+        """Queue ``event`` about aggregate ``subject``; it is stored when the transaction commits."""
+        envelope = Envelope.wrap(
+            event,
+            source=self.source,
+            subject=subject,
+            station_id=station_id,
+            district_id=district_id,
+            correlation_id=current_correlation_id(),
+        )
+        self.outgoing.append((event.topic, envelope))
+
+    async def insert(self, collection: str, document: Document) -> None:
+        """Insert an aggregate at version 1; an existing id is a concurrency conflict."""
+        try:
+            await self.db[collection].insert_one({**document, "version": 1}, session=self.session)
+        except DuplicateKeyError as exc:
+            raise ConcurrencyConflict(f"{collection} {document.get('_id')} already exists") from exc
+
+    async def replace(self, collection: str, document: Document, *, expected_version: int) -> int:
+        """Store the aggregate only if nobody changed it since ``expected_version``."""
+        new_version = expected_version + 1
+        result = await self.db[collection].replace_one(
+            {"_id": document["_id"], "version": expected_version},
+            {**document, "version": new_version},
+            session=self.session,
+        )
+        if result.matched_count != 1:
+            raise ConcurrencyConflict(
+                f"{collection} {document['_id']} is no longer at version {expected_version}"
+            )
+        return new_version
+
+    async def flush_outbox(self) -> None:
+        if not self.outgoing:
+            return
+        now = datetime.now(UTC)
+        await self.db[OUTBOX].insert_many(
+            [outbox_document(topic, envelope, now, order) for order, (topic, envelope) in enumerate(self.outgoing)],
+            session=self.session,
+        )
+
+
+def outbox_document(topic: str, envelope: Envelope, created_at: datetime, order: int) -> Document:
+    """The stored form of an event awaiting the relay; the payload is kept as sent bytes."""
+    return {
+        "_id": envelope.id,
+        "topic": topic,
+        "key": envelope.subject,
+        "payload": envelope.to_bytes(),
+        "pending": True,
+        "created_at": created_at,
+        "order": order,
+        "published_at": None,
+    }
+
+
+async def run_in_transaction(
+    client: AsyncMongoClient[Document],
+    db: AsyncDatabase[Document],
+    source: str,
+    work: Callable[[Transaction], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> T:
+    """Run ``work`` and its outbox writes in one transaction, retrying transient failures.
+
+    ``work`` may run more than once, so it must not have effects outside the transaction.
+    """
+    for attempt in range(1, attempts + 1):
+        async with client.start_session() as session:
+            tx = Transaction(db=db, session=session, source=source)
+            try:
+                async with await session.start_transaction():
+                    result = await work(tx)
+                    await tx.flush_outbox()
+                return result
+            except PyMongoError as exc:
+                if attempt == attempts or not any(exc.has_error_label(label) for label in TRANSIENT_LABELS):
+                    raise
+    raise AssertionError("unreachable")

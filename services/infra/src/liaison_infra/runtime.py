@@ -1,0 +1,116 @@
+"""One service process's connections and workers, opened the same way by every entrypoint.
+
+A service describes itself with a ``ServiceSpec`` (what it publishes, what it consumes);
+``Runtime`` turns that plus its settings into the MongoDB client, the relay and the
+consumer runner, so the service packages hold business logic only.
+"""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from liaison_infra.consumer import ConsumerRunner, Handler
+from liaison_infra.envelope import Event
+from liaison_infra.logs import configure_logging
+from liaison_infra.metrics import Metrics
+from liaison_infra.mongo import Document, Transaction, connect, run_in_transaction
+from liaison_infra.relay import OutboxRelay
+from liaison_infra.settings import ServiceSettings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a service publishes and what it consumes: the whole of its wiring to the bus."""
+
+    published: tuple[type[Event], ...] = ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    consumed_topics: tuple[str, ...] = ()
+
+    @property
+    def published_topics(self) -> list[str]:
+        return sorted({event.topic for event in self.published})
+
+
+class Worker(Protocol):
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Runtime:
+    def __init__(self, settings: ServiceSettings, spec: ServiceSpec) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.client: AsyncMongoClient[Document] = connect(settings.mongodb_url)
+        self.db: AsyncDatabase[Document] = self.client[settings.mongodb_database]
+        self.metrics = Metrics(settings.service_name)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        return await run_in_transaction(self.client, self.db, self.settings.service_name, work)
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(self.settings, self.db, self.spec.published_topics, self.metrics)
+
+    def consumer(self) -> ConsumerRunner:
+        return ConsumerRunner(
+            self.settings,
+            self.client,
+            self.db,
+            self.metrics,
+            self.spec.handlers,
+            list(self.spec.consumed_topics),
+        )
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether this service's MongoDB and Kafka answer, each within two seconds."""
+        return {"mongodb": await _answers(self._ping_mongodb()), "kafka": await _answers(self._ping_kafka())}
+
+    async def _ping_mongodb(self) -> None:
+        await self.db.command("ping")
+
+    async def _ping_kafka(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers, request_timeout_ms=2000)
+        await admin.start()
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+
+async def _answers(probe: Awaitable[None]) -> bool:
+    try:
+        await asyncio.wait_for(probe, timeout=2.0)
+    except Exception:
+        return False
+    return True
+
+
+def run_worker(settings: ServiceSettings, spec: ServiceSpec, build: Callable[[Runtime], Worker]) -> None:
+    """Run one long-lived worker (relay or consumer) until SIGTERM or SIGINT, then stop cleanly."""
+    configure_logging(settings.service_name, settings.log_level)
+
+    async def main() -> None:
+        runtime = Runtime(settings, spec)
+        worker = build(runtime)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.stop)
+        try:
+            await worker.run()
+        finally:
+            await runtime.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,96 @@
+"""The FastAPI shell every service shares: lifespan, health, readiness, metrics, correlation
+ids, the error shape and authentication. A service adds its routers and nothing else."""
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from liaison_infra.auth import Authenticator, CurrentPrincipal
+from liaison_infra.errors import install_error_handlers
+from liaison_infra.logs import configure_logging, correlation_id
+from liaison_infra.runtime import Runtime, ServiceSpec
+from liaison_infra.settings import ServiceSettings
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    spec: ServiceSpec,
+    routers: Sequence[APIRouter] = (),
+    *,
+    title: str,
+    on_startup: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """Build the app; connections open in the lifespan, never at import or construction."""
+    configure_logging(settings.service_name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, spec)
+        app.state.runtime = runtime
+        app.state.authenticator = Authenticator.from_file(
+            settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        try:
+            if on_startup is not None:
+                await on_startup(runtime)
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        token = correlation_id.set(request.headers.get(CORRELATION_HEADER) or None)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+            if runtime is not None:
+                runtime.metrics.http_seconds.labels(request.method, path).observe(time.perf_counter() - started)
+        if runtime is not None:
+            runtime.metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
+        current = correlation_id.get()
+        if current:
+            response.headers[CORRELATION_HEADER] = current
+        correlation_id.reset(token)
+        return response
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await request.app.state.runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/me", tags=["access"])
+    async def me(principal: CurrentPrincipal) -> dict[str, object]:
+        """The caller as the service sees them: roles and the scopes they may read."""
+        return {
+            "subject": principal.subject,
+            "roles": sorted(principal.roles),
+            "stations": sorted(principal.stations),
+            "districts": sorted(principal.districts),
+            "department": principal.department,
+        }
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,171 @@
+"""The outbox, relay and consumer runner against the real servers."""
+
+import pytest
+from aiokafka import TopicPartition
+from liaison_infra.kafka import make_consumer
+from liaison_infra.mongo import OUTBOX, Transaction
+from liaison_infra.runtime import Runtime, ServiceSpec
+
+from tests.infra.support import count_note, noted_on, probe_settings, running, wait_until
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_a_failure_before_commit_leaves_neither_state_nor_events(endpoints, unique) -> None:
+    Noted = noted_on(f"probe.{unique}.v1")
+    runtime = Runtime(probe_settings(endpoints, unique), ServiceSpec(published=(Noted,)))
+
+    async def change_then_fail(tx: Transaction) -> None:
+        await tx.insert("notes", {"_id": "n1", "text": "hello"})
+        tx.publish(Noted(key="n1", n=1), subject="n1", station_id="st-1", district_id="d-1")
+        await tx.flush_outbox()
+        raise Boom
+
+    with pytest.raises(Boom):
+        await runtime.transaction(change_then_fail)
+    assert await runtime.db["notes"].count_documents({}) == 0
+    assert await runtime.db[OUTBOX].count_documents({}) == 0
+
+    async def change(tx: Transaction) -> None:
+        await tx.insert("notes", {"_id": "n1", "text": "hello"})
+        tx.publish(Noted(key="n1", n=1), subject="n1", station_id="st-1", district_id="d-1")
+
+    await runtime.transaction(change)
+    assert await runtime.db["notes"].find_one({"_id": "n1"}) == {"_id": "n1", "text": "hello", "version": 1}
+    stored = await runtime.db[OUTBOX].find_one({})
+    assert stored is not None and stored["topic"] == Noted.topic and stored["pending"] is True
+    await runtime.close()
+
+
+async def test_a_stale_version_is_refused_and_nothing_is_overwritten(endpoints, unique) -> None:
+    from liaison_infra.mongo import ConcurrencyConflict
+
+    runtime = Runtime(probe_settings(endpoints, unique), ServiceSpec())
+    await runtime.transaction(lambda tx: tx.insert("notes", {"_id": "n1", "text": "first"}))
+    await runtime.transaction(lambda tx: tx.replace("notes", {"_id": "n1", "text": "second"}, expected_version=1))
+    with pytest.raises(ConcurrencyConflict):
+        await runtime.transaction(lambda tx: tx.replace("notes", {"_id": "n1", "text": "stale"}, expected_version=1))
+    assert await runtime.db["notes"].find_one({"_id": "n1"}) == {"_id": "n1", "text": "second", "version": 2}
+    await runtime.close()
+
+
+async def publish_notes(runtime: Runtime, Noted: type, keys: list[str], per_key: int) -> None:
+    for n in range(per_key):
+        for key in keys:
+            await runtime.transaction(
+                lambda tx, key=key, n=n: _publish(tx, Noted(key=key, n=n))
+            )
+
+
+async def _publish(tx: Transaction, event) -> None:
+    tx.publish(event, subject=event.key, station_id="st-1", district_id="d-1")
+
+
+async def read_topic(settings, topic: str, expected: int) -> list:
+    consumer = make_consumer(settings, None, topic)
+    await consumer.start()
+    try:
+        records = []
+        while len(records) < expected:
+            batches = await consumer.getmany(timeout_ms=2000)
+            if not batches:
+                break
+            for batch in batches.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_the_relay_publishes_every_event_once_in_order_per_key(endpoints, unique) -> None:
+    Noted = noted_on(f"probe.{unique}.v1")
+    settings = probe_settings(endpoints, unique, outbox_batch_size=7)
+    runtime = Runtime(settings, ServiceSpec(published=(Noted,)))
+    keys = [f"k{i}" for i in range(5)]
+    await publish_notes(runtime, Noted, keys, per_key=8)
+    async with running(runtime.relay()):
+        await wait_until(lambda: _none_pending(runtime))
+    records = await read_topic(settings, Noted.topic, expected=40)
+    assert len(records) == 40
+    from liaison_infra.envelope import Envelope
+
+    envelopes = [Envelope.from_bytes(record.value) for record in records]
+    assert len({envelope.id for envelope in envelopes}) == 40
+    for key in keys:
+        assert [e.data["n"] for e in envelopes if e.subject == key] == list(range(8))
+    assert all(record.key == Envelope.from_bytes(record.value).subject.encode() for record in records)
+    await runtime.close()
+
+
+async def _none_pending(runtime: Runtime) -> bool:
+    return await runtime.db[OUTBOX].count_documents({"pending": True}) == 0
+
+
+def probe_runtime(endpoints, unique: str, **overrides) -> tuple[Runtime, type]:
+    Noted = noted_on(f"probe.{unique}.v1")
+    spec = ServiceSpec(published=(Noted,), handlers={Noted.event_type: count_note}, consumed_topics=(Noted.topic,))
+    return Runtime(probe_settings(endpoints, unique, **overrides), spec), Noted
+
+
+def duplicates(runtime: Runtime) -> float:
+    return runtime.metrics.consumer_duplicates._value.get()
+
+
+async def test_a_consumer_given_the_same_events_twice_applies_them_once(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    await publish_notes(runtime, Noted, ["a", "b"], per_key=5)
+    async with running(runtime.relay()), running(runtime.consumer()):
+        await wait_until(lambda: effects_total(runtime, 10))
+        # Publish every event a second time, as a relay retry would.
+        await runtime.db[OUTBOX].update_many({}, {"$set": {"pending": True}})
+        await wait_until(lambda: _true(duplicates(runtime) >= 10))
+    assert await effect_counts(runtime) == {"a": 5, "b": 5}
+    await runtime.close()
+
+
+class DiesBeforeCommit(Exception):
+    pass
+
+
+async def test_a_consumer_killed_before_its_offset_commit_applies_the_redelivery_once(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    await publish_notes(runtime, Noted, ["a", "b", "c"], per_key=4)
+    async with running(runtime.relay()):
+        await wait_until(lambda: _none_pending(runtime))
+    doomed = runtime.consumer()
+
+    async def commit_then_die() -> None:
+        raise DiesBeforeCommit
+
+    async def run_until_death() -> None:
+        await doomed._check_broker()
+        assert doomed.consumer is not None
+        doomed.consumer.commit = commit_then_die  # type: ignore[method-assign]
+        while await effects_total(runtime, 12) is False:
+            try:
+                await doomed.poll_once()
+            except DiesBeforeCommit:
+                pass
+        await doomed._close_clients()
+
+    await run_until_death()
+    assert await effect_counts(runtime) == {"a": 4, "b": 4, "c": 4}
+    successor = runtime.consumer()
+    async with running(successor):
+        await wait_until(lambda: _true(duplicates(runtime) >= 12))
+    assert await effect_counts(runtime) == {"a": 4, "b": 4, "c": 4}
+    await runtime.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def effects_total(runtime: Runtime, expected: int) -> bool:
+    return sum((await effect_counts(runtime)).values()) >= expected
+
+
+async def effect_counts(runtime: Runtime) -> dict[str, int]:
+    return {doc["_id"]: doc["count"] async for doc in runtime.db["effects"].find({})}
