@@ -6,7 +6,6 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-
 from liaison_infra.harness.servers import Endpoints, LocalServers
 from liaison_infra.mongo import Document, connect
 from liaison_infra.tokens import ensure_key_pair

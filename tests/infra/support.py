@@ -6,10 +6,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
 
+from pydantic import BaseModel
+
 from liaison_infra.envelope import Envelope, Event
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import Transaction
 from liaison_infra.runtime import Worker
+from liaison_infra.service import EventHandler, ServiceSpec, Subscription
 from liaison_infra.settings import ServiceSettings
 
 
@@ -48,11 +51,24 @@ def noted_on(topic: str) -> type[Noted]:
     return type("Noted", (Noted,), {"topic": topic})
 
 
-async def count_note(envelope: Envelope, tx: Transaction) -> None:
+def probe_spec(noted: type[Noted], handler: EventHandler = None) -> ServiceSpec:  # type: ignore[assignment]
+    """Publishes ``noted`` and consumes it with ``handler`` (counting notes by default)."""
+    subscription = Subscription(noted.event_type, noted.topic, NoteReader, handler or count_note)
+    return ServiceSpec(published=(noted,), subscriptions=(subscription,))
+
+
+class NoteReader(BaseModel):
+    """The consumer's own view of a note: only what it uses."""
+
+    key: str
+    n: int
+
+
+async def count_note(note: NoteReader, envelope: Envelope, tx: Transaction) -> None:
     """The probe's effect: one increment per applied note, plus the order seen per key."""
     await tx.db["effects"].update_one(
-        {"_id": envelope.data["key"]},
-        {"$inc": {"count": 1}, "$push": {"seen": envelope.data["n"]}},
+        {"_id": note.key},
+        {"$inc": {"count": 1}, "$push": {"seen": note.n}},
         upsert=True,
         session=tx.session,
     )

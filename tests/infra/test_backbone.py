@@ -1,12 +1,12 @@
 """The outbox, relay and consumer runner against the real servers."""
 
 import pytest
-from aiokafka import TopicPartition
 from liaison_infra.kafka import make_consumer
 from liaison_infra.mongo import OUTBOX, Transaction
-from liaison_infra.runtime import Runtime, ServiceSpec
+from liaison_infra.runtime import Runtime
+from liaison_infra.service import ServiceSpec
 
-from tests.infra.support import count_note, noted_on, probe_settings, running, wait_until
+from tests.infra.support import noted_on, probe_spec, probe_settings, running, wait_until
 
 
 class Boom(Exception):
@@ -54,9 +54,7 @@ async def test_a_stale_version_is_refused_and_nothing_is_overwritten(endpoints, 
 async def publish_notes(runtime: Runtime, Noted: type, keys: list[str], per_key: int) -> None:
     for n in range(per_key):
         for key in keys:
-            await runtime.transaction(
-                lambda tx, key=key, n=n: _publish(tx, Noted(key=key, n=n))
-            )
+            await runtime.transaction(lambda tx, key=key, n=n: _publish(tx, Noted(key=key, n=n)))
 
 
 async def _publish(tx: Transaction, event) -> None:
@@ -105,8 +103,7 @@ async def _none_pending(runtime: Runtime) -> bool:
 
 def probe_runtime(endpoints, unique: str, **overrides) -> tuple[Runtime, type]:
     Noted = noted_on(f"probe.{unique}.v1")
-    spec = ServiceSpec(published=(Noted,), handlers={Noted.event_type: count_note}, consumed_topics=(Noted.topic,))
-    return Runtime(probe_settings(endpoints, unique, **overrides), spec), Noted
+    return Runtime(probe_settings(endpoints, unique, **overrides), probe_spec(Noted)), Noted
 
 
 def duplicates(runtime: Runtime) -> float:

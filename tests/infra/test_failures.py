@@ -5,7 +5,7 @@ from liaison_infra.deadletters import DeadLetters, deadletter_topic
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Transaction
 
-from tests.infra.support import count_note, running, wait_until
+from tests.infra.support import NoteReader, count_note, probe_spec, running, wait_until
 from tests.infra.test_backbone import (
     _true,
     effect_counts,
@@ -41,16 +41,13 @@ async def test_a_poison_event_is_dead_lettered_after_n_tries_and_the_partition_m
     runtime, Noted = probe_runtime(endpoints, unique, kafka_partitions=1, consumer_max_attempts=3)
     tries: list[int] = []
 
-    async def choke_on_poison(envelope: Envelope, tx: Transaction) -> None:
-        if envelope.data["key"] == "poison":
-            tries.append(envelope.data["n"])
+    async def choke_on_poison(note: NoteReader, envelope: Envelope, tx: Transaction) -> None:
+        if note.key == "poison":
+            tries.append(note.n)
             raise ValueError("cannot digest this")
-        await count_note(envelope, tx)
+        await count_note(note, envelope, tx)
 
-    runtime.spec = runtime.spec.__class__(
-        published=runtime.spec.published, handlers={Noted.event_type: choke_on_poison},
-        consumed_topics=runtime.spec.consumed_topics,
-    )
+    runtime.spec = probe_spec(Noted, choke_on_poison)
     await publish_notes(runtime, Noted, ["a"], per_key=1)
     await publish_notes(runtime, Noted, ["poison"], per_key=1)
     await publish_notes(runtime, Noted, ["b"], per_key=1)
@@ -66,10 +63,7 @@ async def test_a_poison_event_is_dead_lettered_after_n_tries_and_the_partition_m
     assert dict(mirrored[0].headers)["attempts"] == b"3"
 
     # Once the handler is fixed, re-driving applies the event exactly once.
-    runtime.spec = runtime.spec.__class__(
-        published=runtime.spec.published, handlers={Noted.event_type: count_note},
-        consumed_topics=runtime.spec.consumed_topics,
-    )
+    runtime.spec = probe_spec(Noted)
     letters_store = DeadLetters(runtime.db, runtime.settings.service_name)
     assert await letters_store.redrive(runtime.settings, None) == 1
     async with running(runtime.consumer()):

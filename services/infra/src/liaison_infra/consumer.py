@@ -9,12 +9,11 @@ moves on. Partitions of one batch are applied concurrently, each in order.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -25,12 +24,12 @@ from liaison_infra.kafka import BrokerEpoch, make_consumer, make_producer, provi
 from liaison_infra.logs import correlation_id
 from liaison_infra.metrics import Metrics
 from liaison_infra.mongo import Document, Transaction, run_in_transaction
+from liaison_infra.service import EventHandler, ServiceSpec
 from liaison_infra.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
-Handler = Callable[[Envelope, Transaction], Awaitable[None]]
 
 
 class ConsumerRunner:
@@ -40,16 +39,15 @@ class ConsumerRunner:
         client: AsyncMongoClient[Document],
         db: AsyncDatabase[Document],
         metrics: Metrics,
-        handlers: Mapping[str, Handler],
-        topics: list[str],
+        spec: ServiceSpec,
         group_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.db = db
         self.metrics = metrics
-        self.handlers = handlers
-        self.topics = topics
+        self.spec = spec
+        self.topics = spec.consumed_topics
         self.group_id = group_id or settings.service_name
         self.deadletters = DeadLetters(db, self.group_id)
         self.consumer: AIOKafkaConsumer | None = None
@@ -105,15 +103,23 @@ class ConsumerRunner:
         except ValidationError as exc:
             await self._dead_letter(record, None, exc, attempts=1)
             return
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
+        subscription = self.spec.subscription_for(envelope.type)
+        if subscription is None:
+            return
+        try:
+            event = subscription.reader.model_validate(envelope.data)
+        except ValidationError as exc:
+            await self._dead_letter(record, envelope, exc, attempts=1)
             return
         token = correlation_id.set(envelope.correlationid)
         try:
             for attempt in range(1, self.settings.consumer_max_attempts + 1):
                 try:
                     applied = await run_in_transaction(
-                        self.client, self.db, self.settings.service_name, lambda tx: self._apply(tx, envelope, handler)
+                        self.client,
+                        self.db,
+                        self.settings.service_name,
+                        lambda tx: self._apply(tx, event, envelope, subscription.handler),
                     )
                 except Exception as exc:
                     if attempt == self.settings.consumer_max_attempts:
@@ -130,11 +136,11 @@ class ConsumerRunner:
         finally:
             correlation_id.reset(token)
 
-    async def _apply(self, tx: Transaction, envelope: Envelope, handler: Handler) -> bool:
+    async def _apply(self, tx: Transaction, event: BaseModel, envelope: Envelope, handler: EventHandler) -> bool:
         inbox_id = f"{self.group_id}:{envelope.id}"
         if await tx.db[INBOX].find_one({"_id": inbox_id}, {"_id": 1}, session=tx.session):
             return False
-        await handler(envelope, tx)
+        await handler(event, envelope, tx)
         await tx.db[INBOX].insert_one(
             {"_id": inbox_id, "type": envelope.type, "applied_at": datetime.now(UTC)}, session=tx.session
         )
@@ -149,7 +155,9 @@ class ConsumerRunner:
             deadletter_topic(self.group_id),
             record.value,
             key=record.key,
-            headers=[(name, str(letter[name]).encode()) for name in ("topic", "partition", "offset", "error", "attempts")],
+            headers=[
+                (name, str(letter[name]).encode()) for name in ("topic", "partition", "offset", "error", "attempts")
+            ],
         )
         self.metrics.consumer_deadlettered.inc()
         log.error("event dead-lettered", extra={"fields": {"letter": letter["_id"], "error": letter["error"]}})

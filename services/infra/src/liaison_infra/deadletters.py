@@ -72,9 +72,7 @@ class DeadLetters:
         try:
             for letter in letters:
                 await producer.send_and_wait(letter["topic"], letter["payload"], key=letter["key"])
-                await self.collection.update_one(
-                    {"_id": letter["_id"]}, {"$set": {"redriven_at": datetime.now(UTC)}}
-                )
+                await self.collection.update_one({"_id": letter["_id"]}, {"$set": {"redriven_at": datetime.now(UTC)}})
         finally:
             await producer.stop()
         return len(letters)

@@ -32,7 +32,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [
-            {"field": ".".join(str(part) for part in err["loc"][1:]) or None, "message": err["msg"], "type": err["type"]}
+            {
+                "field": ".".join(str(part) for part in err["loc"][1:]) or None,
+                "message": err["msg"],
+                "type": err["type"],
+            }
             for err in exc.errors()
         ]
         body = {

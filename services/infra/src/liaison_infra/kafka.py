@@ -76,9 +76,7 @@ class BrokerEpoch:
 
     async def current(self) -> str | None:
         """The epoch id, or None when the broker has no marker (a fresh or reset broker)."""
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False)
         await reader.start()
         try:
             partition = TopicPartition(EPOCH_TOPIC, 0)

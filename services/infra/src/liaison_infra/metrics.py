@@ -29,9 +29,7 @@ class Metrics:
         self.consumer_lag = Gauge(
             "liaison_consumer_lag", "Messages behind the partition end", ["topic", "partition"], registry=self.registry
         )
-        self.consumer_applied = Counter(
-            "liaison_consumer_applied", "Events applied", ["type"], registry=self.registry
-        )
+        self.consumer_applied = Counter("liaison_consumer_applied", "Events applied", ["type"], registry=self.registry)
         self.consumer_duplicates = Counter(
             "liaison_consumer_duplicates", "Events skipped as already applied", registry=self.registry
         )

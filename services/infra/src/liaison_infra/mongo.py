@@ -70,9 +70,7 @@ class Transaction:
             session=self.session,
         )
         if result.matched_count != 1:
-            raise ConcurrencyConflict(
-                f"{collection} {document['_id']} is no longer at version {expected_version}"
-            )
+            raise ConcurrencyConflict(f"{collection} {document['_id']} is no longer at version {expected_version}")
         return new_version
 
     async def flush_outbox(self) -> None:

@@ -100,9 +100,7 @@ class OutboxRelay:
         )
         if not batch:
             return 0
-        sends = [
-            await self.producer.send(doc["topic"], doc["payload"], key=doc["key"].encode()) for doc in batch
-        ]
+        sends = [await self.producer.send(doc["topic"], doc["payload"], key=doc["key"].encode()) for doc in batch]
         await asyncio.gather(*sends)
         await self.db[OUTBOX].update_many(
             {"_id": {"$in": [doc["_id"] for doc in batch]}},

@@ -8,36 +8,22 @@ consumer runner, so the service packages hold business logic only.
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from liaison_infra.consumer import ConsumerRunner, Handler
-from liaison_infra.envelope import Event
+from liaison_infra.consumer import ConsumerRunner
 from liaison_infra.logs import configure_logging
 from liaison_infra.metrics import Metrics
 from liaison_infra.mongo import Document, Transaction, connect, run_in_transaction
 from liaison_infra.relay import OutboxRelay
+from liaison_infra.service import ServiceSpec
 from liaison_infra.settings import ServiceSettings
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """What a service publishes and what it consumes: the whole of its wiring to the bus."""
-
-    published: tuple[type[Event], ...] = ()
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
-    consumed_topics: tuple[str, ...] = ()
-
-    @property
-    def published_topics(self) -> list[str]:
-        return sorted({event.topic for event in self.published})
 
 
 class Worker(Protocol):
@@ -69,8 +55,7 @@ class Runtime:
             self.client,
             self.db,
             self.metrics,
-            self.spec.handlers,
-            list(self.spec.consumed_topics),
+            self.spec,
         )
 
     async def readiness(self) -> dict[str, bool]:

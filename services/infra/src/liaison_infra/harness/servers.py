@@ -86,8 +86,17 @@ class LocalServers:
         data.mkdir(parents=True, exist_ok=True)
         process, port = start_listening(
             "mongodb",
-            lambda port: [str(SECANTUSD), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data),
-                          "--log-level", "WARNING"],
+            lambda port: [
+                str(SECANTUSD),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(data),
+                "--log-level",
+                "WARNING",
+            ],
             self.var / "log" / "mongodb.log",
             answers=_mongodb_answers,
         )
@@ -96,6 +105,7 @@ class LocalServers:
 
     def start_kafka(self) -> str:
         """Start Tansu (memory only); on a restart it keeps its port so clients reconnect."""
+
         def argv(port: int) -> list[str]:
             url = f"tcp://127.0.0.1:{port}"
             return [_tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
@@ -116,8 +126,16 @@ class LocalServers:
         persistence = ["--appendonly", "yes"] if self.persistent else ["--appendonly", "no", "--save", ""]
         process, port = start_listening(
             "redis",
-            lambda port: [_valkey_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
-                          *persistence],
+            lambda port: [
+                _valkey_binary(),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(data),
+                *persistence,
+            ],
             self.var / "log" / "redis.log",
             answers=_redis_answers,
         )

@@ -1,0 +1,1 @@
+"""Liaison cases: opinions, suggestions and requests."""

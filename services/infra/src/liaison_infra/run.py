@@ -1,0 +1,38 @@
+"""``liaison-run <service> <process>``: the one way any service process is started, in the
+station profile, in the cluster's containers and by hand."""
+
+import argparse
+import sys
+
+import uvicorn
+
+from liaison_infra import deadletters
+from liaison_infra.runtime import run_worker
+from liaison_infra.service import installed_services, load_app_factory
+
+PROCESSES = ("api", "relay", "consumer", "deadletters")
+
+
+def main(argv: list[str] | None = None) -> None:
+    services = installed_services()
+    parser = argparse.ArgumentParser(prog="liaison-run", description=__doc__)
+    parser.add_argument("service", choices=sorted(services))
+    parser.add_argument("process", choices=PROCESSES)
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the deadletters command")
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    definition = services[args.service]
+    settings = definition.settings()
+    if args.process == "api":
+        uvicorn.run(
+            load_app_factory(definition)(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+    elif args.process == "relay":
+        run_worker(settings, definition.spec, lambda runtime: runtime.relay())
+    elif args.process == "consumer":
+        run_worker(settings, definition.spec, lambda runtime: runtime.consumer())
+    else:
+        deadletters.main(settings, args.args)

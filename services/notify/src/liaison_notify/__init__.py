@@ -1,0 +1,1 @@
+"""Liaison notify: duties and reminders."""

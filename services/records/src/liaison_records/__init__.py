@@ -1,0 +1,1 @@
+"""Liaison records: returnee files, households, deputies, visits."""

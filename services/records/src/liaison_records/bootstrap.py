@@ -1,0 +1,13 @@
+"""Wires the records service: what it publishes, what it consumes, how its processes start."""
+
+from liaison_infra.service import ServiceDefinition, ServiceSpec
+from liaison_records.config import Settings
+
+SPEC = ServiceSpec()
+
+SERVICE = ServiceDefinition(
+    name="records",
+    settings=Settings,
+    spec=SPEC,
+    app_factory="liaison_records.entrypoints.api:create_app",
+)
