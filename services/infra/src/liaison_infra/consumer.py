@@ -59,6 +59,9 @@ class ConsumerRunner:
         self._stopping.set()
 
     async def run(self) -> None:
+        if not self.topics:
+            await self._stopping.wait()
+            return
         await self.deadletters.ensure_indexes()
         next_check = 0.0
         try:

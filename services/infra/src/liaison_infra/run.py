@@ -36,3 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(settings, definition.spec, lambda runtime: runtime.consumer())
     else:
         deadletters.main(settings, args.args)
+
+
+if __name__ == "__main__":
+    main()

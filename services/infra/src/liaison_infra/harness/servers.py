@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from liaison_infra.harness.processes import ManagedProcess, start_listening
+from liaison_infra.harness.processes import ManagedProcess, start_listening, stop_all
 
 SECANTUSD = Path(os.environ.get("LIAISON_SECANTUSD", "var/secantus/bin/secantusd-py"))
 
@@ -75,8 +75,7 @@ class LocalServers:
         )
 
     def stop(self) -> None:
-        for process in reversed(self.processes.values()):
-            process.stop()
+        stop_all(list(self.processes.values()))
         self.processes.clear()
 
     def _start_mongodb(self) -> str:

@@ -1,0 +1,108 @@
+"""``make station``: the whole system on one machine.
+
+Starts the embedded servers (or uses the ones named by MONGODB_URL, KAFKA_BOOTSTRAP_SERVERS,
+REDIS_URL), makes the JWT key pair on first start, then every process of every installed
+service. A process that dies is started again; Ctrl-C stops everything, services first.
+Data lives under ``var/`` and survives a restart; logs go to ``var/log/``.
+"""
+
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from liaison_infra.harness.processes import ManagedProcess, stop_all
+from liaison_infra.harness.servers import Endpoints, LocalServers
+from liaison_infra.service import ServiceDefinition, installed_services
+from liaison_infra.tokens import ensure_key_pair
+
+VAR = Path("var")
+RESTART_DELAY_SECONDS = 2.0
+
+
+def service_environment(definition: ServiceDefinition, endpoints: Endpoints, public_key: Path) -> dict[str, str]:
+    prefix = str(definition.settings.model_config.get("env_prefix", ""))
+    return {
+        f"{prefix}MONGODB_URL": endpoints.mongodb_url,
+        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
+        f"{prefix}REDIS_URL": endpoints.redis_url,
+        f"{prefix}JWT_PUBLIC_KEY_FILE": str(public_key.resolve()),
+    }
+
+
+def service_processes(endpoints: Endpoints, public_key: Path) -> list[ManagedProcess]:
+    processes = []
+    for name, definition in installed_services().items():
+        env = service_environment(definition, endpoints, public_key)
+        for process in definition.processes:
+            processes.append(
+                ManagedProcess(
+                    f"{name}-{process}",
+                    [sys.executable, "-m", "liaison_infra.run", name, process],
+                    VAR / "log" / f"{name}-{process}.log",
+                    env=env,
+                )
+            )
+    return processes
+
+
+def wait_for_health(url: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main() -> None:
+    stopping = False
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    servers = LocalServers(var=VAR)
+    processes: list[ManagedProcess] = []
+    try:
+        endpoints = servers.start()
+        _, public_key = ensure_key_pair(VAR / "keys")
+        processes = service_processes(endpoints, public_key)
+        for process in processes:
+            process.start()
+        print_where(endpoints, public_key)
+        while not stopping:
+            for process in processes:
+                if not process.alive and not stopping:
+                    sys.stderr.write(f"{process.name} stopped; restarting (see {process.log_path})\n")
+                    time.sleep(RESTART_DELAY_SECONDS)
+                    process.start()
+            time.sleep(0.5)
+    finally:
+        sys.stdout.write("stopping…\n")
+        stop_all(processes)
+        servers.stop()
+
+
+def print_where(endpoints: Endpoints, public_key: Path) -> None:
+    lines = [
+        f"MongoDB wire   {endpoints.mongodb_url}",
+        f"Kafka          {endpoints.kafka_bootstrap_servers}",
+        f"Redis          {endpoints.redis_url}",
+        f"JWT public key {public_key}",
+    ]
+    for name, definition in installed_services().items():
+        port = definition.settings.model_fields["http_port"].default
+        url = f"http://127.0.0.1:{port}"
+        state = "ready" if wait_for_health(f"{url}/healthz") else "NOT ANSWERING (see var/log)"
+        lines.append(f"{name:<14} {url}  docs {url}/docs  [{state}]")
+    lines.append("logs           var/log/   token: make token ROLE=admin   stop: Ctrl-C")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

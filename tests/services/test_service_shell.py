@@ -1,0 +1,110 @@
+"""Every service app: health, readiness, metrics, docs, authentication and correlation ids."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from liaison_infra.auth import Role
+from liaison_infra.harness.servers import Endpoints
+from liaison_infra.service import installed_services, load_app_factory
+from liaison_infra.tokens import ensure_key_pair, issue_token
+
+SERVICES = ("records", "cases", "notify")
+
+
+def settings_for(name: str, endpoints: Endpoints, public_key: Path, **overrides: object):
+    definition = installed_services()[name]
+    values = {
+        "mongodb_url": endpoints.mongodb_url,
+        "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
+        "redis_url": endpoints.redis_url,
+        "jwt_public_key_file": public_key,
+        **overrides,
+    }
+    return definition.settings.model_validate(values)
+
+
+@pytest.fixture(params=SERVICES)
+async def client(request, endpoints, keys) -> AsyncIterator[httpx.AsyncClient]:
+    definition = installed_services()[request.param]
+    app: FastAPI = load_app_factory(definition)(settings_for(request.param, endpoints, keys[1]))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+def token(keys, **claims) -> str:
+    claims.setdefault("subject", "u1")
+    claims.setdefault("roles", [Role.STATION_STAFF])
+    return issue_token(keys[0].read_bytes(), **claims)
+
+
+async def test_installed_services_are_the_three() -> None:
+    assert tuple(sorted(installed_services())) == tuple(sorted(SERVICES))
+
+
+async def test_health_readiness_and_metrics_need_no_token(client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "alive"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"mongodb": True, "kafka": True}}
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "liaison_http_requests_total" in metrics.text
+    assert (await client.get("/openapi.json")).json()["info"]["title"].startswith("Liaison")
+
+
+async def test_readiness_fails_when_kafka_does_not_answer(endpoints, keys) -> None:
+    from socket import socket
+
+    with socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{unused.getsockname()[1]}"
+    definition = installed_services()["records"]
+    app = load_app_factory(definition)(settings_for("records", endpoints, keys[1], kafka_bootstrap_servers=dead))
+    async with LifespanManager(app) as manager:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http:
+            ready = await http.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"mongodb": True, "kafka": False}
+
+
+async def test_a_valid_token_is_accepted_and_the_correlation_id_comes_back(client, keys) -> None:
+    response = await client.get(
+        "/v1/me",
+        headers={"Authorization": f"Bearer {token(keys, stations=['st-1'])}", "X-Correlation-ID": "corr-42"},
+    )
+    assert response.status_code == 200
+    assert response.json()["stations"] == ["st-1"]
+    assert response.headers["X-Correlation-ID"] == "corr-42"
+
+
+@pytest.mark.parametrize(
+    ("make_header", "code"),
+    [
+        (lambda keys: None, "missing_token"),
+        (lambda keys: f"Bearer {token(keys, ttl=timedelta(seconds=-5))}", "token_expired"),
+        (lambda keys: f"Bearer {token_signed_by_a_stranger()}", "invalid_token"),
+        (lambda keys: "Bearer not-a-jwt", "invalid_token"),
+        (lambda keys: f"Bearer {token(keys, audience='someone-else')}", "invalid_token"),
+    ],
+)
+async def test_bad_tokens_are_refused_with_401(client, keys, make_header, code) -> None:
+    header = make_header(keys)
+    response = await client.get("/v1/me", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == code
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def token_signed_by_a_stranger() -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as other:
+        private, _ = ensure_key_pair(Path(other))
+        return issue_token(private.read_bytes(), subject="intruder", roles=[Role.ADMIN])
