@@ -24,7 +24,7 @@ lint: sync
 	$(RUN) mypy
 
 docs: sync
-	$(RUN) liaison-asyncapi > docs/asyncapi.yaml
+	$(RUN) liaison-asyncapi > docs/asyncapi.json
 
 # make token ROLE=station_staff STATION=st-shengli [DISTRICT=d-yufeng]
 token: sync

@@ -6,14 +6,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel
-
 from liaison_infra.envelope import Envelope, Event
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import Transaction
 from liaison_infra.runtime import Worker
 from liaison_infra.service import EventHandler, ServiceSpec, Subscription
 from liaison_infra.settings import ServiceSettings
+from pydantic import BaseModel
 
 
 class ProbeSettings(ServiceSettings):
@@ -48,12 +47,13 @@ def probe_settings(endpoints: Endpoints, unique: str, **overrides: object) -> Pr
 
 def noted_on(topic: str) -> type[Noted]:
     """A Noted event bound to a topic of the test's own."""
-    return type("Noted", (Noted,), {"topic": topic})
+    bound: type[Noted] = type("Noted", (Noted,), {"topic": topic})
+    return bound
 
 
-def probe_spec(noted: type[Noted], handler: EventHandler = None) -> ServiceSpec:  # type: ignore[assignment]
+def probe_spec(noted: type[Noted], handler: EventHandler | None = None) -> ServiceSpec:
     """Publishes ``noted`` and consumes it with ``handler`` (counting notes by default)."""
-    subscription = Subscription(noted.event_type, noted.topic, NoteReader, handler or count_note)
+    subscription = Subscription(noted.event_type, noted.topic, NoteReader, handler if handler else count_note)
     return ServiceSpec(published=(noted,), subscriptions=(subscription,))
 
 
@@ -74,12 +74,12 @@ async def count_note(note: NoteReader, envelope: Envelope, tx: Transaction) -> N
     )
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    """Poll ``predicate`` until it holds; fail the test with a clear message after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(predicate: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test with a clear message after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached within {timeout}s")
+            raise AssertionError(f"condition not reached within {within}s")
         await asyncio.sleep(0.1)
 
 

@@ -1,12 +1,16 @@
 """The outbox, relay and consumer runner against the real servers."""
 
+import contextlib
+from collections.abc import Awaitable, Callable
+
 import pytest
+from aiokafka import ConsumerRecord
 from liaison_infra.kafka import make_consumer
 from liaison_infra.mongo import OUTBOX, Transaction
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import ServiceSpec
 
-from tests.infra.support import noted_on, probe_spec, probe_settings, running, wait_until
+from tests.infra.support import Noted, noted_on, probe_settings, probe_spec, running, wait_until
 
 
 class Boom(Exception):
@@ -51,21 +55,24 @@ async def test_a_stale_version_is_refused_and_nothing_is_overwritten(endpoints, 
     await runtime.close()
 
 
-async def publish_notes(runtime: Runtime, Noted: type, keys: list[str], per_key: int) -> None:
+async def publish_notes(runtime: Runtime, Noted: type[Noted], keys: list[str], per_key: int) -> None:
     for n in range(per_key):
         for key in keys:
-            await runtime.transaction(lambda tx, key=key, n=n: _publish(tx, Noted(key=key, n=n)))
+            await runtime.transaction(publishing(Noted(key=key, n=n)))
 
 
-async def _publish(tx: Transaction, event) -> None:
-    tx.publish(event, subject=event.key, station_id="st-1", district_id="d-1")
+def publishing(note: Noted) -> Callable[[Transaction], Awaitable[None]]:
+    async def publish(tx: Transaction) -> None:
+        tx.publish(note, subject=note.key, station_id="st-1", district_id="d-1")
+
+    return publish
 
 
-async def read_topic(settings, topic: str, expected: int) -> list:
+async def read_topic(settings, topic: str, expected: int) -> list[ConsumerRecord[bytes, bytes]]:
     consumer = make_consumer(settings, None, topic)
     await consumer.start()
     try:
-        records = []
+        records: list[ConsumerRecord[bytes, bytes]] = []
         while len(records) < expected:
             batches = await consumer.getmany(timeout_ms=2000)
             if not batches:
@@ -101,13 +108,13 @@ async def _none_pending(runtime: Runtime) -> bool:
     return await runtime.db[OUTBOX].count_documents({"pending": True}) == 0
 
 
-def probe_runtime(endpoints, unique: str, **overrides) -> tuple[Runtime, type]:
+def probe_runtime(endpoints, unique: str, **overrides) -> tuple[Runtime, type[Noted]]:
     Noted = noted_on(f"probe.{unique}.v1")
     return Runtime(probe_settings(endpoints, unique, **overrides), probe_spec(Noted)), Noted
 
 
 def duplicates(runtime: Runtime) -> float:
-    return runtime.metrics.consumer_duplicates._value.get()
+    return float(runtime.metrics.consumer_duplicates._value.get())
 
 
 async def test_a_consumer_given_the_same_events_twice_applies_them_once(endpoints, unique) -> None:
@@ -139,12 +146,10 @@ async def test_a_consumer_killed_before_its_offset_commit_applies_the_redelivery
     async def run_until_death() -> None:
         await doomed._check_broker()
         assert doomed.consumer is not None
-        doomed.consumer.commit = commit_then_die  # type: ignore[method-assign]
+        doomed.consumer.commit = commit_then_die
         while await effects_total(runtime, 12) is False:
-            try:
+            with contextlib.suppress(DiesBeforeCommit):
                 await doomed.poll_once()
-            except DiesBeforeCommit:
-                pass
         await doomed._close_clients()
 
     await run_until_death()

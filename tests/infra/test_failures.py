@@ -29,9 +29,9 @@ async def test_after_the_broker_loses_its_memory_every_effect_happens_exactly_on
         await wait_until(lambda: effects_total(runtime, 9))
         local_servers.restart_kafka()
         await publish_notes(runtime, Noted, ["a", "d"], per_key=2)
-        await wait_until(lambda: effects_total(runtime, 13), timeout=60)
+        await wait_until(lambda: effects_total(runtime, 13), within=60)
         # Replayed events arrive again: the inbox must absorb all nine of them.
-        await wait_until(lambda: _true(runtime.metrics.consumer_duplicates._value.get() >= 9), timeout=60)
+        await wait_until(lambda: _true(runtime.metrics.consumer_duplicates._value.get() >= 9), within=60)
     assert runtime.metrics.outbox_replays._value.get() >= 1
     assert await effect_counts(runtime) == {"a": 5, "b": 3, "c": 3, "d": 2}
     await runtime.close()
@@ -96,9 +96,9 @@ async def test_two_consumers_in_one_group_split_the_partitions_and_apply_everyth
     keys = [f"h{i}" for i in range(12)]
     first, second = runtime.consumer(), runtime.consumer()
     async with running(runtime.relay()), running(first), running(second):
-        await wait_until(lambda: _true(_both_assigned(first, second)), timeout=60)
+        await wait_until(lambda: _true(_both_assigned(first, second)), within=60)
         await publish_notes(runtime, Noted, keys, per_key=5)
-        await wait_until(lambda: effects_total(runtime, 60), timeout=60)
+        await wait_until(lambda: effects_total(runtime, 60), within=60)
         assigned = [set(c.consumer.assignment()) for c in (first, second)]  # type: ignore[union-attr]
     assert assigned[0] and assigned[1] and not assigned[0] & assigned[1]
     counts = await effect_counts(runtime)

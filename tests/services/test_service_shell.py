@@ -67,9 +67,11 @@ async def test_readiness_fails_when_kafka_does_not_answer(endpoints, keys) -> No
         dead = f"127.0.0.1:{unused.getsockname()[1]}"
     definition = installed_services()["records"]
     app = load_app_factory(definition)(settings_for("records", endpoints, keys[1], kafka_bootstrap_servers=dead))
-    async with LifespanManager(app) as manager:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http:
-            ready = await http.get("/readyz")
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http,
+    ):
+        ready = await http.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"mongodb": True, "kafka": False}
 

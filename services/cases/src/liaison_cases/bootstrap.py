@@ -1,6 +1,7 @@
 """Wires the cases service: what it publishes, what it consumes, how its processes start."""
 
 from liaison_infra.service import ServiceDefinition, ServiceSpec
+
 from liaison_cases.config import Settings
 
 SPEC = ServiceSpec()

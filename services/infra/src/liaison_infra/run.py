@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the deadletters command")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     definition = services[args.service]
-    settings = definition.settings()
+    settings = definition.load_settings()
     if args.process == "api":
         uvicorn.run(
             load_app_factory(definition)(settings),

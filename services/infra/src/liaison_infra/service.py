@@ -65,6 +65,14 @@ class ServiceDefinition:
     # Processes the station starts for this service, each run as `liaison-run <name> <process>`.
     processes: tuple[str, ...] = ("api", "relay", "consumer")
 
+    def load_settings(self) -> ServiceSettings:
+        """The service's settings from its environment; a service's class gives every default."""
+        return self.settings()  # type: ignore[call-arg]
+
+    @property
+    def env_prefix(self) -> str:
+        return str(self.settings.model_config.get("env_prefix", ""))
+
 
 def load_app_factory(definition: ServiceDefinition) -> "Callable[[Any], FastAPI]":
     module_name, _, attribute = definition.app_factory.partition(":")

@@ -12,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from liaison_infra.auth import Authenticator, CurrentPrincipal
 from liaison_infra.errors import install_error_handlers
 from liaison_infra.logs import configure_logging, correlation_id
-from liaison_infra.runtime import Runtime, ServiceSpec
+from liaison_infra.runtime import Runtime
+from liaison_infra.service import ServiceSpec
 from liaison_infra.settings import ServiceSettings
 
 CORRELATION_HEADER = "X-Correlation-ID"

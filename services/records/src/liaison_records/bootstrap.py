@@ -1,6 +1,7 @@
 """Wires the records service: what it publishes, what it consumes, how its processes start."""
 
 from liaison_infra.service import ServiceDefinition, ServiceSpec
+
 from liaison_records.config import Settings
 
 SPEC = ServiceSpec()

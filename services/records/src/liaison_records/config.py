@@ -1,8 +1,7 @@
 """Settings of the records service, read from `RECORDS_*` environment variables."""
 
-from pydantic_settings import SettingsConfigDict
-
 from liaison_infra.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class Settings(ServiceSettings):

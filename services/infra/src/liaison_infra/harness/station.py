@@ -23,7 +23,7 @@ RESTART_DELAY_SECONDS = 2.0
 
 
 def service_environment(definition: ServiceDefinition, endpoints: Endpoints, public_key: Path) -> dict[str, str]:
-    prefix = str(definition.settings.model_config.get("env_prefix", ""))
+    prefix = definition.env_prefix
     return {
         f"{prefix}MONGODB_URL": endpoints.mongodb_url,
         f"{prefix}KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,

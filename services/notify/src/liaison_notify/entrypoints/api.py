@@ -1,8 +1,8 @@
 """The notify HTTP API."""
 
 from fastapi import FastAPI
-
 from liaison_infra.web import create_service_app
+
 from liaison_notify.bootstrap import SPEC
 from liaison_notify.config import Settings
 

@@ -1,8 +1,8 @@
 """The records HTTP API."""
 
 from fastapi import FastAPI
-
 from liaison_infra.web import create_service_app
+
 from liaison_records.bootstrap import SPEC
 from liaison_records.config import Settings
 
