@@ -6,36 +6,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from liaison_infra.auth import Role
-from liaison_infra.harness.servers import Endpoints
-from liaison_infra.service import installed_services, load_app_factory
+from liaison_infra.service import installed_services
 from liaison_infra.tokens import ensure_key_pair, issue_token
+
+from tests.apps import serve, service_settings
 
 SERVICES = ("records", "cases", "notify")
 
 
-def settings_for(name: str, endpoints: Endpoints, public_key: Path, **overrides: object):
-    definition = installed_services()[name]
-    values = {
-        "mongodb_url": endpoints.mongodb_url,
-        "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
-        "redis_url": endpoints.redis_url,
-        "jwt_public_key_file": public_key,
-        **overrides,
-    }
-    return definition.settings.model_validate(values)
-
-
 @pytest.fixture(params=SERVICES)
 async def client(request, endpoints, keys) -> AsyncIterator[httpx.AsyncClient]:
-    definition = installed_services()[request.param]
-    app: FastAPI = load_app_factory(definition)(settings_for(request.param, endpoints, keys[1]))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+    async with serve(request.param, service_settings(request.param, endpoints, keys)) as http:
+        yield http
 
 
 def token(keys, **claims) -> str:
@@ -65,12 +48,7 @@ async def test_readiness_fails_when_kafka_does_not_answer(endpoints, keys) -> No
     with socket() as unused:
         unused.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{unused.getsockname()[1]}"
-    definition = installed_services()["records"]
-    app = load_app_factory(definition)(settings_for("records", endpoints, keys[1], kafka_bootstrap_servers=dead))
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http,
-    ):
+    async with serve("records", service_settings("records", endpoints, keys, kafka_bootstrap_servers=dead)) as http:
         ready = await http.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"mongodb": True, "kafka": False}

@@ -44,14 +44,17 @@ class Principal:
     def can_see(self, station_id: str | None, district_id: str | None) -> bool:
         return self.is_admin or station_id in self.stations or district_id in self.districts
 
-    def scope_filter(self) -> dict[str, Any]:
-        """A MongoDB filter that keeps only documents within this caller's scope."""
+    def scope_filter(self, station_field: str = "station_id", district_field: str = "district_id") -> dict[str, Any]:
+        """A MongoDB filter that keeps only documents within this caller's scope.
+
+        The fields may hold one id or a list of ids (a deputy serving several stations).
+        """
         if self.is_admin:
             return {}
         return {
             "$or": [
-                {"station_id": {"$in": sorted(self.stations)}},
-                {"district_id": {"$in": sorted(self.districts)}},
+                {station_field: {"$in": sorted(self.stations)}},
+                {district_field: {"$in": sorted(self.districts)}},
             ]
         }
 

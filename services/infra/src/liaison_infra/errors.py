@@ -7,20 +7,27 @@ client never has to parse prose and bad input never surfaces as a 500.
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from liaison_infra.domain_errors import DomainError
+from liaison_infra.mongo import ConcurrencyConflict
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.details = details or {}
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        return {"error": {"code": self.code, "message": self.message, "field": self.field, **self.details}}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -49,5 +56,16 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=422)
 
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        error = ApiError(exc.status, exc.code, exc.message, field=exc.field, details=exc.details)
+        return JSONResponse(jsonable_encoder(error.body()), status_code=exc.status)
+
+    async def concurrency_conflict(_: Request, exc: Exception) -> JSONResponse:
+        body = ApiError(409, "concurrent_change", str(exc)).body()
+        return JSONResponse(body, status_code=409)
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(ConcurrencyConflict, concurrency_conflict)
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8100, ge=1, le=65535)
     jwt_public_key_file: Path = Path("var/keys/jwt-public.pem")
+    # Versioned keys for personal data at rest (see liaison_infra.pii); made on first station start.
+    pii_keyring_file: Path = Path("var/keys/pii-keyring.json")
     jwt_issuer: str = "liaison"
     jwt_audience: str = "liaison"
     log_level: str = "INFO"

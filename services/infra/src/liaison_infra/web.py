@@ -25,7 +25,7 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     *,
     title: str,
-    on_startup: Callable[[Runtime], Awaitable[None]] | None = None,
+    on_startup: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """Build the app; connections open in the lifespan, never at import or construction."""
     configure_logging(settings.service_name, settings.log_level)
@@ -39,7 +39,7 @@ def create_service_app(
         )
         try:
             if on_startup is not None:
-                await on_startup(runtime)
+                await on_startup(app, runtime)
             yield
         finally:
             await runtime.close()

@@ -3,8 +3,9 @@
 from liaison_infra.service import ServiceDefinition, ServiceSpec
 
 from liaison_records.config import Settings
+from liaison_records.domain.events import PUBLISHED
 
-SPEC = ServiceSpec()
+SPEC = ServiceSpec(published=PUBLISHED)
 
 SERVICE = ServiceDefinition(
     name="records",

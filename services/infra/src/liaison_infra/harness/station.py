@@ -15,27 +15,28 @@ from types import FrameType
 
 from liaison_infra.harness.processes import ManagedProcess, stop_all
 from liaison_infra.harness.servers import Endpoints, LocalServers
+from liaison_infra.keys import Keys
 from liaison_infra.service import ServiceDefinition, installed_services
-from liaison_infra.tokens import ensure_key_pair
 
 VAR = Path("var")
 RESTART_DELAY_SECONDS = 2.0
 
 
-def service_environment(definition: ServiceDefinition, endpoints: Endpoints, public_key: Path) -> dict[str, str]:
+def service_environment(definition: ServiceDefinition, endpoints: Endpoints, keys: Keys) -> dict[str, str]:
     prefix = definition.env_prefix
     return {
         f"{prefix}MONGODB_URL": endpoints.mongodb_url,
         f"{prefix}KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
         f"{prefix}REDIS_URL": endpoints.redis_url,
-        f"{prefix}JWT_PUBLIC_KEY_FILE": str(public_key.resolve()),
+        f"{prefix}JWT_PUBLIC_KEY_FILE": str(keys.jwt_public.resolve()),
+        f"{prefix}PII_KEYRING_FILE": str(keys.pii_keyring.resolve()),
     }
 
 
-def service_processes(endpoints: Endpoints, public_key: Path) -> list[ManagedProcess]:
+def service_processes(endpoints: Endpoints, keys: Keys) -> list[ManagedProcess]:
     processes = []
     for name, definition in installed_services().items():
-        env = service_environment(definition, endpoints, public_key)
+        env = service_environment(definition, endpoints, keys)
         for process in definition.processes:
             processes.append(
                 ManagedProcess(
@@ -73,11 +74,11 @@ def main() -> None:
     processes: list[ManagedProcess] = []
     try:
         endpoints = servers.start()
-        _, public_key = ensure_key_pair(VAR / "keys")
-        processes = service_processes(endpoints, public_key)
+        keys = Keys.ensure(VAR / "keys")
+        processes = service_processes(endpoints, keys)
         for process in processes:
             process.start()
-        print_where(endpoints, public_key)
+        print_where(endpoints, keys.jwt_public)
         while not stopping:
             for process in processes:
                 if not process.alive and not stopping:

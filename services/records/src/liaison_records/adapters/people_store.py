@@ -1,0 +1,148 @@
+"""People in MongoDB: protected values encrypted, searchable only through blind indexes.
+
+A stored file keeps, for each protected value, the ciphertext and a masked form (so lists and
+masked reads never decrypt), plus keyed hashes for exact lookup. Names are indexed by their
+search tokens (characters, pinyin, initials, with prefixes) for an indexed equality match.
+"""
+
+from datetime import date
+from typing import Any
+
+from liaison_infra.mongo import Document
+from liaison_infra.pii import Keyring, mask_address, mask_phone
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from liaison_records.domain.files import Person
+from liaison_records.domain.idcard import mask_id_number
+from liaison_records.domain.pinyin import name_keys
+
+PEOPLE = "people"
+ID_CONTEXT = "person.id_number"
+PHONE_CONTEXT = "person.phone"
+ADDRESS_CONTEXT = "person.address"
+
+
+async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
+    people = db[PEOPLE]
+    await people.create_index([("id_number_index", ASCENDING)])
+    await people.create_index([("phone_index", ASCENDING)])
+    await people.create_index([("station_id", ASCENDING), ("name_tokens", ASCENDING), ("_id", ASCENDING)])
+    await people.create_index([("station_id", ASCENDING), ("name_birth", ASCENDING)])
+    await people.create_index([("station_id", ASCENDING), ("sort_name", ASCENDING), ("_id", ASCENDING)])
+    await people.create_index([("district_id", ASCENDING), ("sort_name", ASCENDING), ("_id", ASCENDING)])
+    await people.create_index([("station_id", ASCENDING), ("updated_at", DESCENDING), ("_id", ASCENDING)])
+    await people.create_index([("household_id", ASCENDING)])
+
+
+class PeopleCodec:
+    """Turns a ``Person`` into its stored document and back."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def id_number_indexes(self, id_number: str) -> list[str]:
+        return self.keyring.blind_indexes(id_number, context=ID_CONTEXT)
+
+    def phone_indexes(self, phone: str) -> list[str]:
+        return self.keyring.blind_indexes(phone, context=PHONE_CONTEXT)
+
+    def to_document(self, person: Person) -> Document:
+        values = person.model_dump(mode="json", exclude={"id", "id_number", "phones", "address", "version"})
+        keys = name_keys(person.name)
+        document: Document = {
+            "_id": person.id,
+            **values,
+            "id_number": self._protect(person.id_number, ID_CONTEXT, mask_id_number),
+            "id_number_index": self.keyring.blind_index(person.id_number, context=ID_CONTEXT)
+            if person.id_number
+            else None,
+            "phones": [self._protect(phone, PHONE_CONTEXT, mask_phone) for phone in person.phones],
+            "phone_index": [self.keyring.blind_index(phone, context=PHONE_CONTEXT) for phone in person.phones],
+            "address": {
+                "community": person.address.community,
+                "building": person.address.building,
+                "detail": self._protect(person.address.detail, ADDRESS_CONTEXT, mask_address),
+            },
+            "name_tokens": sorted(keys.search_tokens),
+            "sort_name": keys.full,
+            "name_birth": f"{person.name}|{person.birth_date}" if person.birth_date else None,
+        }
+        return document
+
+    def to_person(self, document: Document) -> Person:
+        values = {key: value for key, value in document.items() if key in Person.model_fields}
+        address = document.get("address") or {}
+        values.update(
+            id=document["_id"],
+            id_number=self._reveal(document.get("id_number"), ID_CONTEXT),
+            phones=[self._reveal(phone, PHONE_CONTEXT) for phone in document.get("phones", [])],
+            address={
+                "community": address.get("community"),
+                "building": address.get("building"),
+                "detail": self._reveal(address.get("detail"), ADDRESS_CONTEXT),
+            },
+        )
+        return Person.model_validate(values)
+
+    def _protect(self, value: str | None, context: str, mask: Any) -> Document | None:
+        if value is None:
+            return None
+        return {"cipher": self.keyring.encrypt(value, context=context), "masked": mask(value)}
+
+    def _index(self, value: str | None, context: str) -> str | None:
+        return None if value is None else self.keyring.blind_index(value, context=context)
+
+    def _reveal(self, protected: Document | None, context: str) -> Any:
+        return None if protected is None else self.keyring.decrypt(protected["cipher"], context=context)
+
+
+def masked_view(document: Document) -> Document:
+    """The file as most roles see it: protected values masked, nothing decrypted."""
+    address = document.get("address") or {}
+    detail = address.get("detail")
+    id_number = document.get("id_number")
+    return {
+        **public_fields(document),
+        "id_number": id_number["masked"] if id_number else None,
+        "phones": [phone["masked"] for phone in document.get("phones", [])],
+        "address": {
+            "community": address.get("community"),
+            "building": address.get("building"),
+            "detail": detail["masked"] if detail else None,
+        },
+    }
+
+
+def public_fields(document: Document) -> Document:
+    hidden = {
+        "_id",
+        "id_number",
+        "phones",
+        "address",
+        "id_number_index",
+        "phone_index",
+        "name_tokens",
+        "sort_name",
+        "name_birth",
+    }
+    view = {key: value for key, value in document.items() if key not in hidden}
+    view["id"] = document["_id"]
+    return view
+
+
+def age_bounds(min_age: int | None, max_age: int | None, today: date) -> dict[str, str]:
+    """Birth-date bounds (ISO strings, which sort as dates) for an age range on ``today``."""
+    bounds: dict[str, str] = {}
+    if max_age is not None:
+        bounds["$gt"] = _years_before(today, max_age + 1).isoformat()
+    if min_age is not None:
+        bounds["$lte"] = _years_before(today, min_age).isoformat()
+    return bounds
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)

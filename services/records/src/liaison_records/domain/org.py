@@ -1,0 +1,42 @@
+"""Stations and the hierarchy above them: station → district → city → region.
+
+A station's documents and events carry its own id and its district's id, which is all the
+scope rules need; cities and regions exist for supervisors' roll-ups.
+"""
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Level(StrEnum):
+    STATION = "station"
+    DISTRICT = "district"
+    CITY = "city"
+    REGION = "region"
+
+
+PARENT_LEVEL = {Level.STATION: Level.DISTRICT, Level.DISTRICT: Level.CITY, Level.CITY: Level.REGION}
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text
+    role: Text | None = None
+    phone: Text | None = None
+
+
+class OrgUnitFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug = Field(description="stable id, e.g. st-shengli or d-yufeng")
+    level: Level
+    name: Text
+    parent_id: Slug | None = None
+    address: Text | None = None
+    contacts: list[Contact] = Field(default_factory=list, max_length=20)

@@ -1,0 +1,201 @@
+"""The living file of one returnee (归侨) or relative (侨眷): 一归侨侨眷一档案.
+
+Plain values only; the repository encrypts the protected ones (ID number, phones, street
+address) and keeps their blind indexes. Every change goes through ``PersonFile.apply`` so
+that the field-level history sees it.
+"""
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+# ISO 3166-1 alpha-2 codes a returnee may have come back from; an unknown code is refused.
+COUNTRIES = frozenset(
+    [
+        "VN",
+        "ID",
+        "MY",
+        "SG",
+        "TH",
+        "MM",
+        "KH",
+        "LA",
+        "PH",
+        "BN",
+        "TL",
+        "IN",
+        "LK",
+        "BD",
+        "NP",
+        "PK",
+        "JP",
+        "KR",
+        "KP",
+        "MN",
+        "US",
+        "CA",
+        "MX",
+        "BR",
+        "PE",
+        "AR",
+        "CL",
+        "CO",
+        "VE",
+        "CU",
+        "PA",
+        "AU",
+        "NZ",
+        "FJ",
+        "PG",
+        "GB",
+        "FR",
+        "DE",
+        "NL",
+        "BE",
+        "IT",
+        "ES",
+        "PT",
+        "CH",
+        "AT",
+        "SE",
+        "NO",
+        "DK",
+        "FI",
+        "IE",
+        "RU",
+        "UA",
+        "ZA",
+        "MG",
+        "MU",
+        "NG",
+        "KE",
+        "TZ",
+        "EG",
+        "AE",
+        "SA",
+        "TR",
+        "IR",
+    ]
+)
+
+
+class Category(StrEnum):
+    RETURNEE = "returnee"  # 归侨
+    RELATIVE = "relative"  # 侨眷
+
+
+class Relation(StrEnum):
+    """A relative's relation to the overseas or returned person."""
+
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+    GRANDCHILD = "grandchild"
+    SIBLING = "sibling"
+    OTHER = "other"
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Employment(StrEnum):
+    RETIRED = "retired"
+    LAID_OFF = "laid_off"
+    EMPLOYED = "employed"
+    UNEMPLOYED = "unemployed"
+
+
+class Hardship(StrEnum):
+    HARDSHIP_FAMILY = "hardship_family"  # 困难家庭
+    MINIMUM_LIVING = "minimum_living"  # 低保
+    EXTREME_POVERTY = "extreme_poverty"  # 特困
+    LIVING_ALONE = "living_alone"
+    DISABLED = "disabled"
+    CHRONIC_ILLNESS = "chronic_illness"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    MOVED_AWAY = "moved_away"
+    DECEASED = "deceased"
+    ARCHIVED = "archived"
+    ERASED = "erased"
+
+
+class Address(BaseModel):
+    """Community and building stay in clear (stations plan visits by them); the rest is protected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    community: Text | None = None
+    building: Text | None = None
+    detail: Text | None = None
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Text
+    given_by: Text
+    given_at: datetime
+    valid_until: date | None = None
+
+
+class PersonFields(BaseModel):
+    """Everything a station records about a person; the registration and update payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    relation: Relation | None = None
+    relation_note: Text | None = None
+    name: Text
+    gender: Gender | None = None
+    birth_date: date | None = None
+    id_number: Text | None = None
+    phones: list[Text] = Field(default_factory=list, max_length=5)
+    address: Address = Field(default_factory=Address)
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the country returned from")
+    return_year: int | None = Field(default=None, ge=1900, le=2100)
+    settlement: Text | None = None
+    former_employer: Text | None = None
+    employment: Employment | None = None
+    hardship: list[Hardship] = Field(default_factory=list)
+    tags: list[Text] = Field(default_factory=list, max_length=30)
+    status: Status = Status.ACTIVE
+    consents: list[Consent] = Field(default_factory=list)
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if code not in COUNTRIES:
+            raise ValueError(f"{value!r} is not a known ISO 3166-1 alpha-2 country code")
+        return code
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born_in_the_past(cls, value: date | None) -> date | None:
+        if value is not None and not date(1890, 1, 1) <= value <= datetime.now(UTC).date():
+            raise ValueError("birth date must lie between 1890 and today")
+        return value
+
+    @field_validator("hardship", "tags")
+    @classmethod
+    def _no_repeats(cls, value: list[Any]) -> list[Any]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _relation_only_for_relatives(self) -> "PersonFields":
+        if self.category is Category.RETURNEE and self.relation is not None:
+            raise ValueError("a returnee has no relation; only a relative (侨眷) does")
+        return self

@@ -1,0 +1,29 @@
+"""FastAPI dependencies of the records API."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from liaison_infra.domain_errors import InvalidInput, PreconditionRequired
+
+from liaison_records.service_layer.context import Records
+
+
+def records_of(request: Request) -> Records:
+    records: Records = request.app.state.records
+    return records
+
+
+RecordsDep = Annotated[Records, Depends(records_of)]
+
+
+def expected_version(if_match: Annotated[str | None, Header()] = None) -> int:
+    """The version a change was based on, from ``If-Match: "3"`` (the ETag of the read)."""
+    if if_match is None:
+        raise PreconditionRequired("if_match_required", "send If-Match with the ETag you read", field="If-Match")
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise InvalidInput("invalid_if_match", "If-Match must be an ETag this service gave", field="If-Match") from exc
+
+
+ExpectedVersion = Annotated[int, Depends(expected_version)]

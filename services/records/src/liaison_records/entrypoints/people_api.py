@@ -1,0 +1,142 @@
+"""/v1/people: returnees' and relatives' files."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+from liaison_infra.auth import CurrentPrincipal
+from liaison_infra.mongo import Document
+from pydantic import BaseModel, ConfigDict
+
+from liaison_records.domain.people import Category, Hardship, PersonFields, Status
+from liaison_records.entrypoints.dependencies import ExpectedVersion, RecordsDep
+from liaison_records.service_layer import people, search
+
+router = APIRouter(prefix="/v1/people", tags=["people"])
+
+
+class Registration(PersonFields):
+    station_id: str
+
+
+class Closing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal[Status.MOVED_AWAY, Status.DECEASED, Status.ARCHIVED]
+
+
+def _with_etag(response: Response, document: Document) -> Document:
+    response.headers["ETag"] = f'"{document["version"]}"'
+    return document
+
+
+@router.post("", status_code=201)
+async def register(
+    registration: Registration,
+    principal: CurrentPrincipal,
+    records: RecordsDep,
+    response: Response,
+    allow_duplicates: bool = False,
+) -> Document:
+    """Register a file. Same ID number: 409 ``duplicate_id_number``. Same name and birth date or
+    a shared phone: 409 ``possible_duplicates`` listing them, unless ``allow_duplicates``."""
+    fields = PersonFields.model_validate(registration.model_dump(exclude={"station_id"}))
+    document = await people.register_person(
+        records, principal, registration.station_id, fields, allow_duplicates=allow_duplicates
+    )
+    response.headers["Location"] = f"/v1/people/{document['id']}"
+    return _with_etag(response, document)
+
+
+@router.get("")
+async def search_people(
+    principal: CurrentPrincipal,
+    records: RecordsDep,
+    q: Annotated[str | None, Query(max_length=50, description="name in characters, pinyin or initials")] = None,
+    station_id: str | None = None,
+    category: Category | None = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    hardship: Annotated[list[Hardship] | None, Query()] = None,
+    min_age: Annotated[int | None, Query(ge=0, le=130)] = None,
+    max_age: Annotated[int | None, Query(ge=0, le=130)] = None,
+    deputy_id: str | None = None,
+    household_id: str | None = None,
+    status: Status | None = None,
+    sort: Literal["name", "updated"] = "name",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Document:
+    query = search.PeopleQuery(
+        text=q,
+        station_id=station_id,
+        category=category,
+        country=country,
+        hardship=tuple(hardship or ()),
+        min_age=min_age,
+        max_age=max_age,
+        deputy_id=deputy_id,
+        household_id=household_id,
+        status=status,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+    return await search.search_people(records, principal, query, datetime.now(UTC).date())
+
+
+@router.get("/lookup")
+async def lookup(
+    principal: CurrentPrincipal, records: RecordsDep, id_number: str | None = None, phone: str | None = None
+) -> list[Document]:
+    """Exact lookup by ID number or phone, through keyed hashes only."""
+    return await search.lookup_people(records, principal, id_number=id_number, phone=phone)
+
+
+@router.get("/{person_id}")
+async def read(
+    person_id: str, principal: CurrentPrincipal, records: RecordsDep, response: Response, reveal: bool = False
+) -> Document:
+    """A file, masked; ``reveal=true`` shows protected values to roles allowed, and is audited."""
+    return _with_etag(response, await people.read_person(records, principal, person_id, reveal=reveal))
+
+
+@router.patch("/{person_id}")
+async def update(
+    person_id: str,
+    patch: Annotated[dict[str, Any], Body(description="fields to change (JSON merge patch)")],
+    principal: CurrentPrincipal,
+    records: RecordsDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> Document:
+    """Change fields. ``If-Match`` must carry the ETag read; a stale one gets 412 and nothing changes."""
+    document = await people.update_person(records, principal, person_id, patch, expected_version=version)
+    return _with_etag(response, document)
+
+
+@router.post("/{person_id}/close")
+async def close(
+    person_id: str,
+    closing: Closing,
+    principal: CurrentPrincipal,
+    records: RecordsDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> Document:
+    """Close a file as moved away, deceased or archived; it stays readable and counted."""
+    patch = {"status": closing.status.value}
+    return _with_etag(
+        response, await people.update_person(records, principal, person_id, patch, expected_version=version)
+    )
+
+
+@router.get("/{person_id}/history")
+async def history(person_id: str, principal: CurrentPrincipal, records: RecordsDep) -> list[Document]:
+    """Every change, field by field: who, when, before, after (protected values masked)."""
+    return await people.person_history(records, principal, person_id)
+
+
+@router.post("/{person_id}/erase")
+async def erase(person_id: str, principal: CurrentPrincipal, records: RecordsDep) -> Document:
+    """Erase personal data (PIPL); an anonymous tombstone keeps counts right."""
+    return await people.erase_person(records, principal, person_id)

@@ -1,0 +1,61 @@
+"""What every records handler works with: the runtime, the PII codec and a clock."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from liaison_infra.auth import Principal, Role
+from liaison_infra.domain_errors import Forbidden, NotFound
+from liaison_infra.mongo import Document
+from liaison_infra.runtime import Runtime
+from pymongo.asynchronous.database import AsyncDatabase
+
+from liaison_records.adapters.people_store import PeopleCodec
+
+STATIONS = "org_units"
+AUDIT = "audit"
+
+WRITERS = (Role.STATION_STAFF,)
+READERS = (Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR, Role.DEPUTY, Role.AUDITOR)
+# Roles that may ask for unmasked personal data (each such read is audited).
+REVEALERS = (Role.STATION_STAFF,)
+ADMIN_ONLY: tuple[Role, ...] = ()  # administrators pass every check
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Records:
+    runtime: Runtime
+    codec: PeopleCodec
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        return self.runtime.db
+
+    async def station_in_scope(self, principal: Principal, station_id: str) -> Document:
+        """The station document, or not found when it is missing or outside the caller's scope."""
+        station = await self.db[STATIONS].find_one({"_id": station_id, "level": "station"})
+        if station is None or not principal.can_see(station["_id"], station.get("district_id")):
+            raise NotFound("station_not_found", f"no station {station_id}", field="station_id")
+        return station
+
+    async def audit(self, principal: Principal, action: str, subject: str, station_id: str) -> None:
+        await self.db[AUDIT].insert_one(
+            {
+                "at": self.clock(),
+                "by": principal.subject,
+                "roles": sorted(principal.roles),
+                "action": action,
+                "subject": subject,
+                "station_id": station_id,
+            }
+        )
+
+
+def require(principal: Principal, roles: tuple[Role, ...], action: str) -> None:
+    if not principal.has_any(*roles):
+        raise Forbidden("forbidden", f"your role may not {action}")

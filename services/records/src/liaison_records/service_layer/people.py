@@ -1,0 +1,206 @@
+"""Handlers for people's files: register, read, change, search, history, merge, archive, erase."""
+
+from typing import Any
+from uuid import uuid4
+
+from liaison_infra.auth import Principal
+from liaison_infra.domain_errors import Conflict, NotFound, StaleVersion
+from liaison_infra.mongo import Document, Transaction
+from liaison_infra.pii import mask_middle
+
+from liaison_records.adapters.people_store import PEOPLE, masked_view
+from liaison_records.domain import files
+from liaison_records.domain.events import ReturneeArchived, ReturneeErased, ReturneeRegistered, ReturneeUpdated
+from liaison_records.domain.files import FieldChange, Person
+from liaison_records.domain.people import PersonFields, Status
+from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, require
+
+HISTORY = "history"
+
+
+async def register_person(
+    records: Records, principal: Principal, station_id: str, fields: PersonFields, *, allow_duplicates: bool
+) -> Document:
+    require(principal, WRITERS, "register people")
+    station = await records.station_in_scope(principal, station_id)
+    person = files.register(
+        fields, person_id=f"p-{uuid4().hex[:12]}", station_id=station_id, district_id=station.get("district_id")
+    )
+    await _refuse_duplicate_id_number(records, person)
+    if not allow_duplicates:
+        await _refuse_likely_duplicates(records, person)
+    document = records.codec.to_document(person)
+    now = records.clock()
+    document.update(created_at=now, created_by=principal.subject, updated_at=now, updated_by=principal.subject)
+
+    async def write(tx: Transaction) -> None:
+        await tx.insert(PEOPLE, document)
+        await _record_history(tx, person, [FieldChange(field="*", before=None, after="registered")], principal, records)
+        tx.publish(ReturneeRegistered(person=files.snapshot(person)), **_routing(person))
+
+    await records.runtime.transaction(write)
+    return masked_view({**document, "version": 1})
+
+
+async def _refuse_duplicate_id_number(records: Records, person: Person) -> None:
+    if person.id_number is None:
+        return
+    indexes = records.codec.id_number_indexes(person.id_number)
+    other = await records.db[PEOPLE].find_one(
+        {"id_number_index": {"$in": indexes}, "_id": {"$ne": person.id}, "status": {"$ne": Status.ERASED}},
+        {"station_id": 1},
+    )
+    if other is not None:
+        raise Conflict(
+            "duplicate_id_number",
+            "a file with this ID number already exists",
+            field="id_number",
+            details={"existing_id": other["_id"], "existing_station_id": other["station_id"]},
+        )
+
+
+async def _refuse_likely_duplicates(records: Records, person: Person) -> None:
+    """Same name and birth date, or a shared phone: the user decides (``allow_duplicates``)."""
+    alternatives: list[dict[str, Any]] = []
+    if person.birth_date is not None:
+        alternatives.append({"name_birth": f"{person.name}|{person.birth_date}"})
+    for phone in person.phones:
+        alternatives.append({"phone_index": {"$in": records.codec.phone_indexes(phone)}})
+    if not alternatives:
+        return
+    candidates = (
+        await records.db[PEOPLE]
+        .find({"station_id": person.station_id, "$or": alternatives, "status": {"$ne": Status.ERASED}})
+        .to_list(20)
+    )
+    if candidates:
+        raise Conflict(
+            "possible_duplicates",
+            "files that may be the same person exist; register again with allow_duplicates=true to keep both",
+            details={"candidates": [masked_view(candidate) for candidate in candidates]},
+        )
+
+
+async def load_person(records: Records, principal: Principal, person_id: str) -> Document:
+    require(principal, READERS, "read people's files")
+    document = await records.db[PEOPLE].find_one({"_id": person_id, **principal.scope_filter()})
+    if document is None:
+        raise NotFound("person_not_found", f"no person {person_id}")
+    return document
+
+
+async def read_person(records: Records, principal: Principal, person_id: str, *, reveal: bool) -> Document:
+    document = await load_person(records, principal, person_id)
+    if not reveal:
+        return masked_view(document)
+    require(principal, REVEALERS, "see unmasked personal data")
+    await records.audit(principal, "reveal_person", person_id, document["station_id"])
+    person = records.codec.to_person(document)
+    return {**masked_view(document), **person.model_dump(mode="json", include={"id_number", "phones", "address"})}
+
+
+async def update_person(
+    records: Records, principal: Principal, person_id: str, patch: dict[str, Any], *, expected_version: int
+) -> Document:
+    require(principal, WRITERS, "change people's files")
+    document = await load_person(records, principal, person_id)
+    if document["version"] != expected_version:
+        raise StaleVersion(
+            "stale_version",
+            f"the file is at version {document['version']}, not {expected_version}; reload and apply your change again",
+            details={"current_version": document["version"]},
+        )
+    person = records.codec.to_person(document)
+    changed, changes = files.change(person, patch)
+    if not changes:
+        return masked_view(document)
+    await _refuse_duplicate_id_number(records, changed)
+    new_document = records.codec.to_document(changed)
+    new_document.update(
+        created_at=document.get("created_at"),
+        created_by=document.get("created_by"),
+        updated_at=records.clock(),
+        updated_by=principal.subject,
+        cases=document.get("cases", []),
+    )
+
+    async def write(tx: Transaction) -> int:
+        version = await tx.replace(PEOPLE, new_document, expected_version=expected_version)
+        await _record_history(tx, changed.model_copy(update={"version": version}), changes, principal, records)
+        changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        tx.publish(ReturneeUpdated(person=files.snapshot(changed), changed_fields=changed_fields), **_routing(changed))
+        if "status" in changed_fields and changed.status in files.CLOSING_STATUSES:
+            tx.publish(ReturneeArchived(person_id=changed.id, status=changed.status), **_routing(changed))
+        return version
+
+    version = await records.runtime.transaction(write)
+    return masked_view({**new_document, "version": version})
+
+
+async def _record_history(
+    tx: Transaction, person: Person, changes: list[FieldChange], principal: Principal, records: Records
+) -> None:
+    """One entry per changed field; protected values are kept masked, never in clear."""
+    at = records.clock()
+    entries = [
+        {
+            "person_id": person.id,
+            "station_id": person.station_id,
+            "version": person.version or 1,
+            "at": at,
+            "by": principal.subject,
+            "field": change.field,
+            "before": _history_value(change.field, change.before),
+            "after": _history_value(change.field, change.after),
+        }
+        for change in changes
+    ]
+    await tx.db[HISTORY].insert_many(entries, session=tx.session)
+
+
+def _history_value(field: str, value: Any) -> Any:
+    if value is None or field not in files.PROTECTED_FIELDS:
+        return value
+    if isinstance(value, list):
+        return [mask_middle(str(item), 3, 2) for item in value]
+    return mask_middle(str(value), 3, 2)
+
+
+async def person_history(records: Records, principal: Principal, person_id: str) -> list[Document]:
+    await load_person(records, principal, person_id)
+    cursor = records.db[HISTORY].find({"person_id": person_id}, {"_id": 0}).sort([("person_id", 1), ("at", 1)])
+    return await cursor.to_list()
+
+
+def _routing(person: Person) -> dict[str, Any]:
+    return {"subject": person.id, "station_id": person.station_id, "district_id": person.district_id}
+
+
+async def erase_person(records: Records, principal: Principal, person_id: str) -> Document:
+    """Remove every personal datum; keep an anonymous tombstone so counts stay right."""
+    require(principal, WRITERS, "erase people's files")
+    document = await load_person(records, principal, person_id)
+    person = records.codec.to_person(document)
+    tombstone = records.codec.to_document(files.erased(person))
+    tombstone.update(erased_at=records.clock(), erased_by=principal.subject)
+
+    async def write(tx: Transaction) -> None:
+        await tx.replace(PEOPLE, tombstone, expected_version=document["version"])
+        await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
+        await tx.db[HISTORY].insert_one(
+            {
+                "person_id": person_id,
+                "station_id": person.station_id,
+                "at": records.clock(),
+                "by": principal.subject,
+                "field": "*",
+                "before": None,
+                "after": "erased",
+            },
+            session=tx.session,
+        )
+        tx.publish(ReturneeErased(person_id=person_id), **_routing(person))
+
+    await records.runtime.transaction(write)
+    await records.audit(principal, "erase_person", person_id, person.station_id)
+    return masked_view({**tombstone, "version": document["version"] + 1})

@@ -1,0 +1,113 @@
+"""Finding people: by name in characters, pinyin or initials, by facts, and by exact protected
+values through their blind indexes only. Cursor pagination keeps deep pages as cheap as the first."""
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from liaison_infra.auth import Principal
+from liaison_infra.domain_errors import InvalidInput
+from liaison_infra.mongo import Document
+
+from liaison_records.adapters.people_store import PEOPLE, age_bounds, masked_view
+from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
+from liaison_records.domain.people import Category, Hardship, Status
+from liaison_records.domain.pinyin import query_keys
+from liaison_records.service_layer.context import READERS, Records, require
+
+SORTS = {"name": [("sort_name", 1), ("_id", 1)], "updated": [("updated_at", -1), ("_id", 1)]}
+
+
+@dataclass(frozen=True)
+class PeopleQuery:
+    text: str | None = None
+    station_id: str | None = None
+    category: Category | None = None
+    country: str | None = None
+    hardship: tuple[Hardship, ...] = ()
+    min_age: int | None = None
+    max_age: int | None = None
+    deputy_id: str | None = None
+    household_id: str | None = None
+    status: Status | None = None
+    sort: Literal["name", "updated"] = "name"
+    cursor: str | None = None
+    limit: int = 50
+
+
+async def search_people(records: Records, principal: Principal, query: PeopleQuery, today: date) -> Document:
+    require(principal, READERS, "search people's files")
+    conditions: list[dict[str, Any]] = [principal.scope_filter()] if not principal.is_admin else []
+    conditions.append({"status": query.status.value} if query.status else {"status": {"$ne": Status.ERASED.value}})
+    for field, value in (
+        ("station_id", query.station_id),
+        ("category", query.category.value if query.category else None),
+        ("country", query.country.upper() if query.country else None),
+        ("deputy_id", query.deputy_id),
+        ("household_id", query.household_id),
+    ):
+        if value is not None:
+            conditions.append({field: value})
+    if query.hardship:
+        conditions.append({"hardship": {"$all": [flag.value for flag in query.hardship]}})
+    if query.text:
+        keys = query_keys(query.text)
+        if not keys:
+            raise InvalidInput("empty_query", "the search text has no letters or characters", field="q")
+        conditions.append({"name_tokens": {"$all": keys}})
+    bounds = age_bounds(query.min_age, query.max_age, today)
+    if bounds:
+        conditions.append({"birth_date": bounds})
+    sort = SORTS[query.sort]
+    if query.cursor:
+        conditions.append(_after(sort, _decode(query.cursor)))
+    filter_ = {"$and": conditions} if conditions else {}
+    documents = await records.db[PEOPLE].find(filter_).sort(sort).limit(query.limit + 1).to_list()
+    page = documents[: query.limit]
+    next_cursor = _encode(sort, page[-1]) if len(documents) > query.limit else None
+    return {"items": [masked_view(document) for document in page], "next_cursor": next_cursor}
+
+
+async def lookup_people(
+    records: Records, principal: Principal, *, id_number: str | None, phone: str | None
+) -> list[Document]:
+    """Exact lookup through keyed hashes: the clear value is never stored or queried."""
+    require(principal, READERS, "look people up")
+    if (id_number is None) == (phone is None):
+        raise InvalidInput("one_key_required", "give exactly one of id_number or phone", field="id_number")
+    if id_number is not None:
+        try:
+            normalised = validate_id_number(id_number).value
+        except InvalidIdNumber as exc:
+            raise InvalidInput(exc.code, str(exc), field="id_number") from exc
+        condition = {"id_number_index": {"$in": records.codec.id_number_indexes(normalised)}}
+    else:
+        assert phone is not None
+        condition = {"phone_index": {"$in": records.codec.phone_indexes(phone.strip())}}
+    scope = principal.scope_filter()
+    documents = await records.db[PEOPLE].find({"$and": [condition, scope]} if scope else condition).to_list(20)
+    return [masked_view(document) for document in documents]
+
+
+def _after(sort: list[tuple[str, int]], last: list[Any]) -> dict[str, Any]:
+    """Documents strictly after ``last`` in the (field, _id) order."""
+    (field, direction), (_, _) = sort
+    beyond = "$gt" if direction == 1 else "$lt"
+    return {"$or": [{field: {beyond: last[0]}}, {field: last[0], "_id": {"$gt": last[1]}}]}
+
+
+def _encode(sort: list[tuple[str, int]], document: Document) -> str:
+    values = [document.get(sort[0][0]), document["_id"]]
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+
+
+def _decode(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor") from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
+    return values

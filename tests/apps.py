@@ -1,0 +1,55 @@
+"""Service apps under test: each on its own database, with tokens signed by the test key pair."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from liaison_infra.auth import Role
+from liaison_infra.harness.servers import Endpoints
+from liaison_infra.pii import ensure_keyring_file
+from liaison_infra.service import installed_services, load_app_factory
+from liaison_infra.tokens import issue_token
+
+
+def service_settings(name: str, endpoints: Endpoints, keys: tuple[Path, Path], **overrides: Any) -> Any:
+    definition = installed_services()[name]
+    values = {
+        "mongodb_url": endpoints.mongodb_url,
+        "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
+        "redis_url": endpoints.redis_url,
+        "jwt_public_key_file": keys[1],
+        "pii_keyring_file": ensure_keyring_file(keys[1].parent / "pii-keyring.json"),
+        **overrides,
+    }
+    return definition.settings.model_validate(values)
+
+
+@asynccontextmanager
+async def serve(name: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    app = load_app_factory(installed_services()[name])(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+class Caller:
+    """Makes bearer headers for a role and scope, signed with the test key pair."""
+
+    def __init__(self, keys: tuple[Path, Path]) -> None:
+        self.private_key = keys[0].read_bytes()
+
+    def __call__(
+        self,
+        role: Role = Role.STATION_STAFF,
+        *,
+        stations: tuple[str, ...] = (),
+        districts: tuple[str, ...] = (),
+        subject: str = "staff-1",
+    ) -> dict[str, str]:
+        token = issue_token(self.private_key, subject=subject, roles=[role], stations=stations, districts=districts)
+        return {"Authorization": f"Bearer {token}"}

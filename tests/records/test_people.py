@@ -1,0 +1,171 @@
+"""People's files through the records API, against the real servers."""
+
+import httpx
+from liaison_infra.auth import Role
+
+from tests.records.people_data import CHEN, chen, lin
+
+
+async def register(records, caller, body, **params) -> httpx.Response:
+    return await records.post("/v1/people", json=body, params=params, headers=caller(stations=("st-shengli",)))
+
+
+async def test_a_registered_file_is_masked_versioned_and_encrypted_at_rest(
+    records, caller, station, endpoints, mongo, unique
+) -> None:
+    response = await register(records, caller, chen())
+    assert response.status_code == 201, response.text
+    person = response.json()
+    assert response.headers["ETag"] == '"1"'
+    assert response.headers["Location"] == f"/v1/people/{person['id']}"
+    assert person["name"] == "陈小明" and person["station_id"] == "st-shengli" and person["district_id"] == "d-yufeng"
+    assert person["birth_date"] == "1948-05-03" and person["gender"] == "male"  # derived from the ID number
+    assert person["id_number"] != CHEN and person["id_number"].endswith(CHEN[-4:])
+    assert person["phones"] == ["138****2345"]
+    assert person["address"]["community"] == "胜利社区" and "胜利路12号" not in person["address"]["detail"]
+    raw = await mongo[f"records_{unique}"]["people"].find_one({"_id": person["id"]})
+    flat = str(raw)
+    assert CHEN not in flat and "13877212345" not in flat and "胜利路12号" not in flat
+
+
+async def test_reveal_is_for_staff_only_and_audited(records, caller, station, mongo, unique) -> None:
+    person = (await register(records, caller, chen())).json()
+    revealed = await records.get(
+        f"/v1/people/{person['id']}", params={"reveal": "true"}, headers=caller(stations=("st-shengli",))
+    )
+    assert revealed.status_code == 200
+    assert revealed.json()["id_number"] == CHEN and revealed.json()["phones"] == ["13877212345"]
+    deputy = caller(Role.DEPUTY, stations=("st-shengli",), subject="deputy-li")
+    assert (await records.get(f"/v1/people/{person['id']}", headers=deputy)).json()["phones"] == ["138****2345"]
+    refused = await records.get(f"/v1/people/{person['id']}", params={"reveal": "true"}, headers=deputy)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    audit = await mongo[f"records_{unique}"]["audit"].find({}, {"_id": 0, "action": 1, "subject": 1, "by": 1}).to_list()
+    assert audit == [{"action": "reveal_person", "subject": person["id"], "by": "staff-1"}]
+
+
+async def test_the_same_id_number_is_refused_and_nothing_is_added(records, caller, station) -> None:
+    first = (await register(records, caller, chen())).json()
+    again = await register(records, caller, chen(name="陈晓明", phones=[]))
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "duplicate_id_number"
+    assert again.json()["error"]["existing_id"] == first["id"]
+    listed = await records.get("/v1/people", headers=caller(stations=("st-shengli",)))
+    assert [p["id"] for p in listed.json()["items"]] == [first["id"]]
+
+
+async def test_likely_duplicates_are_returned_for_the_user_to_decide(records, caller, station) -> None:
+    first = (await register(records, caller, lin())).json()
+    same_phone = lin(id_number=None, name="林梅华")
+    response = await register(records, caller, same_phone)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "possible_duplicates"
+    assert [c["id"] for c in response.json()["error"]["candidates"]] == [first["id"]]
+    kept = await register(records, caller, same_phone, allow_duplicates="true")
+    assert kept.status_code == 201
+
+
+async def test_bad_input_gets_a_422_naming_the_field_and_stores_nothing(records, caller, station) -> None:
+    cases = [
+        (chen(id_number=CHEN[:-1] + ("0" if CHEN[-1] != "0" else "1")), "id_number", "id_number_check_digit"),
+        (chen(country="XX"), "country", None),
+        (chen(birth_date="1950-01-01"), "birth_date", "birth_date_mismatch"),
+        (chen(category="alien"), "category", None),
+        (chen(relation="spouse"), None, None),
+        ({**chen(), "shoe_size": 42}, "shoe_size", None),
+    ]
+    for body, field, code in cases:
+        response = await register(records, caller, body)
+        assert response.status_code == 422, (body, response.text)
+        error = response.json()["error"]
+        if field is not None:
+            assert error["field"] == field, error
+        if code is not None:
+            assert error["code"] == code, error
+    listed = await records.get("/v1/people", headers=caller(stations=("st-shengli",)))
+    assert listed.json()["items"] == []
+
+
+async def test_changes_need_the_current_version_and_are_kept_field_by_field(records, caller, station) -> None:
+    headers = caller(stations=("st-shengli",))
+    person = (await register(records, caller, chen())).json()
+    url = f"/v1/people/{person['id']}"
+    changed = await records.patch(
+        url,
+        json={"hardship": ["living_alone", "chronic_illness"], "address": {"building": "4栋"}},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["ETag"] == '"2"'
+    assert changed.json()["address"]["community"] == "胜利社区" and changed.json()["address"]["building"] == "4栋"
+    stale = await records.patch(url, json={"name": "陈大明"}, headers={**headers, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["error"] == {**stale.json()["error"], "code": "stale_version", "current_version": 2}
+    missing = await records.patch(url, json={"name": "陈大明"}, headers=headers)
+    assert missing.status_code == 428
+    bad = await records.patch(url, json={"phones": ["not a phone" * 30]}, headers={**headers, "If-Match": '"2"'})
+    assert bad.status_code == 422
+    assert (await records.get(url, headers=headers)).json()["name"] == "陈小明"
+    history = (await records.get(f"{url}/history", headers=headers)).json()
+    assert [(h["field"], h["before"], h["after"]) for h in history] == [
+        ("*", None, "registered"),
+        ("address.building", "华侨新村3栋", "4栋"),
+        ("hardship", ["living_alone"], ["living_alone", "chronic_illness"]),
+    ]
+    assert all(h["by"] == "staff-1" for h in history)
+
+
+async def test_another_stations_file_does_not_exist_for_the_caller(records, caller, station) -> None:
+    person = (await register(records, caller, chen())).json()
+    outsider = caller(stations=("st-other",))
+    assert (await records.get(f"/v1/people/{person['id']}", headers=outsider)).status_code == 404
+    assert (await records.get("/v1/people", headers=outsider)).json()["items"] == []
+    assert (await records.get("/v1/people/lookup", params={"id_number": CHEN}, headers=outsider)).json() == []
+    supervisor = caller(Role.DISTRICT_SUPERVISOR, districts=("d-yufeng",))
+    assert (await records.get(f"/v1/people/{person['id']}", headers=supervisor)).status_code == 200
+    foreign = await records.post("/v1/people", json=chen(), headers=outsider)
+    assert foreign.status_code == 404 and foreign.json()["error"]["field"] == "station_id"
+
+
+async def test_lookup_by_id_number_or_phone_goes_through_keyed_hashes(records, caller, station) -> None:
+    headers = caller(stations=("st-shengli",))
+    person = (await register(records, caller, chen())).json()
+    by_id = await records.get("/v1/people/lookup", params={"id_number": CHEN.lower()}, headers=headers)
+    assert [p["id"] for p in by_id.json()] == [person["id"]]
+    by_phone = await records.get("/v1/people/lookup", params={"phone": " 13877212345 "}, headers=headers)
+    assert [p["id"] for p in by_phone.json()] == [person["id"]]
+    neither = await records.get("/v1/people/lookup", headers=headers)
+    assert neither.status_code == 422 and neither.json()["error"]["code"] == "one_key_required"
+
+
+async def test_closing_and_erasing_publish_and_erasure_leaves_no_personal_data(
+    records, caller, station, mongo, unique
+) -> None:
+    headers = caller(stations=("st-shengli",))
+    person = (await register(records, caller, chen())).json()
+    closed = await records.post(
+        f"/v1/people/{person['id']}/close", json={"status": "deceased"}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert closed.status_code == 200 and closed.json()["status"] == "deceased"
+    erased = await records.post(f"/v1/people/{person['id']}/erase", headers=headers)
+    assert erased.status_code == 200
+    db = mongo[f"records_{unique}"]
+    raw = await db["people"].find_one({"_id": person["id"]})
+    assert raw["name"] == "(erased)" and raw["id_number"] is None and raw["phones"] == [] and raw["status"] == "erased"
+    assert raw["birth_date"] == "1948-01-01" and raw["country"] == "VN"  # anonymous counts still work
+    history = await db["history"].find({"person_id": person["id"]}).to_list()
+    assert [h["after"] for h in history] == ["erased"]
+    assert (await records.get("/v1/people/lookup", params={"id_number": CHEN}, headers=headers)).json() == []
+    from liaison_infra.envelope import Envelope
+
+    events = [Envelope.from_bytes(doc["payload"]) async for doc in db["outbox"].find({}).sort("created_at", 1)]
+    assert [e.type for e in events] == [
+        "returnee.registered",
+        "returnee.updated",
+        "returnee.archived",
+        "returnee.erased",
+    ]
+    assert CHEN not in str([e.data for e in events]) and "13877212345" not in str([e.data for e in events])
+    assert events[0].data["person"]["name"] == "陈小明" and events[2].data == {
+        "person_id": person["id"],
+        "status": "deceased",
+    }

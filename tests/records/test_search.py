@@ -1,0 +1,90 @@
+"""Searching files by name (characters, pinyin, initials), facts and pages."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.records.people_data import id_number
+
+
+def person(name: str, birth: str, sequence: str, **extra) -> dict[str, Any]:
+    return {
+        "station_id": "st-shengli",
+        "category": "returnee",
+        "name": name,
+        "id_number": id_number("450203", birth, sequence),
+        **extra,
+    }
+
+
+PEOPLE = [
+    person("陈小明", "19480503", "113", country="VN", hardship=["living_alone"]),
+    person("陈晓红", "19600101", "224", country="ID"),
+    person("曾国华", "19551111", "335", country="MY", hardship=["living_alone", "disabled"]),
+    person("林美华", "19900707", "446", country="VN"),
+    person("王建国", "19400202", "557", country="TH"),
+]
+
+
+async def seeded(records, caller) -> dict[str, str]:
+    ids = {}
+    for body in PEOPLE:
+        response = await records.post("/v1/people", json=body, headers=caller(stations=("st-shengli",)))
+        assert response.status_code == 201, response.text
+        ids[body["name"]] = response.json()["id"]
+    return ids
+
+
+async def names(records, caller, **params) -> list[str]:
+    response = await records.get("/v1/people", params=params, headers=caller(stations=("st-shengli",)))
+    assert response.status_code == 200, response.text
+    return [item["name"] for item in response.json()["items"]]
+
+
+async def test_names_are_found_by_characters_pinyin_and_initials(records, caller, station) -> None:
+    await seeded(records, caller)
+    assert await names(records, caller, q="陈") == ["陈晓红", "陈小明"]
+    assert await names(records, caller, q="chen") == ["陈晓红", "陈小明"]
+    assert await names(records, caller, q="Chen Xiao") == ["陈晓红", "陈小明"]
+    assert await names(records, caller, q="cxm") == ["陈小明"]
+    assert await names(records, caller, q="c") == ["陈晓红", "陈小明"]
+    assert await names(records, caller, q="zeng") == ["曾国华"]
+    assert await names(records, caller, q="guohua") == ["曾国华"]
+    assert await names(records, caller, q="xiaoming") == ["陈小明"]
+    assert await names(records, caller, q="zhang") == []
+
+
+async def test_filters_combine(records, caller, station) -> None:
+    await seeded(records, caller)
+    assert await names(records, caller, country="vn") == ["陈小明", "林美华"]
+    assert await names(records, caller, hardship="living_alone") == ["陈小明", "曾国华"]
+    assert await names(records, caller, hardship=["living_alone", "disabled"]) == ["曾国华"]
+    today = datetime.now(UTC).date()
+    age_of_lin = today.year - 1990 - ((today.month, today.day) < (7, 7))
+    assert await names(records, caller, min_age=age_of_lin, max_age=age_of_lin) == ["林美华"]
+    oldest = await names(records, caller, min_age=today.year - 1940 - 1)
+    assert "王建国" in oldest and "林美华" not in oldest
+    assert await names(records, caller, q="chen", country="ID") == ["陈晓红"]
+
+
+async def test_cursor_pages_cover_everything_once(records, caller, station) -> None:
+    await seeded(records, caller)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await records.get("/v1/people", params=params, headers=caller(stations=("st-shengli",)))).json()
+        seen += [item["name"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["陈晓红", "陈小明", "林美华", "王建国", "曾国华"]  # by full pinyin
+
+
+async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None:
+    headers = caller(stations=("st-shengli",))
+    bad_cursor = await records.get("/v1/people", params={"cursor": "garbage!"}, headers=headers)
+    assert bad_cursor.status_code == 422 and bad_cursor.json()["error"]["field"] == "cursor"
+    bad_age = await records.get("/v1/people", params={"min_age": -1}, headers=headers)
+    assert bad_age.status_code == 422 and bad_age.json()["error"]["field"] == "min_age"
+    blank = await records.get("/v1/people", params={"q": "  ·  "}, headers=headers)
+    assert blank.status_code == 422 and blank.json()["error"]["code"] == "empty_query"
