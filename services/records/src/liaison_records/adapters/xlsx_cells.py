@@ -3,21 +3,20 @@
 Station files are typed by hand in Excel or WPS over many years, so a cell may hold full-width
 digits, stray spaces, a date as text, as an Excel serial or as a real date, an ID number that
 Excel turned into a float, or "无" where nothing is known. Each parser takes the raw cell value
-(``None``, ``str``, ``int``, ``float``, ``bool``, ``datetime``, ``date`` or ``time``, as
-openpyxl gives it) and returns the field's value, or raises ``CellError`` with a
-machine-readable code. Messages never repeat an ID number, phone number or address: they end up
+(``CellValue``: what openpyxl gives in data-only mode) and returns the field's value, or raises
+``CellError`` with a machine-readable code. Messages never repeat an ID number, phone number or address: they end up
 in logs. The vocabularies (Chinese word → code) live here too, so that the export can print the
 same words the import understands.
 """
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
-CellValue = str | int | float | bool | datetime | date | time | None
+CellValue = str | int | float | bool | datetime | date | time | timedelta | None
 
 GENDERS = {"男": "male", "男性": "male", "女": "female", "女性": "female"}
 CATEGORIES = {"归侨": "returnee", "侨眷": "relative"}
@@ -80,7 +79,8 @@ _SPACES = re.compile(r"\s+")
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _LIST_SEPARATORS = re.compile(r"[、,;/\s]+")
 _PHONE_SEPARATORS = re.compile(r"[、,;/]+")
-_PHONE = re.compile(r"\+?\d[\d-]{4,19}")
+_PHONE = re.compile(r"\+?\d{5,20}")
+_PHONE_FILLER = re.compile(r"[\s-]")
 _ID_NUMBER = re.compile(r"\d{17}[\dX]|\d{15}")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+?\d+")
 _FULL_DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?(\s+\d{1,2}:\d{2}(:\d{2})?)?")
@@ -90,7 +90,7 @@ _YEAR = re.compile(r"(\d{4})\s*年?")
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 # Serials at or above this (2100-01-01) are read as yyyymmdd or yyyymm typed into a number cell.
 _LAST_SERIAL = 73051
-_LONGEST_NUMBER = 12  # digits in one phone number, area code included
+_LONGEST_NUMBER = 13  # digits in one phone number: +86 and a mobile, or an area code and 8 digits
 
 
 class CellError(ValueError):
@@ -156,12 +156,15 @@ def parse_tags(value: CellValue) -> list[str]:
 
 
 def parse_phones(value: CellValue) -> list[str]:
-    """One cell may hold several numbers. Parts split on / 、 , ; always; on spaces only when the
+    """Digits only (spaces and dashes go), so that one number always looks the same to the blind
+    index. A cell may hold several: parts split on / 、 , ; always, and on spaces only when the
     part is too long to be one number, so "138 0772 0011" and "0772 2811234" stay whole."""
     phones: list[str] = []
     for part in _PHONE_SEPARATORS.split(half_width(clean_text(value))):
-        joined = part.replace(" ", "")
-        pieces = [joined] if len(joined.replace("-", "")) <= _LONGEST_NUMBER else part.split()
+        joined = _PHONE_FILLER.sub("", part)
+        pieces = (
+            [joined] if len(joined.lstrip("+")) <= _LONGEST_NUMBER else [_PHONE_FILLER.sub("", p) for p in part.split()]
+        )
         phones.extend(piece for piece in pieces if piece)
     if not all(_PHONE.fullmatch(phone) for phone in phones):
         raise CellError("invalid_phone", "电话号码格式不对")

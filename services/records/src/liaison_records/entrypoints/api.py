@@ -5,22 +5,23 @@ from liaison_infra.pii import Keyring
 from liaison_infra.runtime import Runtime
 from liaison_infra.web import create_service_app
 
-from liaison_records.adapters.people_store import PeopleCodec, ensure_people_indexes
+from liaison_records.adapters.indexes import ensure_indexes
+from liaison_records.adapters.people_store import PeopleCodec
 from liaison_records.bootstrap import SPEC
 from liaison_records.config import Settings
-from liaison_records.entrypoints import people_api, stations_api
+from liaison_records.entrypoints import deputies_api, households_api, logs_api, people_api, stations_api
 from liaison_records.service_layer.context import Records
 
 
 def create_app(settings: Settings) -> FastAPI:
     async def start(app: FastAPI, runtime: Runtime) -> None:
-        await ensure_people_indexes(runtime.db)
+        await ensure_indexes(runtime.db)
         app.state.records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)))
 
     return create_service_app(
         settings,
         SPEC,
-        [stations_api.router, people_api.router],
+        [stations_api.router, people_api.router, deputies_api.router, households_api.router, logs_api.router],
         title="Liaison records: returnee files, households, deputies, visits",
         on_startup=start,
     )

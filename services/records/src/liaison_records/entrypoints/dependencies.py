@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from liaison_infra.domain_errors import InvalidInput, PreconditionRequired
+from liaison_infra.mongo import Document
 
 from liaison_records.service_layer.context import Records
 
@@ -27,3 +28,9 @@ def expected_version(if_match: Annotated[str | None, Header()] = None) -> int:
 
 
 ExpectedVersion = Annotated[int, Depends(expected_version)]
+
+
+def with_etag(response: Response, document: Document) -> Document:
+    """Send the document's version as its ETag, for the If-Match of the next change."""
+    response.headers["ETag"] = f'"{document["version"]}"'
+    return document

@@ -9,7 +9,7 @@ from liaison_infra.mongo import Document
 from pydantic import BaseModel, ConfigDict
 
 from liaison_records.domain.people import Category, Hardship, PersonFields, Status
-from liaison_records.entrypoints.dependencies import ExpectedVersion, RecordsDep
+from liaison_records.entrypoints.dependencies import ExpectedVersion, RecordsDep, with_etag
 from liaison_records.service_layer import people, search
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
@@ -23,11 +23,6 @@ class Closing(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal[Status.MOVED_AWAY, Status.DECEASED, Status.ARCHIVED]
-
-
-def _with_etag(response: Response, document: Document) -> Document:
-    response.headers["ETag"] = f'"{document["version"]}"'
-    return document
 
 
 @router.post("", status_code=201)
@@ -45,7 +40,7 @@ async def register(
         records, principal, registration.station_id, fields, allow_duplicates=allow_duplicates
     )
     response.headers["Location"] = f"/v1/people/{document['id']}"
-    return _with_etag(response, document)
+    return with_etag(response, document)
 
 
 @router.get("")
@@ -97,7 +92,7 @@ async def read(
     person_id: str, principal: CurrentPrincipal, records: RecordsDep, response: Response, reveal: bool = False
 ) -> Document:
     """A file, masked; ``reveal=true`` shows protected values to roles allowed, and is audited."""
-    return _with_etag(response, await people.read_person(records, principal, person_id, reveal=reveal))
+    return with_etag(response, await people.read_person(records, principal, person_id, reveal=reveal))
 
 
 @router.patch("/{person_id}")
@@ -111,7 +106,7 @@ async def update(
 ) -> Document:
     """Change fields. ``If-Match`` must carry the ETag read; a stale one gets 412 and nothing changes."""
     document = await people.update_person(records, principal, person_id, patch, expected_version=version)
-    return _with_etag(response, document)
+    return with_etag(response, document)
 
 
 @router.post("/{person_id}/close")
@@ -125,7 +120,7 @@ async def close(
 ) -> Document:
     """Close a file as moved away, deceased or archived; it stays readable and counted."""
     patch = {"status": closing.status.value}
-    return _with_etag(
+    return with_etag(
         response, await people.update_person(records, principal, person_id, patch, expected_version=version)
     )
 

@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from liaison_infra.auth import Principal, Role
-from liaison_infra.domain_errors import Forbidden, NotFound
+from liaison_infra.domain_errors import Forbidden, NotFound, StaleVersion
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_records.adapters.people_store import PeopleCodec
@@ -43,16 +44,38 @@ class Records:
             raise NotFound("station_not_found", f"no station {station_id}", field="station_id")
         return station
 
-    async def audit(self, principal: Principal, action: str, subject: str, station_id: str) -> None:
-        await self.db[AUDIT].insert_one(
-            {
-                "at": self.clock(),
-                "by": principal.subject,
-                "roles": sorted(principal.roles),
-                "action": action,
-                "subject": subject,
-                "station_id": station_id,
-            }
+    async def audit(
+        self,
+        principal: Principal,
+        action: str,
+        subject: str,
+        station_id: str,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Who did what to whom: kept for every unmasked read and every bulk change."""
+        entry = {
+            "at": self.clock(),
+            "by": principal.subject,
+            "roles": sorted(principal.roles),
+            "action": action,
+            "subject": subject,
+            "station_id": station_id,
+        }
+        await self.db[AUDIT].insert_one(entry, session=session)
+
+
+def document_view(document: Document) -> Document:
+    """A stored document as the API shows it: ``_id`` becomes ``id``."""
+    return {"id": document["_id"], **{key: value for key, value in document.items() if key != "_id"}}
+
+
+def check_version(document: Document, expected_version: int) -> None:
+    """Refuse a change based on an old read (If-Match); nothing is written."""
+    if document["version"] != expected_version:
+        raise StaleVersion(
+            "stale_version",
+            f"{document['_id']} is at version {document['version']}, not {expected_version}; reload and try again",
+            details={"current_version": document["version"]},
         )
 
 

@@ -4,7 +4,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal
-from liaison_infra.domain_errors import Conflict, NotFound, StaleVersion
+from liaison_infra.domain_errors import Conflict, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.pii import mask_middle
 
@@ -13,7 +13,7 @@ from liaison_records.domain import files
 from liaison_records.domain.events import ReturneeArchived, ReturneeErased, ReturneeRegistered, ReturneeUpdated
 from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields, Status
-from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, require
+from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
 
 HISTORY = "history"
 
@@ -104,12 +104,7 @@ async def update_person(
 ) -> Document:
     require(principal, WRITERS, "change people's files")
     document = await load_person(records, principal, person_id)
-    if document["version"] != expected_version:
-        raise StaleVersion(
-            "stale_version",
-            f"the file is at version {document['version']}, not {expected_version}; reload and apply your change again",
-            details={"current_version": document["version"]},
-        )
+    check_version(document, expected_version)
     person = records.codec.to_person(document)
     changed, changes = files.change(person, patch)
     if not changes:
@@ -200,7 +195,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             session=tx.session,
         )
         tx.publish(ReturneeErased(person_id=person_id), **_routing(person))
+        await records.audit(principal, "erase_person", person_id, person.station_id, session=tx.session)
 
     await records.runtime.transaction(write)
-    await records.audit(principal, "erase_person", person_id, person.station_id)
     return masked_view({**tombstone, "version": document["version"] + 1})

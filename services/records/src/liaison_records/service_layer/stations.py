@@ -7,7 +7,7 @@ from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
 from liaison_records.domain.org import PARENT_LEVEL, Level, OrgUnitFields
-from liaison_records.service_layer.context import ADMIN_ONLY, STATIONS, Records, require
+from liaison_records.service_layer.context import ADMIN_ONLY, STATIONS, Records, document_view, require
 
 
 async def create_org_unit(records: Records, principal: Principal, fields: OrgUnitFields) -> Document:
@@ -26,7 +26,7 @@ async def create_org_unit(records: Records, principal: Principal, fields: OrgUni
         await tx.insert(STATIONS, document)
 
     await records.runtime.transaction(insert)
-    return org_unit_view({**document, "version": 1})
+    return document_view({**document, "version": 1})
 
 
 async def _ancestry(records: Records, fields: OrgUnitFields) -> dict[str, Any]:
@@ -55,15 +55,11 @@ async def list_org_units(records: Records, principal: Principal, level: Level | 
     query: dict[str, Any] = dict(principal.scope_filter())
     if level is not None:
         query["level"] = level.value
-    return [org_unit_view(doc) async for doc in records.db[STATIONS].find(query).sort("_id", 1)]
+    return [document_view(doc) async for doc in records.db[STATIONS].find(query).sort("_id", 1)]
 
 
 async def get_org_unit(records: Records, principal: Principal, unit_id: str) -> Document:
     unit = await records.db[STATIONS].find_one({"_id": unit_id, **principal.scope_filter()})
     if unit is None:
         raise NotFound("not_found", f"no station or district {unit_id}")
-    return org_unit_view(unit)
-
-
-def org_unit_view(document: Document) -> Document:
-    return {"id": document["_id"], **{key: value for key, value in document.items() if key != "_id"}}
+    return document_view(unit)

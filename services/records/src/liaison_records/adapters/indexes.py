@@ -1,0 +1,23 @@
+"""Every query the records service makes is served by an index (the station's server makes an
+unindexed scan very slow); they are created at start-up, which is idempotent."""
+
+from liaison_infra.mongo import Document
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from liaison_records.adapters.people_store import ensure_people_indexes
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    await ensure_people_indexes(db)
+    await db["org_units"].create_index([("station_id", ASCENDING)])
+    await db["org_units"].create_index([("district_id", ASCENDING)])
+    await db["deputies"].create_index([("station_ids", ASCENDING), ("name", ASCENDING)])
+    await db["deputies"].create_index([("district_ids", ASCENDING), ("name", ASCENDING)])
+    await db["households"].create_index([("station_id", ASCENDING), ("_id", ASCENDING)])
+    await db["households"].create_index([("deputy_id", ASCENDING)])
+    await db["history"].create_index([("person_id", ASCENDING), ("at", ASCENDING)])
+    for collection, day in (("visits", "visited_on"), ("activities", "held_on")):
+        await db[collection].create_index([("station_id", ASCENDING), (day, DESCENDING), ("_id", ASCENDING)])
+        await db[collection].create_index([("deputy_ids", ASCENDING), (day, DESCENDING)])
+    await db["visits"].create_index([("household_ids", ASCENDING), ("visited_on", DESCENDING)])

@@ -1,0 +1,66 @@
+"""Households: members and their relations, one head, ties abroad, one responsible deputy."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from liaison_records.domain.org import Text
+
+
+class MemberRelation(StrEnum):
+    SELF = "self"  # the head
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+    GRANDCHILD = "grandchild"
+    SIBLING = "sibling"
+    OTHER = "other"
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str
+    relation_to_head: MemberRelation
+
+
+class OverseasTie(BaseModel):
+    """A relative abroad: the ties that make a family 侨眷."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: str = Field(min_length=2, max_length=2)
+    relation: Text
+    name: Text | None = None
+    how_to_reach: Text | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class HouseholdFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[Member] = Field(min_length=1, max_length=30)
+    overseas_ties: list[OverseasTie] = Field(default_factory=list, max_length=30)
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_head_no_repeats(self) -> "HouseholdFields":
+        heads = [m for m in self.members if m.relation_to_head is MemberRelation.SELF]
+        if len(heads) != 1:
+            raise ValueError("a household has exactly one head (relation_to_head 'self')")
+        ids = [m.person_id for m in self.members]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a person is listed twice")
+        return self
+
+    @property
+    def head_person_id(self) -> str:
+        return next(m.person_id for m in self.members if m.relation_to_head is MemberRelation.SELF)
+
+    @property
+    def person_ids(self) -> list[str]:
+        return [m.person_id for m in self.members]

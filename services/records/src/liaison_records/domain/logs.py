@@ -1,0 +1,86 @@
+"""The visit log (走访, 慰问) and the activity log (宣讲, 学习, 培训, 调研, 接待日).
+
+Opinions raised on a visit or at an activity travel with its event; cases opens one case for
+each, keyed by the opinion id, so each opinion becomes exactly one case.
+"""
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from liaison_records.domain.org import Slug, Text
+
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class OpinionKind(StrEnum):
+    OPINION = "opinion"  # 意见
+    SUGGESTION = "suggestion"  # 建议
+    REQUEST = "request"  # 诉求
+
+
+class OpinionRaised(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: OpinionKind
+    text: LongText
+    person_id: str | None = None
+    household_id: str | None = None
+
+
+class VisitKind(StrEnum):
+    HOUSEHOLD_VISIT = "household_visit"  # 走访
+    CONDOLENCE = "condolence"  # 慰问
+
+
+class Festival(StrEnum):
+    SPRING_FESTIVAL = "spring_festival"
+    MID_AUTUMN = "mid_autumn"
+    DOUBLE_NINTH = "double_ninth"
+
+
+class ActivityKind(StrEnum):
+    LECTURE = "lecture"  # 宣讲
+    STUDY = "study"  # 学习
+    TRAINING = "training"  # 培训
+    RESEARCH = "research"  # 调研
+    RECEPTION_DAY = "reception_day"  # 接待日
+
+
+def _not_in_future(value: date) -> date:
+    if value > datetime.now(UTC).date():
+        raise ValueError("a log entry records what happened: the date cannot be in the future")
+    return value
+
+
+class VisitFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: Slug
+    kind: VisitKind
+    visited_on: date
+    festival: Festival | None = None
+    deputy_ids: list[str] = Field(min_length=1, max_length=20)
+    household_ids: list[str] = Field(default_factory=list, max_length=50)
+    person_ids: list[str] = Field(default_factory=list, max_length=100)
+    notes: LongText | None = None
+    opinions: list[OpinionRaised] = Field(default_factory=list, max_length=50)
+
+    _past = field_validator("visited_on")(_not_in_future)
+
+
+class ActivityFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: Slug
+    kind: ActivityKind
+    held_on: date
+    title: Text
+    deputy_ids: list[str] = Field(default_factory=list, max_length=50)
+    attendees: int = Field(ge=0, le=100_000)
+    notes: LongText | None = None
+    opinions: list[OpinionRaised] = Field(default_factory=list, max_length=200)
+
+    _past = field_validator("held_on")(_not_in_future)

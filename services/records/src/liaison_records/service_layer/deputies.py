@@ -1,0 +1,166 @@
+"""Deputies: registration, changes, and the change of term (换届) that moves all households of
+one deputy to another in one audited step."""
+
+from typing import Any
+from uuid import uuid4
+
+from liaison_infra.auth import Principal, Role
+from liaison_infra.domain_errors import InvalidInput, NotFound
+from liaison_infra.mongo import Document, Transaction
+from liaison_infra.pii import mask_phone
+
+from liaison_records.domain.deputies import DeputyFields
+from liaison_records.domain.events import AssignmentChanged, DeputyChannels, DeputyRegistered, DeputyUpdated
+from liaison_records.service_layer.context import STATIONS, WRITERS, Records, check_version, document_view, require
+
+DEPUTIES = "deputies"
+HOUSEHOLDS = "households"
+PEOPLE = "people"
+MOBILE_CONTEXT = "deputy.mobile"
+
+
+def deputy_scope(principal: Principal) -> dict[str, Any]:
+    return principal.scope_filter("station_ids", "district_ids")
+
+
+async def _stations_in_scope(records: Records, principal: Principal, station_ids: list[str]) -> list[str]:
+    """The districts of ``station_ids``; refuses a station the caller may not manage."""
+    districts = []
+    for station_id in station_ids:
+        station = await records.db[STATIONS].find_one({"_id": station_id, "level": "station"})
+        if station is None or not principal.can_see(station_id, station.get("district_id")):
+            raise InvalidInput("unknown_station", f"no station {station_id} in your scope", field="station_ids")
+        districts.append(station.get("district_id"))
+    return sorted({district for district in districts if district})
+
+
+def _document(records: Records, deputy_id: str, fields: DeputyFields, district_ids: list[str]) -> Document:
+    values = fields.model_dump(mode="json", exclude={"mobile"})
+    mobile = None
+    if fields.mobile:
+        mobile = {
+            "cipher": records.codec.keyring.encrypt(fields.mobile, context=MOBILE_CONTEXT),
+            "masked": mask_phone(fields.mobile),
+        }
+    return {"_id": deputy_id, **values, "mobile": mobile, "district_ids": district_ids}
+
+
+def _event(deputy_id: str, fields: DeputyFields, event: type[DeputyRegistered]) -> DeputyRegistered:
+    channels = DeputyChannels(
+        mobile=fields.mobile,
+        wecom_id=fields.wecom_id,
+        dingtalk_id=fields.dingtalk_id,
+        email=fields.email,
+        preferences=[channel.value for channel in fields.preferences],
+    )
+    return event(
+        deputy_id=deputy_id,
+        name=fields.name,
+        level=fields.level,
+        station_ids=fields.station_ids,
+        channels=channels,
+        term_start=fields.term_start,
+        term_end=fields.term_end,
+    )
+
+
+def deputy_view(document: Document) -> Document:
+    mobile = document.get("mobile")
+    return {**document_view(document), "mobile": mobile["masked"] if mobile else None}
+
+
+async def register_deputy(records: Records, principal: Principal, fields: DeputyFields) -> Document:
+    require(principal, WRITERS, "register deputies")
+    district_ids = await _stations_in_scope(records, principal, fields.station_ids)
+    deputy_id = f"dep-{uuid4().hex[:10]}"
+    document = _document(records, deputy_id, fields, district_ids)
+
+    async def write(tx: Transaction) -> None:
+        await tx.insert(DEPUTIES, document)
+        tx.publish(
+            _event(deputy_id, fields, DeputyRegistered),
+            subject=deputy_id,
+            station_id=fields.station_ids[0],
+            district_id=district_ids[0] if district_ids else None,
+        )
+
+    await records.runtime.transaction(write)
+    return deputy_view({**document, "version": 1})
+
+
+async def load_deputy(records: Records, principal: Principal, deputy_id: str) -> Document:
+    deputy = await records.db[DEPUTIES].find_one({"_id": deputy_id, **deputy_scope(principal)})
+    if deputy is None:
+        raise NotFound("deputy_not_found", f"no deputy {deputy_id}")
+    return deputy
+
+
+async def update_deputy(
+    records: Records, principal: Principal, deputy_id: str, fields: DeputyFields, *, expected_version: int
+) -> Document:
+    require(principal, WRITERS, "change deputies")
+    current = await load_deputy(records, principal, deputy_id)
+    check_version(current, expected_version)
+    district_ids = await _stations_in_scope(records, principal, fields.station_ids)
+    document = _document(records, deputy_id, fields, district_ids)
+
+    async def write(tx: Transaction) -> int:
+        version = await tx.replace(DEPUTIES, document, expected_version=expected_version)
+        tx.publish(
+            _event(deputy_id, fields, DeputyUpdated),
+            subject=deputy_id,
+            station_id=fields.station_ids[0],
+            district_id=district_ids[0] if district_ids else None,
+        )
+        return version
+
+    version = await records.runtime.transaction(write)
+    return deputy_view({**document, "version": version})
+
+
+async def list_deputies(records: Records, principal: Principal, station_id: str | None) -> list[Document]:
+    query: dict[str, Any] = dict(deputy_scope(principal))
+    if station_id:
+        query["station_ids"] = station_id
+    return [deputy_view(doc) async for doc in records.db[DEPUTIES].find(query).sort("name", 1)]
+
+
+async def hand_over(
+    records: Records, principal: Principal, from_deputy_id: str, to_deputy_id: str, reason: str
+) -> Document:
+    """Move every household of one deputy to another (换届), in one transaction, audited."""
+    require(principal, (Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR), "hand households over")
+    source = await load_deputy(records, principal, from_deputy_id)
+    target = await load_deputy(records, principal, to_deputy_id)
+    households = await records.db[HOUSEHOLDS].find({"deputy_id": from_deputy_id, **principal.scope_filter()}).to_list()
+    not_served = sorted({h["station_id"] for h in households} - set(target["station_ids"]))
+    if not_served:
+        raise InvalidInput("deputy_not_serving", f"{to_deputy_id} does not serve {not_served[0]}", field="to_deputy_id")
+
+    async def write(tx: Transaction) -> None:
+        for household in households:
+            await tx.replace(
+                HOUSEHOLDS, {**household, "deputy_id": to_deputy_id}, expected_version=household["version"]
+            )
+            await tx.db[PEOPLE].update_many(
+                {"household_id": household["_id"]},
+                {"$set": {"deputy_id": to_deputy_id}, "$inc": {"version": 1}},
+                session=tx.session,
+            )
+            tx.publish(
+                AssignmentChanged(
+                    household_id=household["_id"],
+                    station_id=household["station_id"],
+                    previous_deputy_id=from_deputy_id,
+                    deputy_id=to_deputy_id,
+                    reason=reason,
+                ),
+                subject=household["_id"],
+                station_id=household["station_id"],
+                district_id=household.get("district_id"),
+            )
+        subject = f"{source['_id']}->{target['_id']} ({len(households)} households): {reason}"
+        await records.audit(principal, "hand_over", subject, source["station_ids"][0], session=tx.session)
+
+    await records.runtime.transaction(write)
+    return {"from_deputy_id": from_deputy_id, "to_deputy_id": to_deputy_id, "households": len(households)}

@@ -1,0 +1,175 @@
+"""Households: who lives together, who heads them, who abroad they are tied to, and the one
+deputy responsible for visiting them every month."""
+
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from liaison_infra.auth import Principal
+from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
+from liaison_infra.mongo import Document, Transaction
+
+from liaison_records.domain.events import AssignmentChanged, HouseholdChanged, HouseholdMember
+from liaison_records.domain.households import HouseholdFields
+from liaison_records.domain.people import Hardship, Status
+from liaison_records.service_layer.context import READERS, WRITERS, Records, check_version, document_view, require
+from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS, PEOPLE
+
+ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly households
+
+
+async def _members(records: Records, fields: HouseholdFields, station_id: str, household_id: str) -> list[Document]:
+    """The members' files; each must be an active file of this station and in no other household."""
+    people = await records.db[PEOPLE].find({"_id": {"$in": fields.person_ids}}).to_list()
+    found = {person["_id"]: person for person in people}
+    for person_id in fields.person_ids:
+        person = found.get(person_id)
+        if person is None or person["station_id"] != station_id or person["status"] == Status.ERASED:
+            raise InvalidInput("unknown_person", f"no person {person_id} at {station_id}", field="members")
+        if person.get("household_id") not in (None, household_id):
+            raise Conflict("in_another_household", f"{person_id} belongs to {person['household_id']}", field="members")
+    return people
+
+
+def _changed_event(household: Document, members: list[Document], today: date) -> HouseholdChanged:
+    elderly_born_before = f"{today.year - ELDERLY_AGE:04d}-{today.month:02d}-{today.day:02d}"
+    hardship_flags = {Hardship.HARDSHIP_FAMILY, Hardship.MINIMUM_LIVING, Hardship.EXTREME_POVERTY}
+    return HouseholdChanged(
+        household_id=household["_id"],
+        station_id=household["station_id"],
+        head_person_id=household["head_person_id"],
+        members=[HouseholdMember(**member) for member in household["members"]],
+        deputy_id=household.get("deputy_id"),
+        hardship=any(hardship_flags.intersection(m.get("hardship", [])) for m in members),
+        elderly=any((m.get("birth_date") or "9999") <= elderly_born_before for m in members),
+    )
+
+
+async def _link_members(tx: Transaction, household: Document, previous_ids: list[str]) -> None:
+    """Keep each member's file pointing at its household and deputy (bumping its version)."""
+    ids = [member["person_id"] for member in household["members"]]
+    left = [person_id for person_id in previous_ids if person_id not in ids]
+    if left:
+        await tx.db[PEOPLE].update_many(
+            {"_id": {"$in": left}},
+            {"$set": {"household_id": None, "deputy_id": None}, "$inc": {"version": 1}},
+            session=tx.session,
+        )
+    await tx.db[PEOPLE].update_many(
+        {"_id": {"$in": ids}},
+        {"$set": {"household_id": household["_id"], "deputy_id": household.get("deputy_id")}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+
+
+async def create_household(
+    records: Records, principal: Principal, station_id: str, fields: HouseholdFields
+) -> Document:
+    require(principal, WRITERS, "create households")
+    station = await records.station_in_scope(principal, station_id)
+    household_id = f"h-{uuid4().hex[:10]}"
+    members = await _members(records, fields, station_id, household_id)
+    document: Document = {
+        "_id": household_id,
+        "station_id": station_id,
+        "district_id": station.get("district_id"),
+        **fields.model_dump(mode="json"),
+        "head_person_id": fields.head_person_id,
+        "deputy_id": None,
+    }
+
+    async def write(tx: Transaction) -> None:
+        await tx.insert(HOUSEHOLDS, document)
+        await _link_members(tx, document, [])
+        tx.publish(_changed_event(document, members, records.clock().date()), **_routing(document))
+
+    await records.runtime.transaction(write)
+    return document_view({**document, "version": 1})
+
+
+async def load_household(records: Records, principal: Principal, household_id: str) -> Document:
+    require(principal, READERS, "read households")
+    household = await records.db[HOUSEHOLDS].find_one({"_id": household_id, **principal.scope_filter()})
+    if household is None:
+        raise NotFound("household_not_found", f"no household {household_id}")
+    return household
+
+
+async def update_household(
+    records: Records, principal: Principal, household_id: str, fields: HouseholdFields, *, expected_version: int
+) -> Document:
+    require(principal, WRITERS, "change households")
+    current = await load_household(records, principal, household_id)
+    check_version(current, expected_version)
+    members = await _members(records, fields, current["station_id"], household_id)
+    document = {**current, **fields.model_dump(mode="json"), "head_person_id": fields.head_person_id}
+    previous_ids = [member["person_id"] for member in current["members"]]
+
+    async def write(tx: Transaction) -> int:
+        version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
+        await _link_members(tx, document, previous_ids)
+        tx.publish(_changed_event(document, members, records.clock().date()), **_routing(document))
+        return version
+
+    version = await records.runtime.transaction(write)
+    return document_view({**document, "version": version})
+
+
+async def assign_deputy(
+    records: Records,
+    principal: Principal,
+    household_id: str,
+    deputy_id: str | None,
+    reason: str,
+    *,
+    expected_version: int,
+) -> Document:
+    """Make ``deputy_id`` responsible for the household (None: nobody, until reassigned)."""
+    require(principal, WRITERS, "assign deputies")
+    current = await load_household(records, principal, household_id)
+    check_version(current, expected_version)
+    if deputy_id is not None:
+        deputy = await records.db[DEPUTIES].find_one({"_id": deputy_id, "station_ids": current["station_id"]})
+        if deputy is None:
+            raise InvalidInput(
+                "deputy_not_serving", f"{deputy_id} does not serve {current['station_id']}", field="deputy_id"
+            )
+    document = {**current, "deputy_id": deputy_id}
+
+    async def write(tx: Transaction) -> int:
+        version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
+        await _link_members(tx, document, [])
+        tx.publish(
+            AssignmentChanged(
+                household_id=household_id,
+                station_id=current["station_id"],
+                previous_deputy_id=current.get("deputy_id"),
+                deputy_id=deputy_id,
+                reason=reason,
+            ),
+            **_routing(document),
+        )
+        return version
+
+    version = await records.runtime.transaction(write)
+    return document_view({**document, "version": version})
+
+
+async def list_households(
+    records: Records, principal: Principal, station_id: str | None, deputy_id: str | None
+) -> list[Document]:
+    require(principal, READERS, "read households")
+    query: dict[str, Any] = dict(principal.scope_filter())
+    if station_id:
+        query["station_id"] = station_id
+    if deputy_id:
+        query["deputy_id"] = deputy_id
+    return [document_view(doc) async for doc in records.db[HOUSEHOLDS].find(query).sort("_id", 1).limit(1000)]
+
+
+def _routing(household: Document) -> dict[str, Any]:
+    return {
+        "subject": household["_id"],
+        "station_id": household["station_id"],
+        "district_id": household.get("district_id"),
+    }

@@ -1,0 +1,146 @@
+"""Logging visits and activities. Each opinion raised gets a stable id (``<log id>-<n>``) so
+that cases opens exactly one case for it, however often the event is delivered."""
+
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from liaison_infra.auth import Principal, Role
+from liaison_infra.domain_errors import InvalidInput
+from liaison_infra.mongo import Document, Transaction
+
+from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
+from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFields
+from liaison_records.service_layer.context import READERS, Records, document_view, require
+from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS, PEOPLE
+
+VISITS = "visits"
+ACTIVITIES = "activities"
+LOGGERS = (Role.STATION_STAFF, Role.DEPUTY)
+
+
+async def _all_at_station(records: Records, collection: str, ids: list[str], station_id: str, field: str) -> None:
+    if not ids:
+        return
+    station_field = "station_ids" if collection == DEPUTIES else "station_id"
+    found = await records.db[collection].count_documents({"_id": {"$in": ids}, station_field: station_id})
+    if found != len(set(ids)):
+        raise InvalidInput("unknown_reference", f"some {field} are not at {station_id}", field=field)
+
+
+async def _check_references(
+    records: Records,
+    station_id: str,
+    deputy_ids: list[str],
+    household_ids: list[str],
+    person_ids: list[str],
+    opinions: list[OpinionRaised],
+) -> None:
+    await _all_at_station(records, DEPUTIES, deputy_ids, station_id, "deputy_ids")
+    households = household_ids + [o.household_id for o in opinions if o.household_id]
+    people = person_ids + [o.person_id for o in opinions if o.person_id]
+    await _all_at_station(records, HOUSEHOLDS, households, station_id, "household_ids")
+    await _all_at_station(records, PEOPLE, people, station_id, "person_ids")
+
+
+def _opinions(log_id: str, raised: list[OpinionRaised]) -> list[Opinion]:
+    return [
+        Opinion(
+            opinion_id=f"{log_id}-{n}", kind=o.kind, text=o.text, person_id=o.person_id, household_id=o.household_id
+        )
+        for n, o in enumerate(raised, start=1)
+    ]
+
+
+async def log_visit(records: Records, principal: Principal, fields: VisitFields) -> Document:
+    require(principal, LOGGERS, "log visits")
+    station = await records.station_in_scope(principal, fields.station_id)
+    await _check_references(
+        records, fields.station_id, fields.deputy_ids, fields.household_ids, fields.person_ids, fields.opinions
+    )
+    visit_id = f"v-{uuid4().hex[:12]}"
+    opinions = _opinions(visit_id, fields.opinions)
+    document = {
+        "_id": visit_id,
+        **fields.model_dump(mode="json"),
+        "district_id": station.get("district_id"),
+        "opinions": [o.model_dump() for o in opinions],
+        "logged_by": principal.subject,
+        "logged_at": records.clock(),
+    }
+    event = VisitLogged(
+        visit_id=visit_id,
+        station_id=fields.station_id,
+        kind=fields.kind,
+        visited_on=fields.visited_on,
+        deputy_ids=fields.deputy_ids,
+        household_ids=fields.household_ids,
+        person_ids=fields.person_ids,
+        opinions=opinions,
+    )
+
+    async def write(tx: Transaction) -> None:
+        await tx.insert(VISITS, document)
+        tx.publish(event, subject=visit_id, station_id=fields.station_id, district_id=station.get("district_id"))
+
+    await records.runtime.transaction(write)
+    return document_view({**document, "version": 1})
+
+
+async def hold_activity(records: Records, principal: Principal, fields: ActivityFields) -> Document:
+    require(principal, LOGGERS, "log activities")
+    station = await records.station_in_scope(principal, fields.station_id)
+    await _check_references(records, fields.station_id, fields.deputy_ids, [], [], fields.opinions)
+    activity_id = f"a-{uuid4().hex[:12]}"
+    opinions = _opinions(activity_id, fields.opinions)
+    document = {
+        "_id": activity_id,
+        **fields.model_dump(mode="json"),
+        "district_id": station.get("district_id"),
+        "opinions": [o.model_dump() for o in opinions],
+        "logged_by": principal.subject,
+        "logged_at": records.clock(),
+    }
+    event = ActivityHeld(
+        activity_id=activity_id,
+        station_id=fields.station_id,
+        kind=fields.kind,
+        held_on=fields.held_on,
+        title=fields.title,
+        deputy_ids=fields.deputy_ids,
+        attendees=fields.attendees,
+        opinions=opinions,
+    )
+
+    async def write(tx: Transaction) -> None:
+        await tx.insert(ACTIVITIES, document)
+        tx.publish(event, subject=activity_id, station_id=fields.station_id, district_id=station.get("district_id"))
+
+    await records.runtime.transaction(write)
+    return document_view({**document, "version": 1})
+
+
+async def list_log(
+    records: Records,
+    principal: Principal,
+    collection: str,
+    date_field: str,
+    *,
+    station_id: str | None,
+    start: date | None,
+    end: date | None,
+    **filters: str | None,
+) -> list[Document]:
+    """Entries of one log in the caller's scope, newest first, filtered by date range and ids."""
+    require(principal, READERS, "read the logs")
+    query: dict[str, Any] = dict(principal.scope_filter())
+    if station_id:
+        query["station_id"] = station_id
+    if start or end:
+        query[date_field] = {
+            **({"$gte": start.isoformat()} if start else {}),
+            **({"$lte": end.isoformat()} if end else {}),
+        }
+    query.update({field: value for field, value in filters.items() if value is not None})
+    cursor = records.db[collection].find(query).sort([(date_field, -1), ("_id", 1)]).limit(1000)
+    return [document_view(document) async for document in cursor]

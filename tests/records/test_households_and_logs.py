@@ -1,0 +1,193 @@
+"""Deputies, households and assignments, the change of term, and the visit and activity logs."""
+
+from datetime import UTC, datetime, timedelta
+
+from liaison_infra.envelope import Envelope
+
+from tests.records.people_data import chen, lin
+
+STAFF = ("st-shengli",)
+
+
+async def outbox(mongo, unique) -> list[Envelope]:
+    docs = mongo[f"records_{unique}"]["outbox"].find({}).sort([("created_at", 1), ("order", 1)])
+    return [Envelope.from_bytes(doc["payload"]) async for doc in docs]
+
+
+async def make_family(records, caller) -> tuple[str, str]:
+    headers = caller(stations=STAFF)
+    head = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    spouse = (await records.post("/v1/people", json=lin(), headers=headers)).json()["id"]
+    return head, spouse
+
+
+async def make_deputy(records, caller, name: str, **extra) -> str:
+    body = {
+        "name": name,
+        "level": "district",
+        "station_ids": ["st-shengli"],
+        "mobile": "+86 138-7721-0000",
+        "wecom_id": f"wx-{name}",
+        "preferences": ["wecom", "sms"],
+        **extra,
+    }
+    response = await records.post("/v1/deputies", json=body, headers=caller(stations=STAFF))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_a_deputy_is_registered_with_channels_and_a_protected_mobile(records, caller, station, mongo, unique):
+    deputy_id = await make_deputy(records, caller, "李华")
+    shown = (await records.get(f"/v1/deputies/{deputy_id}", headers=caller(stations=STAFF))).json()
+    assert shown["mobile"] == "138****0000" and shown["preferences"] == ["wecom", "sms"]
+    raw = await mongo[f"records_{unique}"]["deputies"].find_one({"_id": deputy_id})
+    assert "13877210000" not in str(raw) and raw["district_ids"] == ["d-yufeng"]
+    event = (await outbox(mongo, unique))[-1]
+    assert event.type == "deputy.registered" and event.data["channels"]["mobile"] == "13877210000"
+    bad = await records.post(
+        "/v1/deputies",
+        json={"name": "x", "level": "district", "station_ids": ["st-shengli"], "mobile": "12345"},
+        headers=caller(stations=STAFF),
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "mobile"
+    outside = await records.post(
+        "/v1/deputies",
+        json={"name": "x", "level": "district", "station_ids": ["st-other"]},
+        headers=caller(stations=STAFF),
+    )
+    assert outside.status_code == 422 and outside.json()["error"]["code"] == "unknown_station"
+
+
+async def test_a_household_links_its_members_and_announces_itself(records, caller, station, mongo, unique):
+    headers = caller(stations=STAFF)
+    head, spouse = await make_family(records, caller)
+    body = {
+        "station_id": "st-shengli",
+        "members": [
+            {"person_id": head, "relation_to_head": "self"},
+            {"person_id": spouse, "relation_to_head": "spouse"},
+        ],
+        "overseas_ties": [{"country": "vn", "relation": "brother", "how_to_reach": "via WeChat"}],
+    }
+    created = await records.post("/v1/households", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    household = created.json()
+    assert household["head_person_id"] == head and household["overseas_ties"][0]["country"] == "VN"
+    person = (await records.get(f"/v1/people/{spouse}", headers=headers)).json()
+    assert person["household_id"] == household["id"]
+    event = (await outbox(mongo, unique))[-1]
+    assert event.type == "household.changed"
+    assert event.data["elderly"] is True and event.data["hardship"] is False  # the head was born in 1948
+    twice = await records.post(
+        "/v1/households", json={**body, "members": [{"person_id": spouse, "relation_to_head": "self"}]}, headers=headers
+    )
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "in_another_household"
+    headless = await records.post(
+        "/v1/households", json={**body, "members": [{"person_id": head, "relation_to_head": "child"}]}, headers=headers
+    )
+    assert headless.status_code == 422
+
+
+async def test_assignment_and_change_of_term_move_households_in_one_audited_step(
+    records, caller, station, mongo, unique
+):
+    headers = caller(stations=STAFF)
+    head, spouse = await make_family(records, caller)
+    old, new = await make_deputy(records, caller, "李华"), await make_deputy(records, caller, "王芳")
+    ids = []
+    for person in (head, spouse):
+        body = {"station_id": "st-shengli", "members": [{"person_id": person, "relation_to_head": "self"}]}
+        ids.append((await records.post("/v1/households", json=body, headers=headers)).json()["id"])
+    for household_id in ids:
+        assigned = await records.put(
+            f"/v1/households/{household_id}/deputy", json={"deputy_id": old}, headers={**headers, "If-Match": '"1"'}
+        )
+        assert assigned.status_code == 200, assigned.text
+    stale = await records.put(
+        f"/v1/households/{ids[0]}/deputy", json={"deputy_id": new}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    handed = await records.post(
+        f"/v1/deputies/{old}/handover", json={"to_deputy_id": new, "reason": "换届"}, headers=headers
+    )
+    assert handed.json() == {"from_deputy_id": old, "to_deputy_id": new, "households": 2}
+    listed = (await records.get("/v1/households", params={"deputy_id": new}, headers=headers)).json()
+    assert sorted(h["id"] for h in listed) == sorted(ids)
+    found = (await records.get("/v1/people", params={"deputy_id": new}, headers=headers)).json()["items"]
+    assert sorted(p["id"] for p in found) == sorted([head, spouse])
+    moves = [e.data for e in await outbox(mongo, unique) if e.type == "assignment.changed"]
+    assert [(m["previous_deputy_id"], m["deputy_id"]) for m in moves] == [
+        (None, old),
+        (None, old),
+        (old, new),
+        (old, new),
+    ]
+    audit = await mongo[f"records_{unique}"]["audit"].find({"action": "hand_over"}).to_list()
+    assert len(audit) == 1 and "换届" in audit[0]["subject"]
+
+
+async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, caller, station, mongo, unique):
+    headers = caller(stations=STAFF)
+    head, _ = await make_family(records, caller)
+    deputy = await make_deputy(records, caller, "李华")
+    household = (
+        await records.post(
+            "/v1/households",
+            json={"station_id": "st-shengli", "members": [{"person_id": head, "relation_to_head": "self"}]},
+            headers=headers,
+        )
+    ).json()["id"]
+    today = datetime.now(UTC).date()
+    visit = {
+        "station_id": "st-shengli",
+        "kind": "household_visit",
+        "visited_on": today.isoformat(),
+        "deputy_ids": [deputy],
+        "household_ids": [household],
+        "person_ids": [head],
+        "opinions": [
+            {"kind": "request", "text": "楼道灯坏了", "person_id": head, "household_id": household},
+            {"kind": "suggestion", "text": "希望多组织侨法宣讲"},
+        ],
+    }
+    logged = await records.post("/v1/visits", json=visit, headers=headers)
+    assert logged.status_code == 201, logged.text
+    event = (await outbox(mongo, unique))[-1]
+    assert event.type == "visit.logged" and event.subject == logged.json()["id"]
+    assert [o["opinion_id"] for o in event.data["opinions"]] == [f"{logged.json()['id']}-1", f"{logged.json()['id']}-2"]
+    future = await records.post(
+        "/v1/visits", json={**visit, "visited_on": (today + timedelta(days=2)).isoformat()}, headers=headers
+    )
+    assert future.status_code == 422 and future.json()["error"]["field"] == "visited_on"
+    stranger = await records.post("/v1/visits", json={**visit, "household_ids": ["h-nowhere"]}, headers=headers)
+    assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "unknown_reference"
+    listed = (await records.get("/v1/visits", params={"household_id": household}, headers=headers)).json()
+    assert [v["id"] for v in listed] == [logged.json()["id"]]
+
+
+async def test_activities_are_logged_and_listed_by_kind_and_period(records, caller, station, mongo, unique):
+    headers = caller(stations=STAFF)
+    deputy = await make_deputy(records, caller, "李华")
+    day = datetime.now(UTC).date() - timedelta(days=10)
+    for kind, title in (("lecture", "侨法宣讲"), ("study", "学习会")):
+        body = {
+            "station_id": "st-shengli",
+            "kind": kind,
+            "held_on": day.isoformat(),
+            "title": title,
+            "deputy_ids": [deputy],
+            "attendees": 35,
+        }
+        assert (await records.post("/v1/activities", json=body, headers=headers)).status_code == 201
+    lectures = (
+        await records.get("/v1/activities", params={"kind": "lecture", "start": day.isoformat()}, headers=headers)
+    ).json()
+    assert [a["title"] for a in lectures] == ["侨法宣讲"]
+    later = (
+        await records.get("/v1/activities", params={"start": (day + timedelta(days=1)).isoformat()}, headers=headers)
+    ).json()
+    assert later == []
+    held = [e for e in await outbox(mongo, unique) if e.type == "activity.held"]
+    assert [e.data["kind"] for e in held] == ["lecture", "study"] and held[0].data["attendees"] == 35
+    negative = await records.post("/v1/activities", json={**body, "attendees": -1}, headers=headers)
+    assert negative.status_code == 422 and negative.json()["error"]["field"] == "attendees"
