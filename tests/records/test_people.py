@@ -168,4 +168,46 @@ async def test_closing_and_erasing_publish_and_erasure_leaves_no_personal_data(
     assert events[0].data["person"]["name"] == "陈小明" and events[2].data == {
         "person_id": person["id"],
         "status": "deceased",
+        "merged_into": None,
     }
+
+
+async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_duplicate(
+    records, caller, station, mongo, unique
+) -> None:
+    headers = caller(stations=("st-shengli",))
+    keep = (await register(records, caller, chen(phones=[], country=None))).json()
+    duplicate = (
+        await register(records, caller, chen(id_number=None, name="陈小明", tags=["党员"]), allow_duplicates="true")
+    ).json()
+    await records.patch(
+        f"/v1/people/{duplicate['id']}", json={"notes": "来自旧花名册"}, headers={**headers, "If-Match": '"1"'}
+    )
+    stale = await records.post(
+        f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"7"'}
+    )
+    assert stale.status_code == 412
+    merged = await records.post(
+        f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert merged.status_code == 200, merged.text
+    body = merged.json()
+    assert body["phones"] == ["138****2345"] and body["country"] == "VN" and body["tags"] == ["党员"]
+    assert body["notes"] == "来自旧花名册" and merged.headers["ETag"] == '"2"'
+    retired = (await records.get(f"/v1/people/{duplicate['id']}", headers=headers)).json()
+    assert retired["status"] == "archived" and retired["merged_into"] == keep["id"]
+    history = (await records.get(f"/v1/people/{keep['id']}/history", headers=headers)).json()
+    assert {"notes", "phones", "country", "tags"} <= {h["field"] for h in history}
+    assert any(h.get("merged_from") == duplicate["id"] for h in history)
+    assert any(h["after"] == f"merged from {duplicate['id']}" for h in history)
+    from liaison_infra.envelope import Envelope
+
+    last = [
+        Envelope.from_bytes(d["payload"])
+        async for d in mongo[f"records_{unique}"]["outbox"].find({}).sort([("created_at", -1), ("order", -1)]).limit(1)
+    ]
+    assert last[0].data == {"person_id": duplicate["id"], "status": "archived", "merged_into": keep["id"]}
+    again = await records.post(
+        f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"2"'}
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "cannot_merge"

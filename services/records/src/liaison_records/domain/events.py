@@ -64,14 +64,20 @@ class ReturneeUpdated(Event):
 
 
 class ReturneeArchived(Event):
+    """A file was closed; ``merged_into`` names the file that now holds it after a merge."""
+
     event_type = "returnee.archived"
     topic = PERSON_TOPIC
     person_id: str
     status: str
+    merged_into: str | None = None
 
     @classmethod
     def examples(cls) -> list[Self]:
-        return [cls(person_id="p-7f3a", status="deceased")]
+        return [
+            cls(person_id="p-7f3a", status="deceased"),
+            cls(person_id="p-9c1d", status="archived", merged_into="p-7f3a"),
+        ]
 
 
 class ReturneeErased(Event):

@@ -107,6 +107,31 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def merged(keep: Person, duplicate: Person) -> tuple[Person, list[FieldChange]]:
+    """``keep`` completed from ``duplicate``: empty fields filled, lists united, nothing lost.
+
+    Two different ID numbers are two people: refused.
+    """
+    if keep.id == duplicate.id:
+        raise InvalidInput("same_person", "a file cannot be merged with itself", field="duplicate_id")
+    if keep.id_number and duplicate.id_number and keep.id_number != duplicate.id_number:
+        raise Conflict("different_id_numbers", "the two files carry different ID numbers", field="duplicate_id")
+    patch: dict[str, Any] = {}
+    for name in PersonFields.model_fields:
+        mine, theirs = getattr(keep, name), getattr(duplicate, name)
+        if isinstance(mine, list):
+            union = [*mine, *(item for item in theirs if item not in mine)]
+            if union != mine:
+                patch[name] = [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in union]
+        elif name == "address":
+            filled = {key: value or getattr(duplicate.address, key) for key, value in mine.model_dump().items()}
+            if filled != mine.model_dump():
+                patch[name] = filled
+        elif mine is None and theirs is not None:
+            patch[name] = theirs.model_dump(mode="json") if isinstance(theirs, BaseModel) else theirs
+    return change(keep, patch)
+
+
 def erased(person: Person) -> Person:
     """What remains after erasure: enough for anonymous counts, nothing that identifies anyone."""
     return Person(

@@ -125,6 +125,26 @@ async def close(
     )
 
 
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_id: str
+
+
+@router.post("/{person_id}/merge")
+async def merge(
+    person_id: str,
+    merge: Merge,
+    principal: CurrentPrincipal,
+    records: RecordsDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> Document:
+    """Merge a duplicate into this file, keeping both histories; the duplicate is archived."""
+    document = await people.merge_people(records, principal, person_id, merge.duplicate_id, expected_version=version)
+    return with_etag(response, document)
+
+
 @router.get("/{person_id}/history")
 async def history(person_id: str, principal: CurrentPrincipal, records: RecordsDep) -> list[Document]:
     """Every change, field by field: who, when, before, after (protected values masked)."""

@@ -171,6 +171,71 @@ def _routing(person: Person) -> dict[str, Any]:
     return {"subject": person.id, "station_id": person.station_id, "district_id": person.district_id}
 
 
+async def merge_people(
+    records: Records, principal: Principal, keep_id: str, duplicate_id: str, *, expected_version: int
+) -> Document:
+    """Merge a duplicate file into ``keep_id``: fields completed, histories joined, the duplicate archived."""
+    require(principal, WRITERS, "merge people's files")
+    keep_document = await load_person(records, principal, keep_id)
+    check_version(keep_document, expected_version)
+    duplicate_document = await load_person(records, principal, duplicate_id)
+    if duplicate_document["station_id"] != keep_document["station_id"] or duplicate_document["status"] in (
+        Status.ERASED,
+        Status.ARCHIVED,
+    ):
+        raise Conflict("cannot_merge", "only open files of the same station can be merged", field="duplicate_id")
+    keep, duplicate = records.codec.to_person(keep_document), records.codec.to_person(duplicate_document)
+    if keep.household_id and duplicate.household_id and keep.household_id != duplicate.household_id:
+        raise Conflict("different_households", "the two files belong to different households; fix that first")
+    completed, changes = files.merged(keep, duplicate)
+    if duplicate.household_id and completed.household_id is None:
+        completed = completed.model_copy(update={"household_id": duplicate.household_id})
+    kept = records.codec.to_document(completed)
+    kept.update({key: keep_document.get(key) for key in ("created_at", "created_by", "deputy_id")})
+    kept.update(
+        updated_at=records.clock(),
+        updated_by=principal.subject,
+        cases=[*keep_document.get("cases", []), *duplicate_document.get("cases", [])],
+    )
+    retired = {
+        **duplicate_document,
+        "status": Status.ARCHIVED.value,
+        "merged_into": keep_id,
+        "household_id": None,
+        "id_number_index": None,
+        "phone_index": [],
+    }
+    merge_note = FieldChange(field="*", before=None, after=f"merged from {duplicate_id}")
+
+    async def write(tx: Transaction) -> int:
+        version = await tx.replace(PEOPLE, kept, expected_version=expected_version)
+        await tx.replace(PEOPLE, retired, expected_version=duplicate_document["version"])
+        await tx.db[HISTORY].update_many(
+            {"person_id": duplicate_id},
+            {"$set": {"person_id": keep_id, "merged_from": duplicate_id}},
+            session=tx.session,
+        )
+        await _record_history(
+            tx, completed.model_copy(update={"version": version}), [merge_note, *changes], principal, records
+        )
+        await tx.db["households"].update_many(
+            {"members.person_id": duplicate_id},
+            {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},
+            session=tx.session,
+        )
+        changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        tx.publish(
+            ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **_routing(completed)
+        )
+        tx.publish(
+            ReturneeArchived(person_id=duplicate_id, status=Status.ARCHIVED, merged_into=keep_id), **_routing(duplicate)
+        )
+        return version
+
+    version = await records.runtime.transaction(write)
+    return masked_view({**kept, "version": version})
+
+
 async def erase_person(records: Records, principal: Principal, person_id: str) -> Document:
     """Remove every personal datum; keep an anonymous tombstone so counts stay right."""
     require(principal, WRITERS, "erase people's files")
