@@ -9,7 +9,14 @@ from liaison_records.adapters.indexes import ensure_indexes
 from liaison_records.adapters.people_store import PeopleCodec
 from liaison_records.bootstrap import SPEC
 from liaison_records.config import Settings
-from liaison_records.entrypoints import deputies_api, households_api, logs_api, people_api, stations_api
+from liaison_records.entrypoints import (
+    deputies_api,
+    households_api,
+    imports_api,
+    logs_api,
+    people_api,
+    stations_api,
+)
 from liaison_records.service_layer.context import Records
 
 
@@ -21,7 +28,14 @@ def create_app(settings: Settings) -> FastAPI:
     return create_service_app(
         settings,
         SPEC,
-        [stations_api.router, people_api.router, deputies_api.router, households_api.router, logs_api.router],
+        [
+            stations_api.router,
+            people_api.router,
+            deputies_api.router,
+            households_api.router,
+            logs_api.router,
+            imports_api.router,
+        ],
         title="Liaison records: returnee files, households, deputies, visits",
         on_startup=start,
     )

@@ -1,5 +1,6 @@
 """Handlers for people's files: register, read, change, search, history, merge, archive, erase."""
 
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
@@ -135,9 +136,12 @@ async def update_person(
 async def _record_history(
     tx: Transaction, person: Person, changes: list[FieldChange], principal: Principal, records: Records
 ) -> None:
+    await tx.db[HISTORY].insert_many(history_entries(person, changes, principal, records.clock()), session=tx.session)
+
+
+def history_entries(person: Person, changes: list[FieldChange], principal: Principal, at: datetime) -> list[Document]:
     """One entry per changed field; protected values are kept masked, never in clear."""
-    at = records.clock()
-    entries = [
+    return [
         {
             "person_id": person.id,
             "station_id": person.station_id,
@@ -150,7 +154,6 @@ async def _record_history(
         }
         for change in changes
     ]
-    await tx.db[HISTORY].insert_many(entries, session=tx.session)
 
 
 def _history_value(field: str, value: Any) -> Any:

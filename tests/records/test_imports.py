@@ -1,0 +1,121 @@
+"""Importing a station's roster: dry run, mapping, all-or-nothing or valid rows, idempotent re-import."""
+
+import io
+
+from liaison_infra.envelope import Envelope
+from openpyxl import Workbook
+
+from tests.records.people_data import id_number
+
+XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+GOOD = [
+    (
+        "陈小明",
+        "男",
+        "1948.5.3",
+        id_number("450203", "19480503", "113"),
+        "１３８７７２１２３４５",
+        "越南",
+        "归侨",
+        "退休",
+    ),
+    ("林美华", "女", "1952年8月17日", id_number("450203", "19520817", "246"), "13977254321", "印尼", "侨眷", "下岗"),
+    ("王建国", "男", "19400202", id_number("450203", "19400202", "557"), "", "泰国", "归侨", "退休"),
+]
+BAD_ID = ("赵丽", "女", "1958-08-09", id_number("450203", "19580809", "228")[:-1] + "0", "", "新加坡", "侨眷", "失业")
+
+
+def roster(rows, phone_header: str = "联系电话") -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["胜利社区归侨侨眷花名册"])
+    sheet.append(["序号", "姓名", "性别", "出生日期", "身份证号", phone_header, "侨居国", "类别", "就业状况"])
+    for number, row in enumerate(rows, start=1):
+        sheet.append([number, *row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def upload(records, caller, content: bytes):
+    return await records.post(
+        "/v1/imports",
+        params={"station_id": "st-shengli"},
+        content=content,
+        headers={**caller(stations=("st-shengli",)), **XLSX},
+    )
+
+
+async def events(mongo, unique) -> list[Envelope]:
+    return [Envelope.from_bytes(d["payload"]) async for d in mongo[f"records_{unique}"]["outbox"].find({})]
+
+
+async def test_the_dry_run_reports_problems_by_row_and_column_and_nothing_is_written(
+    records, caller, station, mongo, unique
+):
+    response = await upload(records, caller, roster([*GOOD, BAD_ID]))
+    assert response.status_code == 201, response.text
+    report = response.json()["report"]
+    assert (report["rows"], report["valid_rows"], report["importable"]) == (4, 3, True)
+    [problem] = report["problems"]
+    assert (problem["row"], problem["column_letter"], problem["field"], problem["code"]) == (
+        6,
+        "E",
+        "id_number",
+        "id_number_check_digit",
+    )
+    assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 0
+    import_id = response.json()["id"]
+    refused = await records.post(
+        f"/v1/imports/{import_id}/commit", json={"mode": "all_or_nothing"}, headers=caller(stations=("st-shengli",))
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "rows_have_problems"
+    assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 0
+
+
+async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, caller, station, mongo, unique):
+    headers = caller(stations=("st-shengli",))
+    content = roster([*GOOD, BAD_ID])
+    first = (await upload(records, caller, content)).json()["id"]
+    done = await records.post(f"/v1/imports/{first}/commit", json={"mode": "valid_rows"}, headers=headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["progress"] == {"rows_done": 4, "created": 3, "updated": 0, "unchanged": 0, "skipped": 1}
+    people = (await records.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"]
+    assert [(p["name"], p["phones"], p["country"], p["employment"]) for p in people] == [
+        ("陈小明", ["138****2345"], "VN", "retired")
+    ]
+    published = len(await events(mongo, unique))
+    assert published == 3
+
+    again = (await upload(records, caller, content)).json()["id"]
+    repeat = await records.post(f"/v1/imports/{again}/commit", json={"mode": "valid_rows"}, headers=headers)
+    assert repeat.json()["progress"]["unchanged"] == 3 and repeat.json()["progress"]["created"] == 0
+    assert len(await events(mongo, unique)) == published
+
+    changed_rows = [GOOD[0][:4] + ("13800000000",) + GOOD[0][5:], *GOOD[1:]]
+    third = (await upload(records, caller, roster(changed_rows))).json()["id"]
+    updated = await records.post(f"/v1/imports/{third}/commit", json={}, headers=headers)
+    assert updated.json()["progress"]["updated"] == 1 and updated.json()["progress"]["unchanged"] == 2
+    history = (await records.get(f"/v1/people/{people[0]['id']}/history", headers=headers)).json()
+    assert [h["field"] for h in history] == ["*", "phones"]
+
+
+async def test_an_unknown_header_can_be_mapped_by_the_user(records, caller, station):
+    headers = caller(stations=("st-shengli",))
+    uploaded = (await upload(records, caller, roster(GOOD, phone_header="微信手机"))).json()
+    columns = {c["header"]: c["field"] for c in uploaded["report"]["columns"]}
+    assert columns["微信手机"] is None
+    remapped = await records.put(f"/v1/imports/{uploaded['id']}/mapping", json={"微信手机": "phone"}, headers=headers)
+    assert {c["header"]: c["field"] for c in remapped.json()["report"]["columns"]}["微信手机"] == "phone"
+    await records.post(f"/v1/imports/{uploaded['id']}/commit", json={}, headers=headers)
+    found = (await records.get("/v1/people/lookup", params={"phone": "13977254321"}, headers=headers)).json()
+    assert [p["name"] for p in found] == ["林美华"]
+
+
+async def test_a_file_that_is_not_a_workbook_is_a_clear_error(records, caller, station):
+    response = await upload(records, caller, b"this is not a spreadsheet")
+    assert response.status_code == 201
+    assert response.json()["report"]["importable"] is False
+    assert response.json()["report"]["problems"][0]["code"]
+    empty = await upload(records, caller, b"")
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "empty_file"
