@@ -92,7 +92,7 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     assert repeat.json()["progress"]["unchanged"] == 3 and repeat.json()["progress"]["created"] == 0
     assert len(await events(mongo, unique)) == published
 
-    changed_rows = [GOOD[0][:4] + ("13800000000",) + GOOD[0][5:], *GOOD[1:]]
+    changed_rows = [(*GOOD[0][:4], "13800000000", *GOOD[0][5:]), *GOOD[1:]]
     third = (await upload(records, caller, roster(changed_rows))).json()["id"]
     updated = await records.post(f"/v1/imports/{third}/commit", json={}, headers=headers)
     assert updated.json()["progress"]["updated"] == 1 and updated.json()["progress"]["unchanged"] == 2
