@@ -3,6 +3,7 @@
 import io
 
 from liaison_infra.envelope import Envelope
+from liaison_infra.auth import Role
 from openpyxl import Workbook
 
 from tests.records.people_data import id_number
@@ -119,3 +120,37 @@ async def test_a_file_that_is_not_a_workbook_is_a_clear_error(records, caller, s
     assert response.json()["report"]["problems"][0]["code"]
     empty = await upload(records, caller, b"")
     assert empty.status_code == 422 and empty.json()["error"]["code"] == "empty_file"
+
+
+async def test_the_export_is_masked_formula_safe_and_reveal_is_audited(records, caller, station, mongo, unique):
+    from openpyxl import load_workbook
+
+    headers = caller(stations=("st-shengli",))
+    uploaded = (await upload(records, caller, roster(GOOD))).json()
+    await records.post(f"/v1/imports/{uploaded['id']}/commit", json={}, headers=headers)
+    await records.post(
+        "/v1/people",
+        json={"station_id": "st-shengli", "category": "relative", "name": '=HYPERLINK("x")'},
+        headers=headers,
+    )
+    response = await records.get("/v1/people/export", params={"station_id": "st-shengli"}, headers=headers)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:5] == ["姓名", "性别", "出生日期", "身份证号", "联系电话"]
+    names = [row[0] for row in rows[1:]]
+    assert '\'=HYPERLINK("x")' in names and all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    chen = next(row for row in rows[1:] if row[0] == "陈小明")
+    assert chen[3] != GOOD[0][3] and chen[3].endswith(GOOD[0][3][-4:]) and chen[4] == "138****2345"
+    revealed = await records.get(
+        "/v1/people/export", params={"station_id": "st-shengli", "reveal": "true"}, headers=headers
+    )
+    chen = next(
+        row
+        for row in load_workbook(io.BytesIO(revealed.content)).active.iter_rows(values_only=True)
+        if row[0] == "陈小明"
+    )
+    assert chen[3] == GOOD[0][3] and chen[4] == "13877212345"
+    assert await mongo[f"records_{unique}"]["audit"].count_documents({"action": "export_unmasked"}) == 1
+    deputy = caller(Role.DEPUTY, stations=("st-shengli",))
+    assert (await records.get("/v1/people/export", params={"reveal": "true"}, headers=deputy)).status_code == 403

@@ -7,10 +7,10 @@ from liaison_infra.auth import CurrentPrincipal
 from liaison_infra.mongo import Document
 
 from liaison_records.entrypoints.dependencies import RecordsDep
+from liaison_records.entrypoints.people_api import XLSX
 from liaison_records.service_layer import imports
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.post(

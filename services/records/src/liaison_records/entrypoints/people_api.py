@@ -3,16 +3,17 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from liaison_infra.auth import CurrentPrincipal
 from liaison_infra.mongo import Document
 from pydantic import BaseModel, ConfigDict
 
 from liaison_records.domain.people import Category, Hardship, PersonFields, Status
 from liaison_records.entrypoints.dependencies import ExpectedVersion, RecordsDep, with_etag
-from liaison_records.service_layer import people, search
+from liaison_records.service_layer import exports, people, search
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class Registration(PersonFields):
@@ -43,10 +44,7 @@ async def register(
     return with_etag(response, document)
 
 
-@router.get("")
-async def search_people(
-    principal: CurrentPrincipal,
-    records: RecordsDep,
+def people_query(
     q: Annotated[str | None, Query(max_length=50, description="name in characters, pinyin or initials")] = None,
     station_id: str | None = None,
     category: Category | None = None,
@@ -60,8 +58,9 @@ async def search_people(
     sort: Literal["name", "updated"] = "name",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Document:
-    query = search.PeopleQuery(
+) -> search.PeopleQuery:
+    """The search parameters, shared by the list and the export."""
+    return search.PeopleQuery(
         text=q,
         station_id=station_id,
         category=category,
@@ -76,7 +75,25 @@ async def search_people(
         cursor=cursor,
         limit=limit,
     )
+
+
+PeopleQueryDep = Annotated[search.PeopleQuery, Depends(people_query)]
+
+
+@router.get("")
+async def search_people(principal: CurrentPrincipal, records: RecordsDep, query: PeopleQueryDep) -> Document:
+    """Files in scope, by name (characters, pinyin, initials) and facts; cursor pages."""
     return await search.search_people(records, principal, query, datetime.now(UTC).date())
+
+
+@router.get("/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+async def export(
+    principal: CurrentPrincipal, records: RecordsDep, query: PeopleQueryDep, reveal: bool = False
+) -> Response:
+    """The matching files as an .xlsx roster, masked unless revealed (audited)."""
+    content = await exports.export_people(records, principal, query, datetime.now(UTC).date(), reveal=reveal)
+    disposition = 'attachment; filename="people.xlsx"'
+    return Response(content, media_type=XLSX, headers={"Content-Disposition": disposition})
 
 
 @router.get("/lookup")

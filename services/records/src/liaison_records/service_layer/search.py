@@ -37,8 +37,8 @@ class PeopleQuery:
     limit: int = 50
 
 
-async def search_people(records: Records, principal: Principal, query: PeopleQuery, today: date) -> Document:
-    require(principal, READERS, "search people's files")
+def people_filter(principal: Principal, query: PeopleQuery, today: date) -> dict[str, Any]:
+    """The MongoDB filter for ``query`` within the caller's scope (shared by search and export)."""
     conditions: list[dict[str, Any]] = [principal.scope_filter()] if not principal.is_admin else []
     conditions.append({"status": query.status.value} if query.status else {"status": {"$ne": Status.ERASED.value}})
     for field, value in (
@@ -60,10 +60,16 @@ async def search_people(records: Records, principal: Principal, query: PeopleQue
     bounds = age_bounds(query.min_age, query.max_age, today)
     if bounds:
         conditions.append({"birth_date": bounds})
+    return {"$and": conditions}
+
+
+async def search_people(records: Records, principal: Principal, query: PeopleQuery, today: date) -> Document:
+    require(principal, READERS, "search people's files")
+    conditions = [people_filter(principal, query, today)]
     sort = SORTS[query.sort]
     if query.cursor:
         conditions.append(_after(sort, _decode(query.cursor)))
-    filter_ = {"$and": conditions} if conditions else {}
+    filter_ = {"$and": conditions}
     documents = await records.db[PEOPLE].find(filter_).sort(sort).limit(query.limit + 1).to_list()
     page = documents[: query.limit]
     next_cursor = _encode(sort, page[-1]) if len(documents) > query.limit else None

@@ -1,0 +1,86 @@
+"""Exporting files to an .xlsx roster, masked for the reader's role (reveal is audited) and safe
+to open: no cell is ever a formula (see ``adapters.xlsx_export``)."""
+
+import asyncio
+import io
+from datetime import date
+from typing import Any
+
+from liaison_infra.auth import Principal
+from liaison_infra.mongo import Document
+
+from liaison_records.adapters.people_store import PEOPLE, masked_view
+from liaison_records.adapters.xlsx_export import write_people
+from liaison_records.adapters.xlsx_header import FIELD_HEADERS
+from liaison_records.service_layer.context import READERS, REVEALERS, Records, require
+from liaison_records.service_layer.search import PeopleQuery, people_filter
+
+EXPORTED_FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "phone",
+    "community",
+    "building",
+    "address",
+    "category",
+    "relation",
+    "country",
+    "return_year",
+    "settlement",
+    "former_employer",
+    "employment_status",
+    "hardship",
+    "tags",
+    "notes",
+)
+MAX_EXPORT_ROWS = 200_000
+
+
+def _row(document: Document, revealed: Document | None) -> dict[str, Any]:
+    """A stored file in the roster's field names (the same ones the import reads)."""
+    shown = {**masked_view(document), **(revealed or {})}
+    address = shown.get("address") or {}
+    birth = shown.get("birth_date")
+    return {
+        **shown,
+        "birth_date": date.fromisoformat(birth) if isinstance(birth, str) else birth,
+        "phone": shown.get("phones", []),
+        "community": address.get("community"),
+        "building": address.get("building"),
+        "address": address.get("detail"),
+        "employment_status": shown.get("employment"),
+    }
+
+
+async def export_people(
+    records: Records, principal: Principal, query: PeopleQuery, today: date, *, reveal: bool
+) -> bytes:
+    require(principal, READERS, "export people's files")
+    if reveal:
+        require(principal, REVEALERS, "export unmasked personal data")
+    documents = (
+        await records.db[PEOPLE]
+        .find(people_filter(principal, query, today))
+        .sort([("sort_name", 1), ("_id", 1)])
+        .to_list(MAX_EXPORT_ROWS)
+    )
+    rows = []
+    for document in documents:
+        revealed = None
+        if reveal:
+            person = records.codec.to_person(document)
+            revealed = person.model_dump(mode="json", include={"id_number", "phones", "address"})
+        rows.append(_row(document, revealed))
+    if reveal:
+        subject = f"{len(rows)} files of {query.station_id or 'all stations in scope'}"
+        await records.audit(principal, "export_unmasked", subject, query.station_id or "*")
+    columns = [(field, FIELD_HEADERS[field]) for field in EXPORTED_FIELDS]
+    return await asyncio.to_thread(_workbook, rows, columns)
+
+
+def _workbook(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> bytes:
+    buffer = io.BytesIO()
+    write_people(rows, columns, buffer)
+    return buffer.getvalue()
