@@ -2,8 +2,8 @@
 
 import io
 
-from liaison_infra.envelope import Envelope
 from liaison_infra.auth import Role
+from liaison_infra.envelope import Envelope
 from openpyxl import Workbook
 
 from tests.records.people_data import id_number
