@@ -25,7 +25,10 @@ ADDRESS_CONTEXT = "person.address"
 
 async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
     people = db[PEOPLE]
-    await people.create_index([("id_number_index", ASCENDING)])
+    # One open file per ID number, even when two registrations race past the duplicate check.
+    await people.create_index(
+        [("id_number_index", ASCENDING)], unique=True, partialFilterExpression={"id_number_index": {"$type": "string"}}
+    )
     await people.create_index([("phone_index", ASCENDING)])
     await people.create_index([("station_id", ASCENDING), ("name_tokens", ASCENDING), ("_id", ASCENDING)])
     await people.create_index([("station_id", ASCENDING), ("name_birth", ASCENDING)])
