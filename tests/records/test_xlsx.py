@@ -8,18 +8,19 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from liaison_records.adapters.xlsx_cells import CellError, parse_date
+from liaison_records.adapters.xlsx_cells import CellError, field_parsers, parse_date, parse_id_number, parse_phones
 from liaison_records.adapters.xlsx_export import write_people
 from liaison_records.adapters.xlsx_import import (
     FIELD_HEADERS,
     IGNORE,
-    HeaderError,
     Problem,
+    UnimportableFile,
     dry_run,
     read_header,
     read_rows,
 )
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils.datetime import WINDOWS_EPOCH
 
 HEADERS = ["序号", "姓名", "性别", "出生日期", "公民身份号码 ", "联系方式", None, "类别", "与归侨关系", "侨居国"]
 HEADERS += ["回国年份", "就业状况", "困难类型", "微信号", "备注：", "标签"]
@@ -272,7 +273,7 @@ def test_a_file_that_cannot_be_imported_says_why() -> None:
     missing = sheet_bytes(["姓名", "性别", "电话"], ["张伟", "男", "13807720011"])
     report = read_header(missing)
     assert not report.ok and short(list(report.problems)) == [problem(1, None, None, "id_number", "missing_column")]
-    with pytest.raises(HeaderError) as raised:
+    with pytest.raises(UnimportableFile) as raised:
         list(read_rows(missing))
     assert raised.value.report == report
     assert [p.code for p in read_header(sheet_bytes(["花名册"], ["张伟", "男"])).problems] == ["no_header"]
@@ -290,6 +291,17 @@ def test_a_header_merged_across_two_columns_maps_both_and_their_values_join() ->
     assert read_header(source).mapped["phone"] == ("C", "D")
     rows = list(read_rows(source))
     assert [row.values["phone"] for row in rows] == [["13807720011", "07722811234"], ["13977201234"]]
+
+
+def test_two_columns_of_one_field_that_disagree_are_a_problem() -> None:
+    source = sheet_bytes(
+        ["姓名", "身份证号", "住址", "家庭住址"],
+        ["张伟", "450203194805031234", "胜利路3号", "胜利路3号"],
+        ["李秀英", "45020319521120002X", "胜利路3号", "航鹰大道12号"],
+    )
+    first, second = read_rows(source)
+    assert first.ok and first.values["address"] == "胜利路3号"
+    assert short(second.problems) == [problem(3, "D", "家庭住址", "address", "conflicting_values")]
 
 
 DATE_FORMATS = [
@@ -331,6 +343,48 @@ def test_what_is_not_a_date_is_a_problem(text) -> None:
     with pytest.raises(CellError) as raised:
         parse_date(text)
     assert raised.value.code == "invalid_date"
+
+
+@pytest.mark.parametrize(
+    ("cell", "phones"),
+    [
+        ("138 0772 0011", ["13807720011"]),
+        ("0772-2811234、13807720011；13807720011", ["07722811234", "13807720011"]),
+        ("+86 138 0772 0011", ["+8613807720011"]),
+        ("2811234 2811235", ["2811234", "2811235"]),
+        (13807720011.0, ["13807720011"]),
+    ],
+)
+def test_phones_are_digits_and_a_cell_may_hold_several(cell, phones) -> None:
+    assert parse_phones(cell) == phones
+
+
+@pytest.mark.parametrize(
+    ("cell", "outcome"),
+    [
+        ("４５０２０３ １９４８０５０３ １２３ｘ", "45020319480503123X"),
+        ("'450203194805031234", "450203194805031234"),
+        (450203480503123, "450203480503123"),
+        (450203480503123.0, "450203480503123"),
+        (4.50203194805031e17, "id_number_mangled"),
+        ("4.50203E+17", "id_number_mangled"),
+        ("45020319480503", "invalid_id_number"),
+    ],
+)
+def test_id_numbers_are_normalised_and_mangled_ones_reported(cell, outcome) -> None:
+    try:
+        assert parse_id_number(cell) == outcome
+    except CellError as error:
+        assert error.code == outcome
+
+
+def test_placeholders_are_blank_and_unknown_relations_keep_their_words() -> None:
+    parsers = field_parsers(WINDOWS_EPOCH)
+    for field in ("name", "gender", "birth_date", "id_number", "phone", "relation", "return_year", "hardship"):
+        assert not parsers[field]("无"), field
+        assert not parsers[field]("\u3000"), field
+    assert parsers["relation"]("儿媳") == {"relation": "other", "relation_note": "儿媳"}
+    assert parsers["relation"]("其他") == {"relation": "other"}
 
 
 INJECTIONS = ["=1+1", "+8613807720011", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", '＝HYPERLINK("x")']

@@ -1,4 +1,4 @@
-"""Hand-run throughput check of the roster import (not a test): ``uv run python -m tests.records.xlsx_throughput [ROWS]``.
+"""Hand-run throughput check of the roster import, not a test: ``uv run python -m tests.records.xlsx_throughput``.
 
 It writes a roster of ROWS people (100,000 by default) twice, as openpyxl writes it (inline
 strings, no declared size) and as Excel and WPS write it (shared strings, size declared), then
@@ -15,23 +15,24 @@ import time
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
-from xml.sax.saxutils import escape
-
-from openpyxl import Workbook, load_workbook
 
 from liaison_records.adapters.xlsx_import import read_rows
+from openpyxl import Workbook, load_workbook
 
 HEADERS = ["序号", "姓名", "性别", "出生日期", "身份证号", "联系电话", "社区", "楼栋", "家庭住址", "类别"]
 HEADERS += ["与归侨关系", "侨居国", "回国年份", "就业状况", "困难类型", "标签", "备注"]
+MODULE = "tests.records.xlsx_throughput"
 COUNTRIES = ["越南", "印尼", "马来西亚", "新加坡", "泰国", "缅甸"]
-INLINE = re.compile(r'<c r="([A-Z]+\d+)"((?: s="\d+")?) t="inlineStr"><is><t(?: xml:space="preserve")?>(.*?)</t></is></c>')
+INLINE = re.compile(
+    r'<c r="([A-Z]+\d+)"((?: s="\d+")?) t="inlineStr"><is><t(?: xml:space="preserve")?>(.*?)</t></is></c>'
+)
 
 
 def person(i: int) -> list[object]:
     """A varied row: text and serial dates, full-width digits, two phones, lists."""
     born = date(1930, 1, 1) + timedelta(days=i * 7 % 25000)
     birth: object = f"{born.year}.{born.month}.{born.day}" if i % 3 else born
-    id_number = f"450203{born:%Y%m%d}{i % 1000:03d}{i % 10}"
+    id_number = f"45{i // 25000 % 100:02d}03{born:%Y%m%d}{i % 1000:03d}{i % 10}"  # unique up to 2.5 million
     return [
         i + 1,
         f"张{'伟秀建丽明芳'[i % 6]}{'国英华'[i % 3]}",
@@ -42,7 +43,7 @@ def person(i: int) -> list[object]:
         "胜利社区",
         f"{i % 40 + 1}栋",
         f"柳州市鱼峰区胜利路{i % 200 + 1}号",
-        "归侨侨眷"[i % 2 * 2 : i % 2 * 2 + 2],
+        ["归侨", "侨眷"][i % 2],
         None if i % 2 == 0 else "子女",
         COUNTRIES[i % len(COUNTRIES)],
         1950 + i % 30,
@@ -78,10 +79,15 @@ def as_excel_writes_it(source: Path, target: Path, rows: int) -> None:
                 data = INLINE.sub(shared, data).replace("<sheetData>", f'<dimension ref="A1:Q{rows + 2}"/><sheetData>')
             elif item.filename == "[Content_Types].xml":
                 part = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-                data = data.replace("</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{part}"/></Types>')
+                data = data.replace(
+                    "</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{part}"/></Types>'
+                )
             elif item.filename == "xl/_rels/workbook.xml.rels":
                 kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
-                data = data.replace("</Relationships>", f'<Relationship Id="rIdS" Type="{kind}" Target="sharedStrings.xml"/></Relationships>')
+                data = data.replace(
+                    "</Relationships>",
+                    f'<Relationship Id="rIdS" Type="{kind}" Target="sharedStrings.xml"/></Relationships>',
+                )
             new.writestr(item.filename, data)
         items = "".join(f"<si><t>{text}</t></si>" for text in strings)
         main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -101,12 +107,23 @@ def measure(path: Path) -> None:
         rows += 1
         problems += len(row.problems)
     report(f"read_rows ({problems} problems)", rows, time.perf_counter() - started, time.process_time() - cpu)
-    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", flush=True)
+    print(f"  peak RSS {peak_rss_mb():.0f} MB", flush=True)
+
+
+def peak_rss_mb() -> float:
+    """VmHWM, this process's own peak: ru_maxrss would keep the parent's peak across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def report(what: str, rows: int, wall: float, cpu: float) -> None:
-    print(f"  {what}: {rows} rows in {wall:.1f} s wall / {cpu:.1f} s CPU = {rows / wall:,.0f} rows/s wall, "
-          f"{rows / cpu:,.0f} rows/s CPU", flush=True)
+    print(
+        f"  {what}: {rows} rows in {wall:.1f} s wall / {cpu:.1f} s CPU = {rows / wall:,.0f} rows/s wall, "
+        f"{rows / cpu:,.0f} rows/s CPU",
+        flush=True,
+    )
 
 
 def main(rows: int) -> None:
@@ -116,7 +133,7 @@ def main(rows: int) -> None:
         as_excel_writes_it(openpyxl_file, excel_file, rows)
         for path in (excel_file, openpyxl_file):
             print(f"{path.stem}-style file, {path.stat().st_size / 1e6:.1f} MB:", flush=True)
-            subprocess.run([sys.executable, "-m", __spec__.name, "--measure", str(path)], check=True)
+            subprocess.run([sys.executable, "-m", MODULE, "--measure", str(path)], check=True)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ Station files are typed by hand in Excel or WPS over many years, so a cell may h
 digits, stray spaces, a date as text, as an Excel serial or as a real date, an ID number that
 Excel turned into a float, or "无" where nothing is known. Each parser takes the raw cell value
 (``CellValue``: what openpyxl gives in data-only mode) and returns the field's value, or raises
-``CellError`` with a machine-readable code. Messages never repeat an ID number, phone number or address: they end up
-in logs. The vocabularies (Chinese word → code) live here too, so that the export can print the
-same words the import understands.
+``CellError`` with a machine-readable code. Messages never repeat an ID number or a phone number:
+they end up in logs. The vocabularies (Chinese word → code) live here too, so that the export
+prints the same words the import understands.
 """
 
 import re
@@ -35,6 +35,7 @@ RELATIONS = {
     **dict.fromkeys(["父母", "父亲", "母亲"], "parent"),
     **dict.fromkeys(["孙子女", "孙子", "孙女", "外孙子女", "外孙", "外孙女"], "grandchild"),
     **dict.fromkeys(["兄弟姐妹", "兄弟", "姐妹", "哥哥", "弟弟", "姐姐", "妹妹"], "sibling"),
+    "其他": "other",
 }
 COUNTRIES = {
     "越南": "VN",
@@ -60,7 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
         "category": CATEGORIES,
         "employment_status": EMPLOYMENT,
         "hardship": HARDSHIP,
-        "relation": {**RELATIONS, "其他": "other"},
+        "relation": RELATIONS,
         "country": COUNTRIES,
     }.items()
 }
@@ -69,8 +70,8 @@ LABELS: dict[str, dict[str, str]] = {
 BLANK_MARKERS = frozenset({"无", "/", "-", "--", "—", "——", "不详"})
 # Full-width ASCII (U+FF01-FF5E) and the ideographic space and full stop, to plain ASCII.
 _HALF_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " ", "。": "."})
-# Free text keeps Chinese punctuation (，：（）) and loses only full-width digits, letters and spaces.
-# Free text also loses zero-width characters pasted from web pages and chat apps.
+# Free text keeps Chinese punctuation (，：（）) and loses only full-width digits and letters, and
+# the zero-width characters pasted from web pages and chat apps.
 _HALF_WIDTH_ALNUM = str.maketrans(
     {chr(c): chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
     | dict.fromkeys("\u200b\u200c\u200d\ufeff")
@@ -135,9 +136,9 @@ def parse_name(value: CellValue) -> str:
 def _choice(words: Mapping[str, str], code: str, what: str) -> Callable[[CellValue], str]:
     def parse(value: CellValue) -> str:
         text = half_width(clean_text(value)).replace(" ", "")
-        if text not in words:
+        if text and text not in words:
             raise CellError(code, f"无法识别的{what}：{text}")
-        return words[text]
+        return words.get(text, "")
 
     return parse
 
@@ -156,6 +157,8 @@ def _choices(words: Mapping[str, str], what: str) -> Callable[[CellValue], list[
 def parse_relation(value: CellValue) -> dict[str, str]:
     """A relation outside the common ones (侄子, 儿媳) is kept as "other" with the words written."""
     text = clean_text(value)
+    if not text:
+        return {}
     code = RELATIONS.get(text.replace(" ", ""))
     return {"relation": code} if code else {"relation": "other", "relation_note": text}
 
@@ -186,6 +189,8 @@ def parse_id_number(value: CellValue) -> str:
     if isinstance(value, float) and not (value.is_integer() and value < 1e15):
         raise CellError("id_number_mangled", "身份证号被 Excel 存成了数字，末几位已丢失，请把该列设为文本后重新填写")
     text = half_width(clean_text(value)).replace(" ", "").replace("-", "").lstrip("'").upper()
+    if not text:
+        return ""
     if _SCIENTIFIC.fullmatch(text):
         raise CellError("id_number_mangled", "身份证号被 Excel 显示成了科学计数法，末几位已丢失")
     if not _ID_NUMBER.fullmatch(text):
@@ -246,11 +251,13 @@ def parse_year(value: CellValue, epoch: datetime = WINDOWS_EPOCH) -> int:
 
 
 def field_parsers(epoch: datetime) -> dict[str, Callable[[CellValue], Any]]:
-    """One parser per field; relation's returns several keys (a dict), the others one value."""
+    """One parser per field, giving the field's value or, for a blank cell (spaces, "无"), an empty
+    one ("", [], None, {}): the reader then needs no blank check of its own. Relation's value is
+    several keys (a dict)."""
     return {
         "name": parse_name,
         "gender": _choice(GENDERS, "unknown_value", "性别"),
-        "birth_date": lambda value: parse_date(value, epoch),
+        "birth_date": lambda value: parse_date(value, epoch) if clean_text(value) else None,
         "id_number": parse_id_number,
         "phone": parse_phones,
         "community": clean_text,
@@ -259,7 +266,7 @@ def field_parsers(epoch: datetime) -> dict[str, Callable[[CellValue], Any]]:
         "category": _choice(CATEGORIES, "unknown_value", "类别"),
         "relation": parse_relation,
         "country": _choice(COUNTRIES, "unknown_country", "国家"),
-        "return_year": lambda value: parse_year(value, epoch),
+        "return_year": lambda value: parse_year(value, epoch) if clean_text(value) else None,
         "settlement": clean_text,
         "former_employer": clean_text,
         "employment_status": _choice(EMPLOYMENT, "unknown_value", "就业状况"),

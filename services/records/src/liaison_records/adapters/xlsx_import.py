@@ -30,7 +30,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from liaison_records.adapters.xlsx_cells import CellError, CellValue, clean_text, field_parsers
+from liaison_records.adapters.xlsx_cells import CellError, CellValue, field_parsers
 from liaison_records.adapters.xlsx_header import (
     DEFAULT_HEADER_MAP,
     FIELD_HEADERS,
@@ -54,10 +54,10 @@ __all__ = [
     "REQUIRED_FIELDS",
     "Column",
     "DryRun",
-    "HeaderError",
     "HeaderReport",
     "ParsedRow",
     "Problem",
+    "UnimportableFile",
     "dry_run",
     "effective_header_map",
     "normalise_header",
@@ -92,7 +92,7 @@ class DryRun:
         return self.header.ok and self.rows == self.valid_rows
 
 
-class HeaderError(ValueError):
+class UnimportableFile(ValueError):
     """The file cannot be imported at all; ``report.problems`` says why."""
 
     def __init__(self, report: HeaderReport) -> None:
@@ -104,17 +104,17 @@ def read_header(source: Source, header_map: Mapping[str, str] | None = None, she
     try:
         with _reading(source, header_map, sheet) as (report, _):
             return report
-    except HeaderError as error:
+    except UnimportableFile as error:
         return error.report
 
 
 def read_rows(
     source: Source, header_map: Mapping[str, str] | None = None, sheet: str | None = None
 ) -> Iterator[ParsedRow]:
-    """Every non-empty data row in sheet order; raises HeaderError if the file cannot be imported."""
+    """Every non-empty data row in sheet order; raises UnimportableFile if the file cannot be imported."""
     with _reading(source, header_map, sheet) as (report, rows):
         if not report.ok:
-            raise HeaderError(report)
+            raise UnimportableFile(report)
         yield from rows
 
 
@@ -127,7 +127,7 @@ def dry_run(source: Source, header_map: Mapping[str, str] | None = None, sheet: 
                 count += 1
                 valid += row.ok
             return DryRun(report, count, valid, tuple(problems))
-    except HeaderError as error:
+    except UnimportableFile as error:
         return DryRun(error.report, 0, 0, error.report.problems)
 
 
@@ -153,9 +153,10 @@ def _opened(source: Source, sheet: str | None) -> Iterator[tuple[ReadOnlyWorkshe
     except (InvalidFileException, BadZipFile, KeyError, ValueError):
         raise _file_error(sheet or "", "unreadable_file", "无法读取该文件，请另存为 .xlsx 后重试") from None
     try:
-        worksheet = (
-            workbook.worksheets[0] if sheet is None else workbook[sheet] if sheet in workbook.sheetnames else None
-        )
+        if sheet is None:
+            worksheet: object = workbook.worksheets[0]
+        else:
+            worksheet = workbook[sheet] if sheet in workbook.sheetnames else None
         if not isinstance(worksheet, ReadOnlyWorksheet):  # missing, or a chart sheet
             raise _file_error(sheet or "", "unknown_sheet", f"找不到工作表：{sheet}")
         worksheet.reset_dimensions()
@@ -171,8 +172,8 @@ def _values(worksheet: ReadOnlyWorksheet, min_row: int, max_row: int | None) -> 
     return cast(Iterator[tuple[CellValue, ...]], rows)
 
 
-def _file_error(sheet: str, code: str, message: str) -> HeaderError:
-    return HeaderError(HeaderReport(sheet, (), (), (Problem(None, None, None, None, code, message),)))
+def _file_error(sheet: str, code: str, message: str) -> UnimportableFile:
+    return UnimportableFile(HeaderReport(sheet, (), (), (Problem(None, None, None, None, code, message),)))
 
 
 def _parsed_rows(worksheet: ReadOnlyWorksheet, report: HeaderReport, epoch: datetime) -> Iterator[ParsedRow]:
@@ -200,18 +201,24 @@ class _RowReader:
     def read(self, number: int, cells: Sequence[CellValue]) -> ParsedRow | None:
         """None for a row without a value in any mapped column."""
         row = ParsedRow(number, {}, [])
-        written = False
+        values, written = row.values, False
         for column, field, index, parse in self._plan:
             value = cells[index] if index < len(cells) else None
-            if isinstance(value, str):
-                value = clean_text(value) or None
             if value is None:
                 continue
-            written = True
             try:
-                self._store(row, column, field, parse(value))
+                result = parse(value)
             except CellError as error:
                 row.problems.append(_problem(row, column, error.code, error.message))
+                written = True
+                continue
+            if not result:  # blank after cleaning
+                continue
+            written = True
+            if field in values or isinstance(result, dict):
+                self._join(row, column, result if isinstance(result, dict) else {field: result})
+            else:
+                values[field] = result
         if not written:
             return None
         self._check_required(row)
@@ -219,11 +226,9 @@ class _RowReader:
         row.problems.sort(key=lambda problem: self._order[problem.column_letter or ""])
         return row
 
-    def _store(self, row: ParsedRow, column: Column, field: str, result: Any) -> None:
-        """Relation gives several keys (a dict); a field seen in an earlier column is joined or compared."""
-        for key, value in result.items() if isinstance(result, dict) else [(field, result)]:
-            if not value:  # nothing left after cleaning, e.g. a phone cell of separators only
-                continue
+    def _join(self, row: ParsedRow, column: Column, results: Mapping[str, Any]) -> None:
+        """Relation gives several keys; a field already read from another column is joined or compared."""
+        for key, value in results.items():
             earlier = row.values.get(key)
             if earlier is None:
                 row.values[key] = value

@@ -20,7 +20,7 @@ from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
 from liaison_records.adapters.people_store import PEOPLE
-from liaison_records.adapters.xlsx_import import dry_run, read_header, read_rows
+from liaison_records.adapters.xlsx_import import read_header, read_rows
 from liaison_records.domain import files
 from liaison_records.domain.events import ReturneeRegistered, ReturneeUpdated
 from liaison_records.domain.files import FieldChange, Person
@@ -89,21 +89,20 @@ async def check(records: Records, principal: Principal, import_id: str, header_m
 
 
 def _dry_run(content: bytes, header_map: dict[str, str]) -> Document:
-    """The parser's problems and the file rules' problems together, as the user will fix them."""
-    parsed = dry_run(io.BytesIO(content), header_map)
-    header = parsed.header
+    """The parser's problems and the file rules' problems together, in one pass over the rows."""
+    header = read_header(io.BytesIO(content), header_map)
     problems = list(header.problems)
-    valid = 0
+    rows = valid = 0
     if header.ok:
-        problems = list(header.problems)
         for row in read_rows(io.BytesIO(content), header_map):
             checked = row_file(row, header)
             problems.extend(checked.problems)
+            rows += 1
             valid += checked.fields is not None
     return {
         "sheet": header.sheet,
         "columns": [asdict(column) for column in header.columns],
-        "rows": parsed.rows,
+        "rows": rows,
         "valid_rows": valid,
         "problem_count": len(problems),
         "problems": [asdict(problem) for problem in problems[:MAX_REPORTED_PROBLEMS]],
