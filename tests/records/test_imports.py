@@ -1,6 +1,7 @@
 """Importing a station's roster: dry run, mapping, all-or-nothing or valid rows, idempotent re-import."""
 
 import io
+from typing import Any
 
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
@@ -28,7 +29,7 @@ BAD_ID = ("赵丽", "女", "1958-08-09", id_number("450203", "19580809", "228")[
 
 def roster(rows, phone_header: str = "联系电话") -> bytes:
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]
     sheet.append(["胜利社区归侨侨眷花名册"])
     sheet.append(["序号", "姓名", "性别", "出生日期", "身份证号", phone_header, "侨居国", "类别", "就业状况"])
     for number, row in enumerate(rows, start=1):
@@ -135,8 +136,8 @@ async def test_the_export_is_masked_formula_safe_and_reveal_is_audited(records, 
     )
     response = await records.get("/v1/people/export", params={"station_id": "st-shengli"}, headers=headers)
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
-    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    rows: list[list[Any]] = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert rows[0][:5] == ["姓名", "性别", "出生日期", "身份证号", "联系电话"]
     names = [row[0] for row in rows[1:]]
     assert '\'=HYPERLINK("x")' in names and all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
@@ -145,11 +146,8 @@ async def test_the_export_is_masked_formula_safe_and_reveal_is_audited(records, 
     revealed = await records.get(
         "/v1/people/export", params={"station_id": "st-shengli", "reveal": "true"}, headers=headers
     )
-    chen = next(
-        row
-        for row in load_workbook(io.BytesIO(revealed.content)).active.iter_rows(values_only=True)
-        if row[0] == "陈小明"
-    )
+    revealed_rows: list[tuple[Any, ...]] = list(load_workbook(io.BytesIO(revealed.content)).worksheets[0].values)
+    chen = next(list(row) for row in revealed_rows if row[0] == "陈小明")
     assert chen[3] == GOOD[0][3] and chen[4] == "13877212345"
     assert await mongo[f"records_{unique}"]["audit"].count_documents({"action": "export_unmasked"}) == 1
     deputy = caller(Role.DEPUTY, stations=("st-shengli",))
