@@ -7,6 +7,7 @@ import sys
 import uvicorn
 
 from liaison_infra import deadletters
+from liaison_infra.harness.station import load_station_env
 from liaison_infra.runtime import run_worker
 from liaison_infra.service import installed_services, load_app_factory
 
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the deadletters command")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     definition = services[args.service]
+    load_station_env()
     settings = definition.load_settings()
     if args.process == "api":
         uvicorn.run(
@@ -31,9 +33,11 @@ def main(argv: list[str] | None = None) -> None:
             access_log=False,
         )
     elif args.process == "relay":
-        run_worker(settings, definition.spec, lambda runtime: runtime.relay())
+        run_worker(settings, definition.spec, lambda runtime: runtime.relay(), metrics_port=settings.relay_metrics_port)
     elif args.process == "consumer":
-        run_worker(settings, definition.spec, lambda runtime: runtime.consumer())
+        run_worker(
+            settings, definition.spec, lambda runtime: runtime.consumer(), metrics_port=settings.consumer_metrics_port
+        )
     else:
         deadletters.main(settings, args.args)
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import start_http_server
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -82,12 +83,19 @@ async def _answers(probe: Awaitable[None]) -> bool:
     return True
 
 
-def run_worker(settings: ServiceSettings, spec: ServiceSpec, build: Callable[[Runtime], Worker]) -> None:
-    """Run one long-lived worker (relay or consumer) until SIGTERM or SIGINT, then stop cleanly."""
+def run_worker(
+    settings: ServiceSettings, spec: ServiceSpec, build: Callable[[Runtime], Worker], *, metrics_port: int = 0
+) -> None:
+    """Run one long-lived worker (relay or consumer) until SIGTERM or SIGINT, then stop cleanly.
+
+    With a ``metrics_port`` its Prometheus metrics (backlog, lag, dead letters) are served there.
+    """
     configure_logging(settings.service_name, settings.log_level)
 
     async def main() -> None:
         runtime = Runtime(settings, spec)
+        if metrics_port:
+            start_http_server(metrics_port, addr=settings.http_host, registry=runtime.metrics.registry)
         worker = build(runtime)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

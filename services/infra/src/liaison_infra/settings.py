@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8100, ge=1, le=65535)
+    # Prometheus endpoints of the relay and consumer processes (0: not served).
+    relay_metrics_port: int = Field(default=0, ge=0, le=65535)
+    consumer_metrics_port: int = Field(default=0, ge=0, le=65535)
     jwt_public_key_file: Path = Path("var/keys/jwt-public.pem")
     # Versioned keys for personal data at rest (see liaison_infra.pii); made on first station start.
     pii_keyring_file: Path = Path("var/keys/pii-keyring.json")

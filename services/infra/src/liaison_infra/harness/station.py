@@ -6,6 +6,7 @@ service. A process that dies is started again; Ctrl-C stops everything, services
 Data lives under ``var/`` and survives a restart; logs go to ``var/log/``.
 """
 
+import os
 import signal
 import sys
 import time
@@ -13,13 +14,16 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from liaison_infra.harness.processes import ManagedProcess, stop_all
+from liaison_infra.harness.processes import ManagedProcess, free_port, stop_all
 from liaison_infra.harness.servers import Endpoints, LocalServers
 from liaison_infra.keys import Keys
 from liaison_infra.service import ServiceDefinition, installed_services
 
 VAR = Path("var")
+# Where the running station says how to reach it; `liaison-run` reads it for commands run by hand.
+STATION_ENV = VAR / "station.env"
 RESTART_DELAY_SECONDS = 2.0
+WORKERS = ("relay", "consumer")  # processes that serve Prometheus metrics on a port of their own
 
 
 def service_environment(definition: ServiceDefinition, endpoints: Endpoints, keys: Keys) -> dict[str, str]:
@@ -37,6 +41,7 @@ def service_processes(endpoints: Endpoints, keys: Keys) -> list[ManagedProcess]:
     processes = []
     for name, definition in installed_services().items():
         env = service_environment(definition, endpoints, keys)
+        env.update({f"{definition.env_prefix}{worker.upper()}_METRICS_PORT": str(free_port()) for worker in WORKERS})
         for process in definition.processes:
             processes.append(
                 ManagedProcess(
@@ -47,6 +52,21 @@ def service_processes(endpoints: Endpoints, keys: Keys) -> list[ManagedProcess]:
                 )
             )
     return processes
+
+
+def write_station_env(processes: list[ManagedProcess]) -> None:
+    variables = {name: value for process in processes for name, value in process.env.items()}
+    STATION_ENV.write_text("".join(f"{name}={value}\n" for name, value in sorted(variables.items())))
+
+
+def load_station_env(path: Path = STATION_ENV) -> None:
+    """Let a command run by hand reach the running station; the environment still wins."""
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name:
+            os.environ.setdefault(name, value)
 
 
 def wait_for_health(url: str, timeout: float = 60.0) -> bool:
@@ -76,6 +96,7 @@ def main() -> None:
         endpoints = servers.start()
         keys = Keys.ensure(VAR / "keys")
         processes = service_processes(endpoints, keys)
+        write_station_env(processes)
         for process in processes:
             process.start()
         print_where(endpoints, keys.jwt_public)
@@ -90,6 +111,7 @@ def main() -> None:
         sys.stdout.write("stopping…\n")
         stop_all(processes)
         servers.stop()
+        STATION_ENV.unlink(missing_ok=True)
 
 
 def print_where(endpoints: Endpoints, public_key: Path) -> None:
@@ -104,6 +126,7 @@ def print_where(endpoints: Endpoints, public_key: Path) -> None:
         url = f"http://127.0.0.1:{port}"
         state = "ready" if wait_for_health(f"{url}/healthz") else "NOT ANSWERING (see var/log)"
         lines.append(f"{name:<14} {url}  docs {url}/docs  [{state}]")
+    lines.append(f"metrics        /metrics of each API; relay and consumer ports in {STATION_ENV}")
     lines.append("logs           var/log/   token: make token ROLE=admin   stop: Ctrl-C")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
