@@ -3,6 +3,7 @@ no invalid state, no unauthorised transition, and a complete timeline."""
 
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -59,7 +60,7 @@ class CaseMachine(RuleBasedStateMachine):
         payload=PAYLOADS,
         days=st.integers(min_value=0, max_value=20),
     )
-    def act(self, action: Action, actor: Actor, payload: dict, days: int) -> None:
+    def act(self, action: Action, actor: Actor, payload: dict[str, Any], days: int) -> None:
         self.now += timedelta(days=days)
         before = self.case
         allowed_state = before.state in RULES[action].sources
@@ -110,7 +111,7 @@ TestCaseLifecycle = CaseMachine.TestCase
 TestCaseLifecycle.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 
 
-def run(case: Case, *steps: tuple[Action, Actor, dict], at: datetime = START) -> Case:
+def run(case: Case, *steps: tuple[Action, Actor, dict[str, Any]], at: datetime = START) -> Case:
     for action, actor, payload in steps:
         case = handle(case, action, actor, payload, now=at, calendar=CALENDAR)
     return case
