@@ -16,7 +16,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel, ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from liaison_infra.deadletters import DeadLetters, deadletter_topic
 from liaison_infra.envelope import Envelope
@@ -30,6 +30,10 @@ from liaison_infra.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
+
+
+class AlreadyApplied(Exception):
+    """The event's inbox mark exists: its effects are already committed. Aborts the transaction."""
 
 
 class ConsumerRunner:
@@ -118,12 +122,15 @@ class ConsumerRunner:
         try:
             for attempt in range(1, self.settings.consumer_max_attempts + 1):
                 try:
-                    applied = await run_in_transaction(
+                    await run_in_transaction(
                         self.client,
                         self.db,
                         self.settings.service_name,
                         lambda tx: self._apply(tx, event, envelope, subscription.handler),
                     )
+                except AlreadyApplied:
+                    self.metrics.consumer_duplicates.inc()
+                    return
                 except Exception as exc:
                     if attempt == self.settings.consumer_max_attempts:
                         await self._dead_letter(record, envelope, exc, attempts=attempt)
@@ -131,23 +138,21 @@ class ConsumerRunner:
                     log.warning("event failed; retrying", extra={"fields": {"event": envelope.id, "error": repr(exc)}})
                     await asyncio.sleep(self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
                 else:
-                    if applied:
-                        self.metrics.consumer_applied.labels(envelope.type).inc()
-                    else:
-                        self.metrics.consumer_duplicates.inc()
+                    self.metrics.consumer_applied.labels(envelope.type).inc()
                     return
         finally:
             correlation_id.reset(token)
 
-    async def _apply(self, tx: Transaction, event: BaseModel, envelope: Envelope, handler: EventHandler) -> bool:
-        inbox_id = f"{self.group_id}:{envelope.id}"
-        if await tx.db[INBOX].find_one({"_id": inbox_id}, {"_id": 1}, session=tx.session):
-            return False
+    async def _apply(self, tx: Transaction, event: BaseModel, envelope: Envelope, handler: EventHandler) -> None:
+        """The inbox mark goes first: a duplicate fails on its key before any effect is tried."""
+        try:
+            await tx.db[INBOX].insert_one(
+                {"_id": f"{self.group_id}:{envelope.id}", "type": envelope.type, "applied_at": datetime.now(UTC)},
+                session=tx.session,
+            )
+        except DuplicateKeyError as exc:
+            raise AlreadyApplied from exc
         await handler(event, envelope, tx)
-        await tx.db[INBOX].insert_one(
-            {"_id": inbox_id, "type": envelope.type, "applied_at": datetime.now(UTC)}, session=tx.session
-        )
-        return True
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope | None, error: Exception, *, attempts: int

@@ -44,6 +44,8 @@ def make_consumer(settings: ServiceSettings, group_id: str | None, *topics: str)
         heartbeat_interval_ms=max(100, settings.kafka_session_timeout_ms // 10),
         rebalance_timeout_ms=settings.kafka_session_timeout_ms * 2,
         max_poll_records=500,
+        # Tansu holds a fetch for the whole wait when a partition is quiet: keep it short.
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
 

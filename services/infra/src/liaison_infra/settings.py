@@ -29,6 +29,7 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1, le=10)
     # Tansu's group join takes about half the session timeout: keep it short locally.
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000)
     redis_url: str = "redis://127.0.0.1:6379/0"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8100, ge=1, le=65535)

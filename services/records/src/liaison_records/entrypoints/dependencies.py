@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
-from liaison_infra.domain_errors import InvalidInput, PreconditionRequired
-from liaison_infra.mongo import Document
+from fastapi import Depends, Request
+from liaison_infra.versioning import ExpectedVersion, with_etag
 
 from liaison_records.service_layer.context import Records
+
+__all__ = ["ExpectedVersion", "RecordsDep", "with_etag"]
 
 
 def records_of(request: Request) -> Records:
@@ -15,22 +16,3 @@ def records_of(request: Request) -> Records:
 
 
 RecordsDep = Annotated[Records, Depends(records_of)]
-
-
-def expected_version(if_match: Annotated[str | None, Header()] = None) -> int:
-    """The version a change was based on, from ``If-Match: "3"`` (the ETag of the read)."""
-    if if_match is None:
-        raise PreconditionRequired("if_match_required", "send If-Match with the ETag you read", field="If-Match")
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError as exc:
-        raise InvalidInput("invalid_if_match", "If-Match must be an ETag this service gave", field="If-Match") from exc
-
-
-ExpectedVersion = Annotated[int, Depends(expected_version)]
-
-
-def with_etag(response: Response, document: Document) -> Document:
-    """Send the document's version as its ETag, for the If-Match of the next change."""
-    response.headers["ETag"] = f'"{document["version"]}"'
-    return document

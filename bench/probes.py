@@ -1,0 +1,133 @@
+"""Where the time goes: CPU per process, MongoDB commands, and the store's raw capacity.
+
+The station's servers share two cores with this process (and with whatever else runs on
+the machine), so CPU time per event is the currency both sides spend; ``busy_elsewhere``
+shows how much of the machine other programs took during a measurement, i.e. how noisy
+it was.
+"""
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import psutil
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.errors import PyMongoError
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the MongoDB commands this process sends (every client made after ``register``)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.counts[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self.counts[f"failed {event.command_name}"] += 1
+
+    def snapshot(self) -> Counter[str]:
+        return Counter(self.counts)
+
+
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)
+
+
+def _server_processes() -> dict[str, psutil.Process]:
+    """This process and the servers it started (the harness's children), by short name."""
+    me = psutil.Process()
+    found = {"bench": me}
+    for child in me.children(recursive=True):
+        name = child.name()
+        for short in ("secantusd", "tansu"):
+            if name.startswith(short):
+                found[short] = child
+    return found
+
+
+@dataclass
+class CpuUse:
+    seconds: float
+    by_process: dict[str, float]
+    busy_elsewhere: float
+    commands: Counter[str]
+
+    def per_event_ms(self, events: int) -> dict[str, float]:
+        return {name: used / events * 1000 for name, used in self.by_process.items()}
+
+    def describe(self, events: int) -> str:
+        cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in self.per_event_ms(events).items())
+        commands = sum(self.commands.values()) / events
+        mix = ", ".join(f"{name} {count / events:.2f}" for name, count in self.commands.most_common(5))
+        return (
+            f"CPU ms/event: {cpu}; MongoDB commands/event {commands:.2f} ({mix}); "
+            f"other programs used {self.busy_elsewhere:.0%} of the machine"
+        )
+
+
+class CpuMeter:
+    """CPU used by each of our processes between ``start`` and ``stop``."""
+
+    def __init__(self) -> None:
+        self.processes = _server_processes()
+
+    def _sample(self) -> tuple[float, dict[str, float], float, Counter[str]]:
+        used = {}
+        for name, process in self.processes.items():
+            try:
+                times = process.cpu_times()
+                used[name] = times.user + times.system
+            except psutil.Error:
+                used[name] = 0.0
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return time.perf_counter(), used, busy, COMMANDS.snapshot()
+
+    def start(self) -> None:
+        self._start = self._sample()
+
+    def stop(self) -> CpuUse:
+        (t0, used0, busy0, commands0), (t1, used1, busy1, commands1) = self._start, self._sample()
+        ours = {name: used1[name] - used0[name] for name in used0}
+        elsewhere = (busy1 - busy0) - sum(ours.values())
+        capacity = (t1 - t0) * (psutil.cpu_count() or 1)
+        return CpuUse(t1 - t0, ours, max(0.0, elsewhere) / capacity, commands1 - commands0)
+
+
+async def store_capacity(url: str, seconds: float = 3.0, concurrency: int = 8) -> float:
+    """Two-write transactions per second the store manages with PyMongo async, as DESIGN.md quotes."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
+    db = client[f"bench_capacity_{int(time.time())}"]
+    for name in ("a", "b"):
+        await db.create_collection(name)
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        nonlocal done
+        n = offset
+        while time.perf_counter() < deadline:
+            try:
+                async with client.start_session() as session, await session.start_transaction():
+                    await db["a"].insert_one({"_id": n}, session=session)
+                    await db["b"].insert_one({"_id": n, "pending": True}, session=session)
+            except PyMongoError as exc:
+                if not exc.has_error_label("TransientTransactionError"):
+                    raise
+                continue
+            done += 1
+            n += concurrency
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        return done / (time.perf_counter() - started)
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -1,0 +1,89 @@
+"""/v1/cases: opening cases, each transition as its own action, the timeline."""
+
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from liaison_infra.auth import CurrentPrincipal
+from liaison_infra.mongo import Document
+from liaison_infra.versioning import ExpectedVersion, with_etag
+from pydantic import BaseModel, ConfigDict, Field
+
+from liaison_cases.domain.cases import Category, Kind
+from liaison_cases.domain.lifecycle import Action, State
+from liaison_cases.service_layer import cases as handlers
+from liaison_cases.service_layer.context import Cases
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+
+def cases_of(request: Request) -> Cases:
+    cases: Cases = request.app.state.cases
+    return cases
+
+
+CasesDep = Annotated[Cases, Depends(cases_of)]
+
+
+class NewCase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: str
+    district_id: str | None = None
+    kind: Kind
+    category: Category = Category.OTHER
+    title: str = Field(min_length=1, max_length=200)
+    content: str = Field(min_length=1, max_length=4000)
+    originators: list[str] = Field(default_factory=list, max_length=50)
+
+
+@router.post("", status_code=201)
+async def open_case(new: NewCase, principal: CurrentPrincipal, cases: CasesDep, response: Response) -> Document:
+    """Open a case in the collected state (a deputy or station staff writing down what they heard)."""
+    document = await handlers.open_case(cases, principal, case_id=f"c-{uuid4().hex[:12]}", **new.model_dump())
+    return with_etag(response, document)
+
+
+@router.get("")
+async def list_cases(
+    principal: CurrentPrincipal,
+    cases: CasesDep,
+    station_id: str | None = None,
+    state: State | None = None,
+    lead_department_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[Document]:
+    filters = {
+        "station_id": station_id,
+        "state": state.value if state else None,
+        "lead_department_id": lead_department_id,
+    }
+    return await handlers.list_cases(cases, principal, filters, limit)
+
+
+@router.get("/{case_id}")
+async def read(case_id: str, principal: CurrentPrincipal, cases: CasesDep, response: Response) -> Document:
+    return with_etag(response, handlers.view(await handlers.load_case(cases, principal, case_id)))
+
+
+@router.get("/{case_id}/timeline")
+async def timeline(case_id: str, principal: CurrentPrincipal, cases: CasesDep) -> list[Document]:
+    """Every step: who, when, what, with which comment."""
+    case = await handlers.load_case(cases, principal, case_id)
+    return [step.model_dump(mode="json") for step in case.timeline]
+
+
+@router.post("/{case_id}/{action}")
+async def act(
+    case_id: str,
+    action: Action,
+    principal: CurrentPrincipal,
+    cases: CasesDep,
+    response: Response,
+    version: ExpectedVersion,
+    payload: Annotated[dict[str, Any] | None, Body()] = None,
+) -> Document:
+    """One transition (submit, assign, hand_back, start, reply, rate, close, follow_up, extend, merge,
+    comment); an illegal one gets 409 with the reason, nothing changes."""
+    document = await handlers.act(cases, principal, case_id, action, payload or {}, expected_version=version)
+    return with_etag(response, document)
