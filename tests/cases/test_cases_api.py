@@ -1,0 +1,143 @@
+"""Cases through the API and from records' events, against the real servers."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from liaison_infra.auth import Role
+from liaison_infra.envelope import Envelope
+from liaison_infra.runtime import Runtime
+from liaison_infra.service import installed_services
+
+from tests.apps import Caller, serve, service_settings
+from tests.infra.support import running, wait_until
+
+
+@pytest.fixture
+def caller(keys) -> Caller:
+    return Caller(keys)
+
+
+@pytest.fixture
+async def cases(endpoints, keys, unique) -> AsyncIterator[httpx.AsyncClient]:
+    settings = service_settings("cases", endpoints, keys, mongodb_database=f"cases_{unique}")
+    async with serve("cases", settings) as client:
+        yield client
+
+
+def handler(keys_caller: Caller, department: str) -> dict[str, str]:
+    from liaison_infra.tokens import issue_token
+
+    token = issue_token(
+        keys_caller.private_key, subject=f"h-{department}", roles=[Role.DEPARTMENT_HANDLER], department=department
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def step(cases, case_id: str, action: str, headers, version: int, **payload) -> httpx.Response:
+    return await cases.post(
+        f"/v1/cases/{case_id}/{action}", json=payload, headers={**headers, "If-Match": f'"{version}"'}
+    )
+
+
+async def test_a_case_goes_from_collected_to_closed_and_every_step_is_kept(cases, caller) -> None:
+    staff = caller(stations=("st-1",))
+    opened = await cases.post(
+        "/v1/cases",
+        json={
+            "station_id": "st-1",
+            "kind": "request",
+            "title": "楼道灯坏了",
+            "content": "3栋2单元楼道灯坏了两周",
+            "originators": ["p-1"],
+        },
+        headers=staff,
+    )
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["id"]
+    roads = handler(caller, "dept-roads")
+    assert (await step(cases, case_id, "submit", staff, 1)).status_code == 200
+    assigned = await step(cases, case_id, "assign", staff, 2, lead_department_id="dept-roads")
+    assert assigned.json()["state"] == "assigned" and assigned.json()["due"]
+    wrong = await step(cases, case_id, "close", staff, 3)
+    assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "illegal_transition"
+    outsider = await step(cases, case_id, "start", handler(caller, "dept-health"), 3)
+    assert outsider.status_code == 404  # not their department's case
+    assert (await step(cases, case_id, "start", roads, 3)).status_code == 200
+    bad = await step(cases, case_id, "reply", roads, 4, result="Z", text="done")
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "result"
+    assert (await step(cases, case_id, "reply", roads, 4, result="A", text="已修复")).status_code == 200
+    stale = await step(cases, case_id, "rate", staff, 4, satisfaction="satisfied")
+    assert stale.status_code == 412
+    assert (await step(cases, case_id, "rate", staff, 5, satisfaction="satisfied")).status_code == 200
+    closed = await step(cases, case_id, "close", staff, 6)
+    assert closed.json()["state"] == "closed" and closed.headers["ETag"] == '"7"'
+    timeline = (await cases.get(f"/v1/cases/{case_id}/timeline", headers=staff)).json()
+    assert [s["action"] for s in timeline] == ["collect", "submit", "assign", "start", "reply", "rate", "close"]
+    assert [s["by"] for s in timeline][-3:] == ["h-dept-roads", "staff-1", "staff-1"]
+    other_station = caller(stations=("st-2",))
+    assert (await cases.get(f"/v1/cases/{case_id}", headers=other_station)).status_code == 404
+    assert (await cases.get("/v1/cases", headers=roads)).json()[0]["id"] == case_id
+
+
+async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints, keys, unique, caller, mongo) -> None:
+    """records logs a visit → relay → Kafka → cases consumer → one case per opinion, even when replayed."""
+    records_settings = service_settings(
+        "records", endpoints, keys, mongodb_database=f"records_{unique}", broker_check_seconds=0.5
+    )
+    cases_settings = service_settings(
+        "cases",
+        endpoints,
+        keys,
+        mongodb_database=f"cases_{unique}",
+        service_name=f"cases-{unique}",
+        broker_check_seconds=0.5,
+    )
+    services = installed_services()
+    records_runtime = Runtime(records_settings, services["records"].spec)
+    cases_runtime = Runtime(cases_settings, services["cases"].spec)
+    admin, staff = caller(Role.ADMIN), caller(stations=("st-1",))
+    async with serve("records", records_settings) as records:
+        for unit in (
+            {"id": "r-1", "level": "region", "name": "区"},
+            {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
+            {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
+            {"id": "st-1", "level": "station", "name": "站", "parent_id": "d-1"},
+        ):
+            assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
+        deputy = (
+            await records.post(
+                "/v1/deputies", json={"name": "李华", "level": "district", "station_ids": ["st-1"]}, headers=staff
+            )
+        ).json()["id"]
+        visit = {
+            "station_id": "st-1",
+            "kind": "household_visit",
+            "visited_on": datetime.now(UTC).date().isoformat(),
+            "deputy_ids": [deputy],
+            "opinions": [{"kind": "request", "text": "楼道灯坏了"}, {"kind": "suggestion", "text": "多办侨法讲座"}],
+        }
+        visit_id = (await records.post("/v1/visits", json=visit, headers=staff)).json()["id"]
+    cases_db = mongo[f"cases_{unique}"]
+
+    async def two_cases() -> bool:
+        return await cases_db["cases"].count_documents({}) == 2
+
+    async with running(records_runtime.relay()), running(cases_runtime.relay()), running(cases_runtime.consumer()):
+        await wait_until(two_cases, within=60)
+        # Replay everything records ever published: still two cases.
+        await mongo[f"records_{unique}"]["outbox"].update_many({}, {"$set": {"pending": True}})
+        await wait_until(lambda: _duplicates_seen(cases_runtime), within=60)
+    stored = await cases_db["cases"].find({}).sort("_id", 1).to_list()
+    assert [c["_id"] for c in stored] == [f"c-{visit_id}-1", f"c-{visit_id}-2"]
+    assert [c["kind"] for c in stored] == ["request", "suggestion"] and stored[0]["state"] == "collected"
+    assert stored[0]["origin"] == {"source": "visit", "ref_id": visit_id, "opinion_id": f"{visit_id}-1"}
+    opened = [Envelope.from_bytes(d["payload"]) async for d in cases_db["outbox"].find({})]
+    assert sorted(e.type for e in opened) == ["case.opened", "case.opened"]
+    await records_runtime.close()
+    await cases_runtime.close()
+
+
+async def _duplicates_seen(runtime: Runtime) -> bool:
+    return runtime.metrics.consumer_duplicates._value.get() >= 1
