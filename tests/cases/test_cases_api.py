@@ -111,12 +111,17 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
                 "/v1/deputies", json={"name": "李华", "level": "district", "station_ids": ["st-1"]}, headers=staff
             )
         ).json()["id"]
+        returnee = {"station_id": "st-1", "category": "returnee", "name": "陈小明"}
+        person = (await records.post("/v1/people", json=returnee, headers=staff)).json()["id"]
         visit = {
             "station_id": "st-1",
             "kind": "household_visit",
             "visited_on": datetime.now(UTC).date().isoformat(),
             "deputy_ids": [deputy],
-            "opinions": [{"kind": "request", "text": "楼道灯坏了"}, {"kind": "suggestion", "text": "多办侨法讲座"}],
+            "opinions": [
+                {"kind": "request", "text": "楼道灯坏了", "person_id": person},
+                {"kind": "suggestion", "text": "多办侨法讲座"},
+            ],
         }
         visit_id = (await records.post("/v1/visits", json=visit, headers=staff)).json()["id"]
     cases_db = mongo[f"cases_{unique}"]
@@ -124,8 +129,18 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     async def two_cases() -> bool:
         return await cases_db["cases"].count_documents({}) == 2
 
-    async with running(records_runtime.relay()), running(cases_runtime.relay()), running(cases_runtime.consumer()):
+    async def linked_in_the_file() -> bool:
+        file = await mongo[f"records_{unique}"]["people"].find_one({"_id": person})
+        return bool(file and file.get("cases"))
+
+    async with (
+        running(records_runtime.relay()),
+        running(records_runtime.consumer()),
+        running(cases_runtime.relay()),
+        running(cases_runtime.consumer()),
+    ):
         await wait_until(two_cases, within=60)
+        await wait_until(linked_in_the_file, within=60)
         # Replay everything records ever published: still two cases.
         await mongo[f"records_{unique}"]["outbox"].update_many({}, {"$set": {"pending": True}})
         await wait_until(lambda: _duplicates_seen(cases_runtime), within=60)
@@ -135,6 +150,10 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     assert stored[0]["origin"] == {"source": "visit", "ref_id": visit_id, "opinion_id": f"{visit_id}-1"}
     opened = [Envelope.from_bytes(d["payload"]) async for d in cases_db["outbox"].find({})]
     assert sorted(e.type for e in opened) == ["case.opened", "case.opened"]
+    file = await mongo[f"records_{unique}"]["people"].find_one({"_id": person})
+    assert [(link["case_id"], link["status"], link["title"]) for link in file["cases"]] == [
+        (f"c-{visit_id}-1", "collected", "楼道灯坏了")
+    ]
     await records_runtime.close()
     await cases_runtime.close()
 
