@@ -154,6 +154,16 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     assert [(link["case_id"], link["status"], link["title"]) for link in file["cases"]] == [
         (f"c-{visit_id}-1", "collected", "楼道灯坏了")
     ]
+    # Erasing the person takes them out of the case; the case and its count stay.
+    async with serve("records", records_settings) as records:
+        assert (await records.post(f"/v1/people/{person}/erase", headers=staff)).status_code == 200
+
+    async def dropped_from_the_case() -> bool:
+        case = await cases_db["cases"].find_one({"_id": f"c-{visit_id}-1"})
+        return bool(case and case["originators"] == [] and case["erased_originators"] == 1)
+
+    async with running(records_runtime.relay()), running(cases_runtime.consumer()):
+        await wait_until(dropped_from_the_case, within=60)
     await records_runtime.close()
     await cases_runtime.close()
 

@@ -23,3 +23,7 @@ class ActivityRead(BaseModel):
     station_id: str
     deputy_ids: list[str]
     opinions: list[OpinionRead]
+
+
+class ErasedRead(BaseModel):
+    person_id: str

@@ -97,6 +97,7 @@ class Case(BaseModel):
     content: str
     origin: dict[str, str | None] = Field(default_factory=dict)
     originators: list[str] = Field(default_factory=list)
+    erased_originators: int = 0  # people erased from the case (PIPL); they still count
     household_id: str | None = None
     deputy_ids: list[str] = Field(default_factory=list)
     state: State = State.COLLECTED
