@@ -86,6 +86,9 @@ async def test_a_household_links_its_members_and_announces_itself(records, calle
         "/v1/households", json={**body, "members": [{"person_id": head, "relation_to_head": "child"}]}, headers=headers
     )
     assert headless.status_code == 422
+    assert (await records.post(f"/v1/people/{spouse}/erase", headers=headers)).status_code == 200
+    after = (await records.get(f"/v1/households/{household['id']}", headers=headers)).json()
+    assert [m["person_id"] for m in after["members"]] == [head]  # erasure leaves no trace of the spouse
 
 
 async def test_assignment_and_change_of_term_move_households_in_one_audited_step(

@@ -250,6 +250,11 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     async def write(tx: Transaction) -> None:
         await tx.replace(PEOPLE, tombstone, expected_version=document["version"])
         await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
+        await tx.db["households"].update_many(
+            {"members.person_id": person_id},
+            {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}},
+            session=tx.session,
+        )
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
