@@ -170,3 +170,29 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
 
 async def _duplicates_seen(runtime: Runtime) -> bool:
     return runtime.metrics.consumer_duplicates._value.get() >= 1
+
+
+async def test_loading_an_official_schedule_recomputes_open_deadlines(cases, caller) -> None:
+    staff, admin = caller(stations=("st-1",)), caller(Role.ADMIN)
+    body = {"station_id": "st-1", "kind": "request", "title": "路灯", "content": "路灯坏了"}
+    case_id = (await cases.post("/v1/cases", json=body, headers=staff)).json()["id"]
+    await step(cases, case_id, "submit", staff, 1)
+    assigned = (await step(cases, case_id, "assign", staff, 2, lead_department_id="dept-roads")).json()
+    if not assigned["due_provisional"]:
+        pytest.skip("the deadline falls in a year the calendar library already knows")
+    due = assigned["due"]
+    schedule = {"holidays": [due], "workdays": [], "source": "test fixture, not an official notice"}
+    refused = await cases.put(f"/v1/calendar/{due[:4]}", json=schedule, headers=staff)
+    assert refused.status_code == 403
+    bad = await cases.put(f"/v1/calendar/{due[:4]}", json={**schedule, "holidays": ["2027-02-30"]}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_schedule"
+    loaded = await cases.put(f"/v1/calendar/{due[:4]}", json=schedule, headers=admin)
+    assert loaded.json()["deadlines_changed"] == 1
+    after = (await cases.get(f"/v1/cases/{case_id}", headers=staff)).json()
+    assert after["due"] > due and after["due_provisional"] is False
+    last = after["timeline"][-1]
+    assert last["action"] == "recompute_deadline" and last["data"] == {"before": due, "after": after["due"]}
+    assert len((await cases.get("/v1/categories", headers=staff)).json()) == 9
+    saved = await cases.put("/v1/departments/dept-roads", json={"id": "dept-roads", "name": "区住建局"}, headers=admin)
+    assert saved.status_code == 200
+    assert [d["id"] for d in (await cases.get("/v1/departments", headers=staff)).json()] == ["dept-roads"]

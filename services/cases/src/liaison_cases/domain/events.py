@@ -105,6 +105,7 @@ ANNOUNCED: dict[str, tuple[type[CaseEvent], ...]] = {
     "rate": (CaseRated,),
     "close": (CaseClosed,),
     "extend": (CaseDeadlineChanged,),
+    "recompute_deadline": (CaseDeadlineChanged,),
     "merge": (CaseMerged,),
     "comment": (),
 }

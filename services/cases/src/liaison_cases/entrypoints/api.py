@@ -7,7 +7,7 @@ from liaison_infra.web import create_service_app
 from liaison_cases.adapters.store import ensure_indexes
 from liaison_cases.bootstrap import SPEC
 from liaison_cases.config import Settings
-from liaison_cases.entrypoints import cases_api
+from liaison_cases.entrypoints import cases_api, directory_api
 from liaison_cases.service_layer.context import Cases
 
 
@@ -19,7 +19,7 @@ def create_app(settings: Settings) -> FastAPI:
     return create_service_app(
         settings,
         SPEC,
-        [cases_api.router],
+        [cases_api.router, directory_api.router],
         title="Liaison cases: opinions, suggestions and requests",
         on_startup=start,
     )
