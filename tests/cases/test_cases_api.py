@@ -123,7 +123,8 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
                 {"kind": "suggestion", "text": "多办侨法讲座"},
             ],
         }
-        visit_id = (await records.post("/v1/visits", json=visit, headers=staff)).json()["id"]
+        logged = await records.post("/v1/visits", json=visit, headers={**staff, "X-Correlation-ID": f"corr-{unique}"})
+        visit_id = logged.json()["id"]
     cases_db = mongo[f"cases_{unique}"]
 
     async def two_cases() -> bool:
@@ -150,6 +151,8 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     assert stored[0]["origin"] == {"source": "visit", "ref_id": visit_id, "opinion_id": f"{visit_id}-1"}
     opened = [Envelope.from_bytes(d["payload"]) async for d in cases_db["outbox"].find({})]
     assert sorted(e.type for e in opened) == ["case.opened", "case.opened"]
+    # The correlation id of the HTTP request follows it through every event it caused.
+    assert {e.correlationid for e in opened} == {f"corr-{unique}"}
     file = await mongo[f"records_{unique}"]["people"].find_one({"_id": person})
     assert [(link["case_id"], link["status"], link["title"]) for link in file["cases"]] == [
         (f"c-{visit_id}-1", "collected", "楼道灯坏了")
