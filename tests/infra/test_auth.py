@@ -71,5 +71,7 @@ def test_scope_filter_keeps_only_the_callers_stations_and_districts() -> None:
         "$or": [{"station_id": {"$in": ["st-1", "st-2"]}}, {"district_id": {"$in": ["d-1"]}}]
     }
     assert staff.can_see("st-1", None) and staff.can_see("st-7", "d-1") and not staff.can_see("st-7", "d-7")
+    only_stations = Principal("u", frozenset({Role.STATION_STAFF}), frozenset({"st-1"}), frozenset())
+    assert only_stations.scope_filter() == {"station_id": {"$in": ["st-1"]}}  # flat: served by an index
     admin = Principal("a", frozenset({Role.ADMIN}), frozenset(), frozenset())
     assert admin.scope_filter() == {} and admin.can_see("anything", None)

@@ -47,10 +47,16 @@ class Principal:
     def scope_filter(self, station_field: str = "station_id", district_field: str = "district_id") -> dict[str, Any]:
         """A MongoDB filter that keeps only documents within this caller's scope.
 
-        The fields may hold one id or a list of ids (a deputy serving several stations).
+        The fields may hold one id or a list of ids (a deputy serving several stations). The
+        filter is flat unless the caller has both kinds of scope: the station's server serves a
+        field condition from an index, but never a top-level ``$or``.
         """
         if self.is_admin:
             return {}
+        if not self.districts:
+            return {station_field: {"$in": sorted(self.stations)}}
+        if not self.stations:
+            return {district_field: {"$in": sorted(self.districts)}}
         return {
             "$or": [
                 {station_field: {"$in": sorted(self.stations)}},

@@ -26,9 +26,9 @@ ADDRESS_CONTEXT = "person.address"
 async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
     people = db[PEOPLE]
     # One open file per ID number, even when two registrations race past the duplicate check.
-    await people.create_index(
-        [("id_number_index", ASCENDING)], unique=True, partialFilterExpression={"id_number_index": {"$type": "string"}}
-    )
+    # Sparse (files without one leave the field out), not partial: the station's server uses a
+    # partial index only for queries that repeat its filter.
+    await people.create_index([("id_number_index", ASCENDING)], unique=True, sparse=True)
     await people.create_index([("phone_index", ASCENDING)])
     await people.create_index([("station_id", ASCENDING), ("name_tokens", ASCENDING), ("_id", ASCENDING)])
     await people.create_index([("station_id", ASCENDING), ("name_birth", ASCENDING)])
@@ -71,6 +71,8 @@ class PeopleCodec:
             "sort_name": keys.full,
             "name_birth": f"{person.name}|{person.birth_date}" if person.birth_date else None,
         }
+        if person.id_number:
+            document["id_number_index"] = self.keyring.blind_index(person.id_number, context=ID_CONTEXT)
         return document
 
     def to_person(self, document: Document) -> Person:
@@ -92,9 +94,6 @@ class PeopleCodec:
         if value is None:
             return None
         return {"cipher": self.keyring.encrypt(value, context=context), "masked": mask(value)}
-
-    def _index(self, value: str | None, context: str) -> str | None:
-        return None if value is None else self.keyring.blind_index(value, context=context)
 
     def _reveal(self, protected: Document | None, context: str) -> Any:
         return None if protected is None else self.keyring.decrypt(protected["cipher"], context=context)

@@ -31,6 +31,7 @@ from liaison_records.service_layer.people import HISTORY, history_entries
 
 IMPORTS = "imports"
 CHUNK_ROWS = 500
+LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in
 MAX_REPORTED_PROBLEMS = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 Mode = Literal["all_or_nothing", "valid_rows"]
@@ -151,11 +152,13 @@ async def _commit_chunk(
     """Upsert one chunk of rows by ID number in one transaction, with history and events."""
     valid = [row.fields for row in chunk if row.fields is not None and row.fields.id_number]
     indexes = {records.codec.id_number_indexes(fields.id_number)[0]: fields for fields in valid if fields.id_number}
+    keys = list(indexes)
     existing = {
         doc["id_number_index"]: doc
-        async for doc in records.db[PEOPLE].find(
-            {"id_number_index": {"$in": list(indexes)}, "status": {"$ne": "erased"}}
-        )
+        for start in range(0, len(keys), LOOKUP_BATCH)
+        for doc in await records.db[PEOPLE]
+        .find({"id_number_index": {"$in": keys[start : start + LOOKUP_BATCH]}})
+        .to_list()
     }
     new_people: list[Person] = []
     changed: list[tuple[Document, Person, list[FieldChange]]] = []

@@ -48,7 +48,7 @@ async def _refuse_duplicate_id_number(records: Records, person: Person) -> None:
         return
     indexes = records.codec.id_number_indexes(person.id_number)
     other = await records.db[PEOPLE].find_one(
-        {"id_number_index": {"$in": indexes}, "_id": {"$ne": person.id}, "status": {"$ne": Status.ERASED}},
+        {"id_number_index": {"$in": indexes}, "_id": {"$ne": person.id}},  # erased files keep no index
         {"station_id": 1},
     )
     if other is not None:
@@ -84,8 +84,8 @@ async def _refuse_likely_duplicates(records: Records, person: Person) -> None:
 
 async def load_person(records: Records, principal: Principal, person_id: str) -> Document:
     require(principal, READERS, "read people's files")
-    document = await records.db[PEOPLE].find_one({"_id": person_id, **principal.scope_filter()})
-    if document is None:
+    document = await records.db[PEOPLE].find_one({"_id": person_id})
+    if document is None or not principal.can_see(document["station_id"], document.get("district_id")):
         raise NotFound("person_not_found", f"no person {person_id}")
     return document
 
@@ -201,11 +201,10 @@ async def merge_people(
         cases=[*keep_document.get("cases", []), *duplicate_document.get("cases", [])],
     )
     retired = {
-        **duplicate_document,
+        **{key: value for key, value in duplicate_document.items() if key != "id_number_index"},
         "status": Status.ARCHIVED.value,
         "merged_into": keep_id,
         "household_id": None,
-        "id_number_index": None,
         "phone_index": [],
     }
     merge_note = FieldChange(field="*", before=None, after=f"merged from {duplicate_id}")

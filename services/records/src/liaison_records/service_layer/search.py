@@ -37,39 +37,47 @@ class PeopleQuery:
     limit: int = 50
 
 
+LIVE_STATUSES = [status.value for status in Status if status is not Status.ERASED]
+
+
 def people_filter(principal: Principal, query: PeopleQuery, today: date) -> dict[str, Any]:
-    """The MongoDB filter for ``query`` within the caller's scope (shared by search and export)."""
-    conditions: list[dict[str, Any]] = [principal.scope_filter()] if not principal.is_admin else []
-    conditions.append({"status": query.status.value} if query.status else {"status": {"$ne": Status.ERASED.value}})
+    """The MongoDB filter for ``query`` within the caller's scope (shared by search and export).
+
+    It is kept flat, field conditions only: the station's server uses an index for those but
+    for no filter with a top-level ``$and``, and none for ``$ne``.
+    """
+    filter_: dict[str, Any] = dict(principal.scope_filter())
+    if query.station_id is not None:
+        visible = filter_.pop("station_id", {"$in": [query.station_id]})["$in"]
+        filter_["station_id"] = query.station_id if query.station_id in visible else {"$in": []}
+    filter_["status"] = query.status.value if query.status else {"$in": LIVE_STATUSES}
     for field, value in (
-        ("station_id", query.station_id),
         ("category", query.category.value if query.category else None),
         ("country", query.country.upper() if query.country else None),
         ("deputy_id", query.deputy_id),
         ("household_id", query.household_id),
     ):
         if value is not None:
-            conditions.append({field: value})
+            filter_[field] = value
     if query.hardship:
-        conditions.append({"hardship": {"$all": [flag.value for flag in query.hardship]}})
+        filter_["hardship"] = {"$all": [flag.value for flag in query.hardship]}
     if query.text:
         keys = query_keys(query.text)
         if not keys:
             raise InvalidInput("empty_query", "the search text has no letters or characters", field="q")
-        conditions.append({"name_tokens": {"$all": keys}})
+        filter_["name_tokens"] = keys[0] if len(keys) == 1 else {"$all": keys}
     bounds = age_bounds(query.min_age, query.max_age, today)
     if bounds:
-        conditions.append({"birth_date": bounds})
-    return {"$and": conditions}
+        filter_["birth_date"] = bounds
+    return filter_
 
 
 async def search_people(records: Records, principal: Principal, query: PeopleQuery, today: date) -> Document:
     require(principal, READERS, "search people's files")
-    conditions = [people_filter(principal, query, today)]
+    filter_ = people_filter(principal, query, today)
     sort = SORTS[query.sort]
     if query.cursor:
-        conditions.append(_after(sort, _decode(query.cursor)))
-    filter_ = {"$and": conditions}
+        filter_ = {"$and": [filter_, _after(sort, _decode(query.cursor))]}
     documents = await records.db[PEOPLE].find(filter_).sort(sort).limit(query.limit + 1).to_list()
     page = documents[: query.limit]
     next_cursor = _encode(sort, page[-1]) if len(documents) > query.limit else None
@@ -92,8 +100,7 @@ async def lookup_people(
     else:
         assert phone is not None
         condition = {"phone_index": {"$in": records.codec.phone_indexes(phone.strip())}}
-    scope = principal.scope_filter()
-    documents = await records.db[PEOPLE].find({"$and": [condition, scope]} if scope else condition).to_list(20)
+    documents = await records.db[PEOPLE].find({**principal.scope_filter(), **condition}).to_list(20)
     return [masked_view(document) for document in documents]
 
 
