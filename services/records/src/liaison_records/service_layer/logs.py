@@ -1,12 +1,14 @@
 """Logging visits and activities. Each opinion raised gets a stable id (``<log id>-<n>``) so
 that cases opens exactly one case for it, however often the event is delivered."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, Role
 from liaison_infra.domain_errors import InvalidInput
+from liaison_infra.envelope import Event
 from liaison_infra.mongo import Document, Transaction
 
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
@@ -52,6 +54,35 @@ def _opinions(log_id: str, raised: list[OpinionRaised]) -> list[Opinion]:
     ]
 
 
+async def _record(
+    records: Records,
+    principal: Principal,
+    fields: VisitFields | ActivityFields,
+    station: Document,
+    collection: str,
+    log_id: str,
+    announce: Callable[[list[Opinion]], Event],
+) -> Document:
+    """Store one log entry and announce it in the same transaction; opinions get stable ids."""
+    opinions = _opinions(log_id, fields.opinions)
+    document = {
+        "_id": log_id,
+        **fields.model_dump(mode="json"),
+        "district_id": station.get("district_id"),
+        "opinions": [o.model_dump() for o in opinions],
+        "logged_by": principal.subject,
+        "logged_at": records.clock(),
+    }
+    event = announce(opinions)
+
+    async def write(tx: Transaction) -> None:
+        await tx.insert(collection, document)
+        tx.publish(event, subject=log_id, station_id=fields.station_id, district_id=station.get("district_id"))
+
+    await records.runtime.transaction(write)
+    return document_view({**document, "version": 1})
+
+
 async def log_visit(records: Records, principal: Principal, fields: VisitFields) -> Document:
     require(principal, LOGGERS, "log visits")
     station = await records.station_in_scope(principal, fields.station_id)
@@ -59,32 +90,24 @@ async def log_visit(records: Records, principal: Principal, fields: VisitFields)
         records, fields.station_id, fields.deputy_ids, fields.household_ids, fields.person_ids, fields.opinions
     )
     visit_id = f"v-{uuid4().hex[:12]}"
-    opinions = _opinions(visit_id, fields.opinions)
-    document = {
-        "_id": visit_id,
-        **fields.model_dump(mode="json"),
-        "district_id": station.get("district_id"),
-        "opinions": [o.model_dump() for o in opinions],
-        "logged_by": principal.subject,
-        "logged_at": records.clock(),
-    }
-    event = VisitLogged(
-        visit_id=visit_id,
-        station_id=fields.station_id,
-        kind=fields.kind,
-        visited_on=fields.visited_on,
-        deputy_ids=fields.deputy_ids,
-        household_ids=fields.household_ids,
-        person_ids=fields.person_ids,
-        opinions=opinions,
+    return await _record(
+        records,
+        principal,
+        fields,
+        station,
+        VISITS,
+        visit_id,
+        lambda opinions: VisitLogged(
+            visit_id=visit_id,
+            station_id=fields.station_id,
+            kind=fields.kind,
+            visited_on=fields.visited_on,
+            deputy_ids=fields.deputy_ids,
+            household_ids=fields.household_ids,
+            person_ids=fields.person_ids,
+            opinions=opinions,
+        ),
     )
-
-    async def write(tx: Transaction) -> None:
-        await tx.insert(VISITS, document)
-        tx.publish(event, subject=visit_id, station_id=fields.station_id, district_id=station.get("district_id"))
-
-    await records.runtime.transaction(write)
-    return document_view({**document, "version": 1})
 
 
 async def hold_activity(records: Records, principal: Principal, fields: ActivityFields) -> Document:
@@ -92,32 +115,24 @@ async def hold_activity(records: Records, principal: Principal, fields: Activity
     station = await records.station_in_scope(principal, fields.station_id)
     await _check_references(records, fields.station_id, fields.deputy_ids, [], [], fields.opinions)
     activity_id = f"a-{uuid4().hex[:12]}"
-    opinions = _opinions(activity_id, fields.opinions)
-    document = {
-        "_id": activity_id,
-        **fields.model_dump(mode="json"),
-        "district_id": station.get("district_id"),
-        "opinions": [o.model_dump() for o in opinions],
-        "logged_by": principal.subject,
-        "logged_at": records.clock(),
-    }
-    event = ActivityHeld(
-        activity_id=activity_id,
-        station_id=fields.station_id,
-        kind=fields.kind,
-        held_on=fields.held_on,
-        title=fields.title,
-        deputy_ids=fields.deputy_ids,
-        attendees=fields.attendees,
-        opinions=opinions,
+    return await _record(
+        records,
+        principal,
+        fields,
+        station,
+        ACTIVITIES,
+        activity_id,
+        lambda opinions: ActivityHeld(
+            activity_id=activity_id,
+            station_id=fields.station_id,
+            kind=fields.kind,
+            held_on=fields.held_on,
+            title=fields.title,
+            deputy_ids=fields.deputy_ids,
+            attendees=fields.attendees,
+            opinions=opinions,
+        ),
     )
-
-    async def write(tx: Transaction) -> None:
-        await tx.insert(ACTIVITIES, document)
-        tx.publish(event, subject=activity_id, station_id=fields.station_id, district_id=station.get("district_id"))
-
-    await records.runtime.transaction(write)
-    return document_view({**document, "version": 1})
 
 
 async def list_log(
