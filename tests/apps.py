@@ -37,6 +37,11 @@ async def serve(name: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def own_database(name: str, endpoints: Endpoints, keys: tuple[Path, Path], unique: str) -> Any:
+    """The service's app on a database of the test's own."""
+    return serve(name, service_settings(name, endpoints, keys, mongodb_database=f"{name}_{unique}"))
+
+
 class Caller:
     """Makes bearer headers for a role and scope, signed with the test key pair."""
 
@@ -50,6 +55,14 @@ class Caller:
         stations: tuple[str, ...] = (),
         districts: tuple[str, ...] = (),
         subject: str = "staff-1",
+        department: str | None = None,
     ) -> dict[str, str]:
-        token = issue_token(self.private_key, subject=subject, roles=[role], stations=stations, districts=districts)
+        token = issue_token(
+            self.private_key,
+            subject=subject,
+            roles=[role],
+            stations=stations,
+            districts=districts,
+            department=department,
+        )
         return {"Authorization": f"Bearer {token}"}

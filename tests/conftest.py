@@ -11,6 +11,8 @@ from liaison_infra.mongo import Document, connect
 from liaison_infra.tokens import ensure_key_pair
 from pymongo import AsyncMongoClient
 
+from tests.apps import Caller
+
 
 @pytest.fixture(scope="session")
 def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
@@ -42,3 +44,9 @@ async def mongo(endpoints: Endpoints) -> AsyncIterator[AsyncMongoClient[Document
     client = connect(endpoints.mongodb_url)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def caller(keys: tuple[Path, Path]) -> Caller:
+    """Bearer headers for a role and scope, signed with the test key pair."""
+    return Caller(keys)

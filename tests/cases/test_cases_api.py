@@ -10,29 +10,18 @@ from liaison_infra.envelope import Envelope
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services
 
-from tests.apps import Caller, serve, service_settings
+from tests.apps import Caller, own_database, serve, service_settings
 from tests.infra.support import running, wait_until
 
 
 @pytest.fixture
-def caller(keys) -> Caller:
-    return Caller(keys)
-
-
-@pytest.fixture
 async def cases(endpoints, keys, unique) -> AsyncIterator[httpx.AsyncClient]:
-    settings = service_settings("cases", endpoints, keys, mongodb_database=f"cases_{unique}")
-    async with serve("cases", settings) as client:
+    async with own_database("cases", endpoints, keys, unique) as client:
         yield client
 
 
-def handler(keys_caller: Caller, department: str) -> dict[str, str]:
-    from liaison_infra.tokens import issue_token
-
-    token = issue_token(
-        keys_caller.private_key, subject=f"h-{department}", roles=[Role.DEPARTMENT_HANDLER], department=department
-    )
-    return {"Authorization": f"Bearer {token}"}
+def handler(caller: Caller, department: str) -> dict[str, str]:
+    return caller(Role.DEPARTMENT_HANDLER, subject=f"h-{department}", department=department)
 
 
 async def step(cases, case_id: str, action: str, headers, version: int, **payload) -> httpx.Response:

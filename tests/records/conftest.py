@@ -4,18 +4,12 @@ import httpx
 import pytest
 from liaison_infra.auth import Role
 
-from tests.apps import Caller, serve, service_settings
-
-
-@pytest.fixture
-def caller(keys) -> Caller:
-    return Caller(keys)
+from tests.apps import own_database
 
 
 @pytest.fixture
 async def records(endpoints, keys, unique) -> AsyncIterator[httpx.AsyncClient]:
-    settings = service_settings("records", endpoints, keys, mongodb_database=f"records_{unique}")
-    async with serve("records", settings) as client:
+    async with own_database("records", endpoints, keys, unique) as client:
         yield client
 
 
