@@ -126,9 +126,9 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     progress = document.get("progress") or {"rows_done": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     station = await records.station_in_scope(principal, document["station_id"])
     rows = _row_files(content, document["header_map"])
-    for _ in range(progress["rows_done"]):
-        next(rows, None)
-    while chunk := list(islice(rows, CHUNK_ROWS)):
+    await asyncio.to_thread(lambda: list(islice(rows, progress["rows_done"])))  # resume after what is done
+    # Parsing runs in a thread so the service keeps answering during a long commit.
+    while chunk := await asyncio.to_thread(lambda: list(islice(rows, CHUNK_ROWS))):
         counts = await _commit_chunk(records, principal, station, chunk)
         for key, value in counts.items():
             progress[key] += value
