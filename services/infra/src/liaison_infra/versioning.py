@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Response
 
-from liaison_infra.domain_errors import InvalidInput, PreconditionRequired
+from liaison_infra.domain_errors import InvalidInput, PreconditionRequired, StaleVersion
 
 
 def expected_version(if_match: Annotated[str | None, Header()] = None) -> int:
@@ -25,3 +25,13 @@ def with_etag(response: Response, document: dict[str, Any]) -> dict[str, Any]:
     """Send the document's version as its ETag, for the If-Match of the next change."""
     response.headers["ETag"] = f'"{document["version"]}"'
     return document
+
+
+def check_version(document_id: str, current_version: int, expected_version: int) -> None:
+    """Refuse a change based on an old read (If-Match); nothing is written."""
+    if current_version != expected_version:
+        raise StaleVersion(
+            "stale_version",
+            f"{document_id} is at version {current_version}, not {expected_version}; reload and try again",
+            details={"current_version": current_version},
+        )

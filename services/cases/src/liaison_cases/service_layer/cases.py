@@ -4,8 +4,9 @@ opinion raised on a visit or at an activity, exactly once."""
 from typing import Any
 
 from liaison_infra.auth import Principal, Role
-from liaison_infra.domain_errors import Conflict, Forbidden, NotFound, StaleVersion
+from liaison_infra.domain_errors import Conflict, Forbidden, NotFound
 from liaison_infra.mongo import Document, Transaction
+from liaison_infra.versioning import check_version
 
 from liaison_cases.adapters.store import CASES, to_case, to_document
 from liaison_cases.domain import cases as rules
@@ -89,10 +90,7 @@ async def act(
 ) -> Document:
     """One transition, stored with its timeline step and its events, or refused with the reason."""
     case = await load_case(cases, principal, case_id)
-    if case.version != expected_version:
-        raise StaleVersion(
-            "stale_version", f"{case_id} is at version {case.version}", details={"current_version": case.version}
-        )
+    check_version(case_id, case.version, expected_version)
     target: Case | None = None
     if action is Action.MERGE:
         target = await load_case(cases, principal, str(payload.get("into_case_id")))

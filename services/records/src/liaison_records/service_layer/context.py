@@ -4,8 +4,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from liaison_infra import versioning
 from liaison_infra.auth import Principal, Role
-from liaison_infra.domain_errors import Forbidden, NotFound, StaleVersion
+from liaison_infra.domain_errors import Forbidden, NotFound
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -71,12 +72,7 @@ def document_view(document: Document) -> Document:
 
 def check_version(document: Document, expected_version: int) -> None:
     """Refuse a change based on an old read (If-Match); nothing is written."""
-    if document["version"] != expected_version:
-        raise StaleVersion(
-            "stale_version",
-            f"{document['_id']} is at version {document['version']}, not {expected_version}; reload and try again",
-            details={"current_version": document["version"]},
-        )
+    versioning.check_version(document["_id"], document["version"], expected_version)
 
 
 def require(principal: Principal, roles: tuple[Role, ...], action: str) -> None:
