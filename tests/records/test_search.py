@@ -88,3 +88,20 @@ async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None
     assert bad_age.status_code == 422 and bad_age.json()["error"]["field"] == "min_age"
     blank = await records.get("/v1/people", params={"q": "  ·  "}, headers=headers)
     assert blank.status_code == 422 and blank.json()["error"]["code"] == "empty_query"
+
+
+def test_repeated_flags_tags_and_stations_count_once() -> None:
+    from liaison_records.domain.deputies import DeputyFields
+    from liaison_records.domain.people import PersonFields
+
+    person = PersonFields.model_validate(
+        {
+            "category": "returnee",
+            "name": "陈小明",
+            "hardship": ["disabled", "disabled"],
+            "tags": ["党员", "党员", "楼长"],
+        }
+    )
+    assert person.hardship == ["disabled"] and person.tags == ["党员", "楼长"]
+    deputy = DeputyFields.model_validate({"name": "李华", "level": "district", "station_ids": ["st-1", "st-1"]})
+    assert deputy.station_ids == ["st-1"]

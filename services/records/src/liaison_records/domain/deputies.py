@@ -5,9 +5,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from liaison_records.domain.org import Slug, Text
+from liaison_records.domain.org import Slug, Text, distinct
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -34,12 +34,14 @@ class DeputyFields(BaseModel):
 
     name: Text
     level: DeputyLevel
-    station_ids: list[Slug] = Field(min_length=1, max_length=20)
+    station_ids: Annotated[list[Slug], AfterValidator(distinct)] = Field(min_length=1, max_length=20)
     mobile: Annotated[str, StringConstraints(strip_whitespace=True)] | None = None
     wecom_id: Text | None = None
     dingtalk_id: Text | None = None
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    preferences: list[Channel] = Field(default_factory=lambda: [Channel.WECOM, Channel.SMS, Channel.IN_APP])
+    preferences: Annotated[list[Channel], AfterValidator(distinct)] = Field(
+        default_factory=lambda: [Channel.WECOM, Channel.SMS, Channel.IN_APP]
+    )
     term_start: date | None = None
     term_end: date | None = None
 
@@ -56,11 +58,6 @@ class DeputyFields(BaseModel):
         if value is not None and not EMAIL.fullmatch(value):
             raise ValueError("not an email address")
         return value
-
-    @field_validator("station_ids", "preferences")
-    @classmethod
-    def _no_repeats(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _term_in_order(self) -> "DeputyFields":

@@ -5,12 +5,17 @@ scope rules need; cities and regions exist for supervisors' roll-ups.
 """
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def distinct(values: list[Any]) -> list[Any]:
+    """The list without repeats, first occurrence kept: a tag or flag given twice means it once."""
+    return list(dict.fromkeys(values))
 
 
 class Level(StrEnum):

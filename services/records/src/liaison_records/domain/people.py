@@ -7,11 +7,11 @@ that the field-level history sees it.
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+from liaison_records.domain.org import Text, distinct
 
 # ISO 3166-1 alpha-2 codes a returnee may have come back from; an unknown code is refused.
 COUNTRIES = frozenset(
@@ -166,8 +166,8 @@ class PersonFields(BaseModel):
     settlement: Text | None = None
     former_employer: Text | None = None
     employment: Employment | None = None
-    hardship: list[Hardship] = Field(default_factory=list)
-    tags: list[Text] = Field(default_factory=list, max_length=30)
+    hardship: Annotated[list[Hardship], AfterValidator(distinct)] = Field(default_factory=list)
+    tags: Annotated[list[Text], AfterValidator(distinct)] = Field(default_factory=list, max_length=30)
     status: Status = Status.ACTIVE
     consents: list[Consent] = Field(default_factory=list)
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
@@ -188,11 +188,6 @@ class PersonFields(BaseModel):
         if value is not None and not date(1890, 1, 1) <= value <= datetime.now(UTC).date():
             raise ValueError("birth date must lie between 1890 and today")
         return value
-
-    @field_validator("hardship", "tags")
-    @classmethod
-    def _no_repeats(cls, value: list[Any]) -> list[Any]:
-        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _relation_only_for_relatives(self) -> "PersonFields":

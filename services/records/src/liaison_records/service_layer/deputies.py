@@ -9,13 +9,13 @@ from liaison_infra.domain_errors import InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.pii import mask_phone
 
+from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.deputies import DeputyFields
 from liaison_records.domain.events import AssignmentChanged, DeputyChannels, DeputyRegistered, DeputyUpdated
 from liaison_records.service_layer.context import STATIONS, WRITERS, Records, check_version, document_view, require
 
 DEPUTIES = "deputies"
 HOUSEHOLDS = "households"
-PEOPLE = "people"
 MOBILE_CONTEXT = "deputy.mobile"
 
 

@@ -9,11 +9,12 @@ from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
+from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import AssignmentChanged, HouseholdChanged, HouseholdMember
 from liaison_records.domain.households import HouseholdFields
 from liaison_records.domain.people import Hardship, Status
 from liaison_records.service_layer.context import READERS, WRITERS, Records, check_version, document_view, require
-from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS, PEOPLE
+from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
 
 ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly households
 

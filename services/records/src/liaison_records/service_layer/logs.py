@@ -11,10 +11,11 @@ from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import Document, Transaction
 
+from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
 from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFields
 from liaison_records.service_layer.context import READERS, Records, document_view, require
-from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS, PEOPLE
+from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
 
 VISITS = "visits"
 ACTIVITIES = "activities"

@@ -15,6 +15,7 @@ from liaison_records.domain.events import ReturneeArchived, ReturneeErased, Retu
 from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
+from liaison_records.service_layer.deputies import HOUSEHOLDS
 
 HISTORY = "history"
 
@@ -220,7 +221,7 @@ async def merge_people(
         await _record_history(
             tx, completed.model_copy(update={"version": version}), [merge_note, *changes], principal, records
         )
-        await tx.db["households"].update_many(
+        await tx.db[HOUSEHOLDS].update_many(
             {"members.person_id": duplicate_id},
             {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},
             session=tx.session,
@@ -249,7 +250,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     async def write(tx: Transaction) -> None:
         await tx.replace(PEOPLE, tombstone, expected_version=document["version"])
         await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
-        await tx.db["households"].update_many(
+        await tx.db[HOUSEHOLDS].update_many(
             {"members.person_id": person_id},
             {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}},
             session=tx.session,
