@@ -7,7 +7,7 @@ none of them needs a copy of the wiring code.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -64,6 +64,8 @@ class ServiceDefinition:
     app_factory: str
     # Processes the station starts for this service, each run as `liaison-run <name> <process>`.
     processes: tuple[str, ...] = ("api", "relay", "consumer")
+    # Processes of this service only (e.g. Celery worker and beat): name -> "module:function(settings)".
+    commands: Mapping[str, str] = field(default_factory=dict)
 
     def load_settings(self) -> ServiceSettings:
         """The service's settings from its environment; a service's class gives every default."""
@@ -74,10 +76,15 @@ class ServiceDefinition:
         return str(self.settings.model_config.get("env_prefix", ""))
 
 
+def load_function(reference: str) -> Callable[..., Any]:
+    """The function a "module:function" reference names, imported only by the process that runs it."""
+    module_name, _, attribute = reference.partition(":")
+    function: Callable[..., Any] = getattr(import_module(module_name), attribute)
+    return function
+
+
 def load_app_factory(definition: ServiceDefinition) -> "Callable[[Any], FastAPI]":
-    module_name, _, attribute = definition.app_factory.partition(":")
-    factory: Callable[[Any], FastAPI] = getattr(import_module(module_name), attribute)
-    return factory
+    return load_function(definition.app_factory)
 
 
 def installed_services() -> Mapping[str, ServiceDefinition]:

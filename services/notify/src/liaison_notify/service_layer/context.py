@@ -1,0 +1,23 @@
+"""What every notify handler works with: the runtime and a clock that tests can move."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from liaison_infra.mongo import Document
+from liaison_infra.runtime import Runtime
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Notify:
+    runtime: Runtime
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        return self.runtime.db
