@@ -20,9 +20,8 @@ and the store's. A timer task reports the longest stall of the event loop in eac
 The raw side then writes the very documents the service stored (people, history, outbox; read
 back untimed) into a fresh database with the same indexes, in the service's chunks of 500, each
 one transaction of three ``insert_many``: the writes no import can avoid. It leaves out the
-service's per-chunk existence check (``id_number_index $in``): on SecantusDB no index serves it
-(the unique index is partial, and a partial index is used only by a query implying its filter),
-so it is a collection scan that grows with the collection. Ratios: the service's import rows/s
+service's per-chunk existence check (``id_number_index $in``, 50 keys a query, served by the
+unique index), which upserting by ID number needs and a raw bulk load does not. Ratios: the service's import rows/s
 (dry run and commit) and its commit rows/s, each ÷ the raw rows/s.
 
 Search. Up to ``BENCH_RECORDS_SEARCHES`` (300) searches of the station, limit 50, within
@@ -32,8 +31,8 @@ country), alternate between the API and the raw driver running the identical fil
 (``people_filter``, same sort and limit). Latencies are per request, one at a time; ratio:
 service p99 ÷ raw p99 (≥ 1: what the service adds). The store's plan for each shape
 (``explain``) is printed. SecantusDB's explain does not show its fallback of serving one clause
-of a flat filter from an index, but a filter with a top-level ``$and``/``$or`` is always a
-collection scan there.
+of a flat filter from an index; a filter with a top-level ``$and``/``$or`` is always a
+collection scan there, which is why neither side sends one.
 
 For comparison, the dry run of a workbook as openpyxl writes it (inline strings, no size) is
 timed on ``BENCH_RECORDS_OPENPYXL_ROWS`` (20,000) rows; 0 skips it.
@@ -68,7 +67,8 @@ from liaison_records.adapters.indexes import ensure_indexes
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.people import Hardship
 from liaison_records.domain.pinyin import name_keys
-from liaison_records.service_layer.imports import CHUNK_ROWS, IMPORTS
+from liaison_records.service_layer.import_chunks import CHUNK_ROWS
+from liaison_records.service_layer.imports import IMPORTS
 from liaison_records.service_layer.people import HISTORY
 from liaison_records.service_layer.search import SORTS, PeopleQuery, people_filter
 from pymongo import AsyncMongoClient
@@ -437,7 +437,7 @@ def query_of(params: dict[str, Any]) -> PeopleQuery:
 
 def driver_filter(params: dict[str, Any]) -> dict[str, Any]:
     """The filter ``search_people`` sends for these parameters (first page)."""
-    return {"$and": [people_filter(STAFF, query_of(params), datetime.now(UTC).date())]}
+    return people_filter(STAFF, query_of(params), datetime.now(UTC).date())
 
 
 @dataclass

@@ -194,3 +194,21 @@ async def test_activities_are_logged_and_listed_by_kind_and_period(records, call
     assert [e.data["kind"] for e in held] == ["lecture", "study"] and held[0].data["attendees"] == 35
     negative = await records.post("/v1/activities", json={**body, "attendees": -1}, headers=headers)
     assert negative.status_code == 422 and negative.json()["error"]["field"] == "attendees"
+
+
+async def test_changing_a_file_keeps_its_household_and_deputy(records, caller, station):
+    headers = caller(stations=STAFF)
+    head, _ = await make_family(records, caller)
+    deputy = await make_deputy(records, caller, "李华")
+    body = {"station_id": "st-shengli", "members": [{"person_id": head, "relation_to_head": "self"}]}
+    household_id = (await records.post("/v1/households", json=body, headers=headers)).json()["id"]
+    assigned = await records.put(
+        f"/v1/households/{household_id}/deputy", json={"deputy_id": deputy}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert assigned.status_code == 200, assigned.text
+    etag = (await records.get(f"/v1/people/{head}", headers=headers)).headers["ETag"]
+    changed = await records.patch(f"/v1/people/{head}", json={"notes": "已搬迁"}, headers={**headers, "If-Match": etag})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["household_id"] == household_id and changed.json()["deputy_id"] == deputy
+    found = (await records.get("/v1/people", params={"deputy_id": deputy}, headers=headers)).json()["items"]
+    assert [p["id"] for p in found] == [head]

@@ -99,7 +99,11 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     updated = await records.post(f"/v1/imports/{third}/commit", json={}, headers=headers)
     assert updated.json()["progress"]["updated"] == 1 and updated.json()["progress"]["unchanged"] == 2
     history = (await records.get(f"/v1/people/{people[0]['id']}/history", headers=headers)).json()
-    assert [h["field"] for h in history] == ["*", "phones"]
+    assert [(h["field"], h["version"]) for h in history] == [("*", 1), ("phones", 2)]
+    file = await records.get(f"/v1/people/{people[0]['id']}", headers=headers)
+    assert file.headers["ETag"] == '"2"' and file.json()["phones"] == ["138****0000"]
+    updates = [e.data for e in await events(mongo, unique) if e.type == "returnee.updated"]
+    assert [(u["person"]["person_id"], u["changed_fields"]) for u in updates] == [(people[0]["id"], ["phones"])]
 
 
 async def test_an_unknown_header_can_be_mapped_by_the_user(records, caller, station):

@@ -211,3 +211,13 @@ async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_
         f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"2"'}
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "cannot_merge"
+
+
+async def test_many_files_may_lack_an_id_number_and_many_may_be_erased(records, caller, station) -> None:
+    headers = caller(stations=("st-shengli",))
+    first = await register(records, caller, lin(id_number=None, phones=[]))
+    second = await register(records, caller, chen(id_number=None, phones=[]))
+    assert first.status_code == second.status_code == 201, second.text
+    for person in (first.json(), second.json()):
+        erased = await records.post(f"/v1/people/{person['id']}/erase", headers=headers)
+        assert erased.status_code == 200 and erased.json()["status"] == "erased"

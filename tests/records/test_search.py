@@ -66,18 +66,53 @@ async def test_filters_combine(records, caller, station) -> None:
     assert await names(records, caller, q="chen", country="ID") == ["陈晓红"]
 
 
-async def test_cursor_pages_cover_everything_once(records, caller, station) -> None:
+async def test_cursor_pages_cover_everything_once_in_either_order_even_across_equal_names(
+    records, caller, station
+) -> None:
     await seeded(records, caller)
-    seen: list[str] = []
-    cursor = None
-    for _ in range(5):
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await records.get("/v1/people", params=params, headers=caller(stations=("st-shengli",)))).json()
-        seen += [item["name"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == ["陈晓红", "陈小明", "林美华", "王建国", "曾国华"]  # by full pinyin
+    twin = await records.post(
+        "/v1/people", json=person("林美华", "19910808", "468"), headers=caller(stations=("st-shengli",))
+    )
+    assert twin.status_code == 201, twin.text
+    by_name = ["陈晓红", "陈小明", "林美华", "林美华", "王建国", "曾国华"]  # by full pinyin, then id
+    latest_first = ["林美华", "王建国", "林美华", "曾国华", "陈晓红", "陈小明"]
+    for sort, expected in (("name", by_name), ("updated", latest_first)):
+        seen: list[str] = []
+        cursor = None
+        for _ in range(10):
+            params = {"limit": 1, "sort": sort, **({"cursor": cursor} if cursor else {})}
+            page = (await records.get("/v1/people", params=params, headers=caller(stations=("st-shengli",)))).json()
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(set(seen)) == len(seen) == len(expected), sort
+        listed = await records.get("/v1/people", params={"sort": sort}, headers=caller(stations=("st-shengli",)))
+        assert [item["id"] for item in listed.json()["items"]] == seen
+        assert [item["name"] for item in listed.json()["items"]] == expected
+
+
+async def test_a_cursor_page_neither_repeats_nor_skips_when_files_come_and_go_before_it(
+    records, caller, station, monkeypatch
+) -> None:
+    from liaison_records.service_layer import search
+
+    headers = caller(stations=("st-shengli",))
+    ids = await seeded(records, caller)  # by name: 陈晓红, 陈小明, 林美华, 王建国, 曾国华
+    first = (await records.get("/v1/people", params={"limit": 2}, headers=headers)).json()
+    assert [item["name"] for item in first["items"]] == ["陈晓红", "陈小明"]
+    added = await records.post("/v1/people", json=person("敖东", "19700101", "118"), headers=headers)  # ao: sorts first
+    assert added.status_code == 201, added.text
+    page = await records.get("/v1/people", params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers)
+    assert [item["name"] for item in page.json()["items"]] == ["林美华", "王建国"]
+    monkeypatch.setattr(search, "CURSOR_MARGIN", 0)  # the window cannot reach back past what vanished
+    for name in ("敖东", "陈晓红"):
+        person_id = added.json()["id"] if name == "敖东" else ids[name]
+        assert (await records.post(f"/v1/people/{person_id}/erase", headers=headers)).status_code == 200
+    page = await records.get("/v1/people", params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers)
+    assert [item["name"] for item in page.json()["items"]] == ["林美华", "王建国"]
+    last = await records.get("/v1/people", params={"limit": 2, "cursor": page.json()["next_cursor"]}, headers=headers)
+    assert [item["name"] for item in last.json()["items"]] == ["曾国华"] and last.json()["next_cursor"] is None
 
 
 async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None:

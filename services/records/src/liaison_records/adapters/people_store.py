@@ -5,7 +5,7 @@ masked reads never decrypt), plus keyed hashes for exact lookup. Names are index
 search tokens (characters, pinyin, initials, with prefixes) for an indexed equality match.
 """
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from liaison_infra.mongo import Document
@@ -13,8 +13,9 @@ from liaison_infra.pii import Keyring, mask_address, mask_phone
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from liaison_records.domain.consents import consent_view
 from liaison_records.domain.files import Person
-from liaison_records.domain.idcard import mask_id_number
+from liaison_records.domain.idcard import CHINA, mask_id_number
 from liaison_records.domain.pinyin import name_keys
 
 PEOPLE = "people"
@@ -58,9 +59,6 @@ class PeopleCodec:
             "_id": person.id,
             **values,
             "id_number": self._protect(person.id_number, ID_CONTEXT, mask_id_number),
-            "id_number_index": self.keyring.blind_index(person.id_number, context=ID_CONTEXT)
-            if person.id_number
-            else None,
             "phones": [self._protect(phone, PHONE_CONTEXT, mask_phone) for phone in person.phones],
             "phone_index": [self.keyring.blind_index(phone, context=PHONE_CONTEXT) for phone in person.phones],
             "address": {
@@ -72,7 +70,7 @@ class PeopleCodec:
             "sort_name": keys.full,
             "name_birth": f"{person.name}|{person.birth_date}" if person.birth_date else None,
         }
-        if person.id_number:
+        if person.id_number:  # left out otherwise: the unique index is sparse, and two nulls would collide
             document["id_number_index"] = self.keyring.blind_index(person.id_number, context=ID_CONTEXT)
         return document
 
@@ -101,12 +99,15 @@ class PeopleCodec:
 
 
 def masked_view(document: Document) -> Document:
-    """The file as most roles see it: protected values masked, nothing decrypted."""
+    """The file as most roles see it: protected values masked, nothing decrypted, and each
+    consent with its state today (in China)."""
     address = document.get("address") or {}
     detail = address.get("detail")
     id_number = document.get("id_number")
+    today = datetime.now(CHINA).date()
     return {
         **public_fields(document),
+        "consents": [consent_view(consent, today) for consent in document.get("consents", [])],
         "id_number": id_number["masked"] if id_number else None,
         "phones": [phone["masked"] for phone in document.get("phones", [])],
         "address": {

@@ -19,7 +19,7 @@ merged header cells are understood is in ``xlsx_header``. For the data rows:
 """
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,7 @@ __all__ = [
     "normalise_header",
     "read_header",
     "read_rows",
+    "reading",
 ]
 
 Source = BinaryIO | Path
@@ -101,42 +102,44 @@ class UnimportableFile(ValueError):
 
 
 def read_header(source: Source, header_map: Mapping[str, str] | None = None, sheet: str | None = None) -> HeaderReport:
-    try:
-        with _reading(source, header_map, sheet) as (report, _):
-            return report
-    except UnimportableFile as error:
-        return error.report
+    with reading(source, header_map, sheet) as (report, _):
+        return report
 
 
 def read_rows(
     source: Source, header_map: Mapping[str, str] | None = None, sheet: str | None = None
 ) -> Iterator[ParsedRow]:
     """Every non-empty data row in sheet order; raises UnimportableFile if the file cannot be imported."""
-    with _reading(source, header_map, sheet) as (report, rows):
+    with reading(source, header_map, sheet) as (report, rows):
         if not report.ok:
             raise UnimportableFile(report)
         yield from rows
 
 
 def dry_run(source: Source, header_map: Mapping[str, str] | None = None, sheet: str | None = None) -> DryRun:
-    try:
-        with _reading(source, header_map, sheet) as (report, rows):
-            problems, count, valid = list(report.problems), 0, 0
-            for row in rows:
-                problems.extend(row.problems)
-                count += 1
-                valid += row.ok
-            return DryRun(report, count, valid, tuple(problems))
-    except UnimportableFile as error:
-        return DryRun(error.report, 0, 0, error.report.problems)
+    with reading(source, header_map, sheet) as (report, rows):
+        problems, count, valid = list(report.problems), 0, 0
+        for row in rows:
+            problems.extend(row.problems)
+            count += 1
+            valid += row.ok
+        return DryRun(report, count, valid, tuple(problems))
 
 
 @contextmanager
-def _reading(
-    source: Source, header_map: Mapping[str, str] | None, sheet: str | None
+def reading(
+    source: Source, header_map: Mapping[str, str] | None = None, sheet: str | None = None
 ) -> Iterator[tuple[HeaderReport, Iterator[ParsedRow]]]:
+    """The header report and the data rows from one opening of the workbook (opening parses the
+    whole shared-strings table, so a pass opens it once); a file that cannot be read gives its
+    report and no rows."""
     fields = effective_header_map(header_map)
-    with _opened(source, sheet) as (worksheet, epoch):
+    with ExitStack() as opened:
+        try:
+            worksheet, epoch = opened.enter_context(_opened(source, sheet))
+        except UnimportableFile as error:
+            yield error.report, iter(())
+            return
         top = list(_values(worksheet, 1, HEADER_SCAN_ROWS))
         report = header_report(worksheet.title, top, fields)
         yield report, _parsed_rows(worksheet, report, epoch)

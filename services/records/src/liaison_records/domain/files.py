@@ -1,11 +1,13 @@
-"""Rules of a person's file: registration, changes with field-level history, archiving, erasure."""
+"""Rules of a person's file: registration, changes with field-level history, consents, archiving,
+erasure."""
 
 from datetime import date, datetime
 from typing import Any
 
-from liaison_infra.domain_errors import Conflict, InvalidInput
+from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from pydantic import BaseModel, Field, ValidationError
 
+from liaison_records.domain.consents import Consent, withdrawn
 from liaison_records.domain.events import PersonSnapshot
 from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 from liaison_records.domain.people import Gender, PersonFields, Status
@@ -31,6 +33,7 @@ class Person(PersonFields):
     district_id: str | None
     household_id: str | None = None
     version: int = 0
+    consents: list[Consent] = Field(default_factory=list)
     cases: list[CaseLink] = Field(default_factory=list)
 
 
@@ -60,13 +63,13 @@ def checked(fields: PersonFields) -> PersonFields:
 
 
 def register(fields: PersonFields, *, person_id: str, station_id: str, district_id: str | None) -> Person:
-    return Person(**checked(fields).model_dump(), id=person_id, station_id=station_id, district_id=district_id)
+    """A new file from ``fields`` as ``checked`` returned them (an import checks each row once)."""
+    return Person(**fields.model_dump(), id=person_id, station_id=station_id, district_id=district_id)
 
 
 def change(person: Person, patch: dict[str, Any]) -> tuple[Person, list[FieldChange]]:
     """Apply a merge-patch of file fields; returns the new file and what changed, field by field."""
-    if person.status is Status.ERASED:
-        raise Conflict("erased", "an erased file cannot change")
+    _refuse_erased(person)
     unknown = sorted(set(patch) - set(PersonFields.model_fields))
     if unknown:
         raise InvalidInput("unknown_field", f"{unknown[0]} is not a field of a person's file", field=unknown[0])
@@ -87,8 +90,38 @@ def change(person: Person, patch: dict[str, Any]) -> tuple[Person, list[FieldCha
     return Person.model_validate({**person.model_dump(), **fields.model_dump()}), changes
 
 
+def _refuse_erased(person: Person) -> None:
+    if person.status is Status.ERASED:
+        raise Conflict("erased", "an erased file cannot change")
+
+
+def give_consent(person: Person, consent: Consent) -> tuple[Person, list[FieldChange]]:
+    """Add a consent; history keeps it whole under ``consents.<id>``."""
+    _refuse_erased(person)
+    change = FieldChange(field=f"consents.{consent.id}", before=None, after=consent.model_dump(mode="json"))
+    return person.model_copy(update={"consents": [*person.consents, consent]}), [change]
+
+
+def withdraw_consent(person: Person, consent_id: str, *, at: datetime, by: str) -> tuple[Person, list[FieldChange]]:
+    """Mark a consent withdrawn (it stays in the file); withdrawing twice is refused."""
+    _refuse_erased(person)
+    current = next((consent for consent in person.consents if consent.id == consent_id), None)
+    if current is None:
+        raise NotFound("consent_not_found", f"no consent {consent_id} in this file", field="consent_id")
+    if current.withdrawn_at is not None:
+        raise Conflict("consent_withdrawn", f"consent {consent_id} was already withdrawn", field="consent_id")
+    after = withdrawn(current, at=at, by=by)
+    consents = [after if consent.id == consent_id else consent for consent in person.consents]
+    changes = _changes(current.model_dump(mode="json"), after.model_dump(mode="json"), f"consents.{consent_id}.")
+    return person.model_copy(update={"consents": consents}), changes
+
+
 def diff(before: PersonFields, after: PersonFields) -> list[FieldChange]:
-    old, new = _flatten(before.model_dump(mode="json")), _flatten(after.model_dump(mode="json"))
+    return _changes(before.model_dump(mode="json"), after.model_dump(mode="json"))
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[FieldChange]:
+    old, new = _flatten(before, prefix), _flatten(after, prefix)
     return [
         FieldChange(field=name, before=old.get(name), after=new.get(name))
         for name in sorted(old.keys() | new.keys())
@@ -129,7 +162,13 @@ def merged(keep: Person, duplicate: Person) -> tuple[Person, list[FieldChange]]:
                 patch[name] = filled
         elif mine is None and theirs is not None:
             patch[name] = theirs.model_dump(mode="json") if isinstance(theirs, BaseModel) else theirs
-    return change(keep, patch)
+    completed, changes = change(keep, patch)
+    kept_ids = {consent.id for consent in completed.consents}
+    for consent in duplicate.consents:
+        if consent.id not in kept_ids:
+            completed, given = give_consent(completed, consent)
+            changes += given
+    return completed, changes
 
 
 def erased(person: Person) -> Person:

@@ -138,15 +138,6 @@ class Address(BaseModel):
     detail: Text | None = None
 
 
-class Consent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    purpose: Text
-    given_by: Text
-    given_at: datetime
-    valid_until: date | None = None
-
-
 class PersonFields(BaseModel):
     """Everything a station records about a person; the registration and update payload."""
 
@@ -169,7 +160,6 @@ class PersonFields(BaseModel):
     hardship: Annotated[list[Hardship], AfterValidator(distinct)] = Field(default_factory=list)
     tags: Annotated[list[Text], AfterValidator(distinct)] = Field(default_factory=list, max_length=30)
     status: Status = Status.ACTIVE
-    consents: list[Consent] = Field(default_factory=list)
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
     @field_validator("country")

@@ -10,6 +10,7 @@ from liaison_records.adapters.people_store import PeopleCodec
 from liaison_records.bootstrap import SPEC
 from liaison_records.config import Settings
 from liaison_records.entrypoints import (
+    consents_api,
     deputies_api,
     households_api,
     imports_api,
@@ -31,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         [
             stations_api.router,
             people_api.router,
+            consents_api.router,
             deputies_api.router,
             households_api.router,
             logs_api.router,

@@ -2,8 +2,9 @@
 then commit all rows or only the valid ones, as the user chooses.
 
 Rows are upserted by ID number (through the blind index), so importing the same file again
-changes nothing. The commit goes in chunks, each one transaction with its history and events;
-progress is stored, so a commit interrupted half-way is finished by asking again.
+changes nothing. The commit goes in chunks (``import_chunks``), each one transaction with its
+history and events; progress is stored, so a commit interrupted half-way is finished by asking
+again. Each pass over the workbook (dry run, commit) opens it once and checks each row once.
 """
 
 import asyncio
@@ -11,27 +12,20 @@ import io
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from itertools import islice
-from typing import Any, Literal
+from typing import Literal
 from uuid import uuid4
 
 from gridfs import AsyncGridFSBucket
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
-from liaison_infra.mongo import Document, Transaction
+from liaison_infra.mongo import Document
 
-from liaison_records.adapters.people_store import PEOPLE
-from liaison_records.adapters.xlsx_import import read_header, read_rows
-from liaison_records.domain import files
-from liaison_records.domain.events import ReturneeRegistered, ReturneeUpdated
-from liaison_records.domain.files import FieldChange, Person
-from liaison_records.domain.people import PersonFields
+from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
+from liaison_records.service_layer.import_chunks import Chunk, read_chunk, write_chunk
 from liaison_records.service_layer.import_rows import RowFile, row_file
-from liaison_records.service_layer.people import HISTORY, history_entries
 
 IMPORTS = "imports"
-CHUNK_ROWS = 500
-LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in
 MAX_REPORTED_PROBLEMS = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 Mode = Literal["all_or_nothing", "valid_rows"]
@@ -91,12 +85,10 @@ async def check(records: Records, principal: Principal, import_id: str, header_m
 
 def _dry_run(content: bytes, header_map: dict[str, str]) -> Document:
     """The parser's problems and the file rules' problems together, in one pass over the rows."""
-    header = read_header(io.BytesIO(content), header_map)
-    problems = list(header.problems)
     rows = valid = 0
-    if header.ok:
-        for row in read_rows(io.BytesIO(content), header_map):
-            checked = row_file(row, header)
+    with reading(io.BytesIO(content), header_map) as (header, parsed):
+        problems = list(header.problems)
+        for checked in _row_files(header, parsed):
             problems.extend(checked.problems)
             rows += 1
             valid += checked.fields is not None
@@ -109,6 +101,11 @@ def _dry_run(content: bytes, header_map: dict[str, str]) -> Document:
         "problems": [asdict(problem) for problem in problems[:MAX_REPORTED_PROBLEMS]],
         "importable": header.ok,
     }
+
+
+def _row_files(header: HeaderReport, parsed: Iterator[ParsedRow]) -> Iterator[RowFile]:
+    """Each row checked by the file rules; none when the header makes the file unimportable."""
+    return (row_file(row, header) for row in parsed) if header.ok else iter(())
 
 
 async def commit(records: Records, principal: Principal, import_id: str, mode: Mode) -> Document:
@@ -125,118 +122,34 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     content = await _content(records, document)
     progress = document.get("progress") or {"rows_done": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     station = await records.station_in_scope(principal, document["station_id"])
-    rows = _row_files(content, document["header_map"])
-    await asyncio.to_thread(lambda: list(islice(rows, progress["rows_done"])))  # resume after what is done
-    # Parsing runs in a thread so the service keeps answering during a long commit.
-    while chunk := await asyncio.to_thread(lambda: list(islice(rows, CHUNK_ROWS))):
-        counts = await _commit_chunk(records, principal, station, chunk)
-        for key, value in counts.items():
-            progress[key] += value
-        progress["rows_done"] += len(chunk)
-        await records.db[IMPORTS].update_one(
-            {"_id": import_id}, {"$set": {"progress": progress, "status": "committing"}}
-        )
+    rows = _committed_rows(content, document["header_map"], progress["rows_done"])
+
+    def next_chunk() -> "asyncio.Future[Chunk | None]":
+        # Parsing and preparing run in a thread: the service keeps answering, and the next
+        # chunk is prepared while the store writes this one.
+        return asyncio.ensure_future(asyncio.to_thread(read_chunk, rows, records.codec, station))
+
+    reading_ahead = next_chunk()
+    try:
+        while chunk := await reading_ahead:
+            reading_ahead = next_chunk()
+            counts = await write_chunk(records, principal, chunk)
+            for key, value in counts.items():
+                progress[key] += value
+            progress["rows_done"] += chunk.rows
+            await records.db[IMPORTS].update_one(
+                {"_id": import_id}, {"$set": {"progress": progress, "status": "committing"}}
+            )
+    finally:
+        reading_ahead.cancel()
     await records.db[IMPORTS].update_one({"_id": import_id}, {"$set": {"status": "committed"}})
     return view({**document, "status": "committed", "progress": progress})
 
 
-def _row_files(content: bytes, header_map: dict[str, str]) -> Iterator[RowFile]:
-    source = io.BytesIO(content)
-    header = read_header(io.BytesIO(content), header_map)
-    return (row_file(row, header) for row in read_rows(source, header_map))
-
-
-async def _commit_chunk(
-    records: Records, principal: Principal, station: Document, chunk: list[RowFile]
-) -> dict[str, int]:
-    """Upsert one chunk of rows by ID number in one transaction, with history and events."""
-    valid = [row.fields for row in chunk if row.fields is not None and row.fields.id_number]
-    indexes = {records.codec.id_number_indexes(fields.id_number)[0]: fields for fields in valid if fields.id_number}
-    keys = list(indexes)
-    existing = {
-        doc["id_number_index"]: doc
-        for start in range(0, len(keys), LOOKUP_BATCH)
-        for doc in await records.db[PEOPLE]
-        .find({"id_number_index": {"$in": keys[start : start + LOOKUP_BATCH]}})
-        .to_list()
-    }
-    new_people: list[Person] = []
-    changed: list[tuple[Document, Person, list[FieldChange]]] = []
-    unchanged = 0
-    for index, fields in indexes.items():
-        current = existing.get(index)
-        if current is None:
-            new_people.append(
-                files.register(
-                    fields,
-                    person_id=f"p-{uuid4().hex[:12]}",
-                    station_id=station["_id"],
-                    district_id=station.get("district_id"),
-                )
-            )
-            continue
-        person = records.codec.to_person(current)
-        updated, changes = files.change(person, _import_patch(fields))
-        if changes:
-            changed.append((current, updated, changes))
-        else:
-            unchanged += 1
-    now = records.clock()
-    stamp = {"updated_at": now, "updated_by": principal.subject}
-
-    async def write(tx: Transaction) -> None:
-        if new_people:
-            documents = [
-                {
-                    **records.codec.to_document(p),
-                    "version": 1,
-                    "created_at": now,
-                    "created_by": principal.subject,
-                    **stamp,
-                }
-                for p in new_people
-            ]
-            await tx.db[PEOPLE].insert_many(documents, session=tx.session)
-        entries: list[Document] = []
-        for person in new_people:
-            entries += history_entries(person, [FieldChange(field="*", before=None, after="imported")], principal, now)
-            tx.publish(
-                ReturneeRegistered(person=files.snapshot(person)),
-                subject=person.id,
-                station_id=person.station_id,
-                district_id=person.district_id,
-            )
-        for current, person, changes in changed:
-            stored = {
-                **records.codec.to_document(person),
-                **{k: current.get(k) for k in ("created_at", "created_by", "deputy_id", "cases")},
-                **stamp,
-            }
-            version = await tx.replace(PEOPLE, stored, expected_version=current["version"])
-            entries += history_entries(person.model_copy(update={"version": version}), changes, principal, now)
-            tx.publish(
-                ReturneeUpdated(
-                    person=files.snapshot(person), changed_fields=sorted({c.field.split(".")[0] for c in changes})
-                ),
-                subject=person.id,
-                station_id=person.station_id,
-                district_id=person.district_id,
-            )
-        if entries:
-            await tx.db[HISTORY].insert_many(entries, session=tx.session)
-
-    await records.runtime.transaction(write)
-    return {
-        "created": len(new_people),
-        "updated": len(changed),
-        "unchanged": unchanged,
-        "skipped": len(chunk) - len(valid) + (len(valid) - len(indexes)),
-    }
-
-
-def _import_patch(fields: PersonFields) -> dict[str, Any]:
-    """What a row says: its filled fields only, so a re-import never blanks what staff added."""
-    return fields.model_dump(mode="json", exclude_unset=True, exclude={"status"})
+def _committed_rows(content: bytes, header_map: dict[str, str], done: int) -> Iterator[RowFile]:
+    """The rows from the first one not yet committed, from one opening of the workbook."""
+    with reading(io.BytesIO(content), header_map) as (header, parsed):
+        yield from islice(_row_files(header, parsed), done, None)
 
 
 async def read_import(records: Records, principal: Principal, import_id: str) -> Document:

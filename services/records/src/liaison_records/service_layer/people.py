@@ -18,6 +18,8 @@ from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, R
 from liaison_records.service_layer.deputies import HOUSEHOLDS
 
 HISTORY = "history"
+# Stored beside the file's own fields (set at registration and by households): a change keeps them.
+KEPT_ON_CHANGE = ("created_at", "created_by", "deputy_id")
 
 
 async def register_person(
@@ -26,7 +28,10 @@ async def register_person(
     require(principal, WRITERS, "register people")
     station = await records.station_in_scope(principal, station_id)
     person = files.register(
-        fields, person_id=f"p-{uuid4().hex[:12]}", station_id=station_id, district_id=station.get("district_id")
+        files.checked(fields),
+        person_id=f"p-{uuid4().hex[:12]}",
+        station_id=station_id,
+        district_id=station.get("district_id"),
     )
     await _refuse_duplicate_id_number(records, person)
     if not allow_duplicates:
@@ -38,7 +43,7 @@ async def register_person(
     async def write(tx: Transaction) -> None:
         await tx.insert(PEOPLE, document)
         await _record_history(tx, person, [FieldChange(field="*", before=None, after="registered")], principal, records)
-        tx.publish(ReturneeRegistered(person=files.snapshot(person)), **_routing(person))
+        tx.publish(ReturneeRegistered(person=files.snapshot(person)), **routing(person))
 
     await records.runtime.transaction(write)
     return masked_view({**document, "version": 1})
@@ -112,22 +117,33 @@ async def update_person(
     if not changes:
         return masked_view(document)
     await _refuse_duplicate_id_number(records, changed)
-    new_document = records.codec.to_document(changed)
-    new_document.update(
-        created_at=document.get("created_at"),
-        created_by=document.get("created_by"),
-        updated_at=records.clock(),
-        updated_by=principal.subject,
-        cases=document.get("cases", []),
-    )
+    return await store_change(records, principal, document, changed, changes, expected_version=expected_version)
+
+
+async def store_change(
+    records: Records,
+    principal: Principal,
+    document: Document,
+    changed: Person,
+    changes: list[FieldChange],
+    *,
+    expected_version: int,
+) -> Document:
+    """Write a changed file with its field-level history and events, if still at ``expected_version``."""
+    new_document = {
+        **records.codec.to_document(changed),
+        **{key: document.get(key) for key in KEPT_ON_CHANGE},
+        "updated_at": records.clock(),
+        "updated_by": principal.subject,
+    }
 
     async def write(tx: Transaction) -> int:
         version = await tx.replace(PEOPLE, new_document, expected_version=expected_version)
         await _record_history(tx, changed.model_copy(update={"version": version}), changes, principal, records)
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
-        tx.publish(ReturneeUpdated(person=files.snapshot(changed), changed_fields=changed_fields), **_routing(changed))
+        tx.publish(ReturneeUpdated(person=files.snapshot(changed), changed_fields=changed_fields), **routing(changed))
         if "status" in changed_fields and changed.status in files.CLOSING_STATUSES:
-            tx.publish(ReturneeArchived(person_id=changed.id, status=changed.status), **_routing(changed))
+            tx.publish(ReturneeArchived(person_id=changed.id, status=changed.status), **routing(changed))
         return version
 
     version = await records.runtime.transaction(write)
@@ -171,7 +187,7 @@ async def person_history(records: Records, principal: Principal, person_id: str)
     return await cursor.to_list()
 
 
-def _routing(person: Person) -> dict[str, Any]:
+def routing(person: Person) -> dict[str, Any]:
     return {"subject": person.id, "station_id": person.station_id, "district_id": person.district_id}
 
 
@@ -195,7 +211,7 @@ async def merge_people(
     if duplicate.household_id and completed.household_id is None:
         completed = completed.model_copy(update={"household_id": duplicate.household_id})
     kept = records.codec.to_document(completed)
-    kept.update({key: keep_document.get(key) for key in ("created_at", "created_by", "deputy_id")})
+    kept.update({key: keep_document.get(key) for key in KEPT_ON_CHANGE})
     kept.update(
         updated_at=records.clock(),
         updated_by=principal.subject,
@@ -228,10 +244,10 @@ async def merge_people(
         )
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
         tx.publish(
-            ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **_routing(completed)
+            ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **routing(completed)
         )
         tx.publish(
-            ReturneeArchived(person_id=duplicate_id, status=Status.ARCHIVED, merged_into=keep_id), **_routing(duplicate)
+            ReturneeArchived(person_id=duplicate_id, status=Status.ARCHIVED, merged_into=keep_id), **routing(duplicate)
         )
         return version
 
@@ -267,7 +283,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             },
             session=tx.session,
         )
-        tx.publish(ReturneeErased(person_id=person_id), **_routing(person))
+        tx.publish(ReturneeErased(person_id=person_id), **routing(person))
         await records.audit(principal, "erase_person", person_id, person.station_id, session=tx.session)
 
     await records.runtime.transaction(write)

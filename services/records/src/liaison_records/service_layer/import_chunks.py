@@ -1,0 +1,144 @@
+"""One chunk of an import's commit, in two stages that can overlap.
+
+``read_chunk`` (CPU only, run in a thread) parses the next rows and builds, for each valid row,
+the file and stored document it would register: pinyin keys, encryption and blind indexes.
+``write_chunk`` (on the event loop) looks up which ID numbers are already on file and writes
+the chunk in one transaction: new files, changed files, their history and one event each,
+every collection through one ``insert_many``. So the commit parses chunk N+1 while the store
+writes chunk N, and the database sees a few large writes per chunk instead of one per row.
+
+Rows are upserted by ID number through the blind index: a row whose file already says the same
+changes nothing, so importing the same file again writes nothing.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+from uuid import uuid4
+
+from liaison_infra.auth import Principal
+from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
+from pymongo import ReplaceOne
+
+from liaison_records.adapters.people_store import PEOPLE, PeopleCodec
+from liaison_records.domain import files
+from liaison_records.domain.events import ReturneeRegistered, ReturneeUpdated
+from liaison_records.domain.files import FieldChange, Person
+from liaison_records.domain.people import PersonFields
+from liaison_records.service_layer.context import Records
+from liaison_records.service_layer.import_rows import RowFile
+from liaison_records.service_layer.people import HISTORY, KEPT_ON_CHANGE, history_entries, routing
+
+CHUNK_ROWS = 500
+LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in
+IMPORTED = FieldChange(field="*", before=None, after="imported")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A valid row, and the new file it becomes unless its ID number is already on file."""
+
+    fields: PersonFields
+    person: Person
+    document: Document
+
+
+@dataclass(frozen=True)
+class Chunk:
+    rows: int
+    candidates: dict[str, Candidate]  # by the ID number's blind index under the current key
+    aliases: dict[str, str]  # blind index under any key version → the candidate's key
+
+
+def read_chunk(rows: Iterator[RowFile], codec: PeopleCodec, station: Document) -> Chunk | None:
+    """The next ``CHUNK_ROWS`` rows, prepared; None at the end. Rows without an ID number are skipped."""
+    chunk = list(islice(rows, CHUNK_ROWS))
+    if not chunk:
+        return None
+    candidates: dict[str, Candidate] = {}
+    aliases: dict[str, str] = {}
+    for row in chunk:
+        if row.fields is None or row.fields.id_number is None:
+            continue
+        person = files.register(
+            row.fields,
+            person_id=f"p-{uuid4().hex[:12]}",
+            station_id=station["_id"],
+            district_id=station.get("district_id"),
+        )
+        document = codec.to_document(person)
+        key = document["id_number_index"]
+        candidates[key] = Candidate(row.fields, person, document)
+        aliases.update((alias, key) for alias in codec.id_number_indexes(row.fields.id_number))
+    return Chunk(len(chunk), candidates, aliases)
+
+
+async def write_chunk(records: Records, principal: Principal, chunk: Chunk) -> dict[str, int]:
+    """Upsert the chunk by ID number in one transaction, with history and events; returns the counts."""
+    on_file = await _on_file(records, chunk)
+    new = [candidate for key, candidate in chunk.candidates.items() if key not in on_file]
+    changed: list[tuple[Document, Person, list[FieldChange]]] = []
+    for key, current in on_file.items():
+        person, changes = files.change(records.codec.to_person(current), _import_patch(chunk.candidates[key].fields))
+        if changes:
+            changed.append((current, person, changes))
+    now = records.clock()
+    stamp = {"updated_at": now, "updated_by": principal.subject}
+    created = [{**c.document, "version": 1, "created_at": now, "created_by": principal.subject, **stamp} for c in new]
+    replaced = [
+        {**records.codec.to_document(person), **{key: current.get(key) for key in KEPT_ON_CHANGE}, **stamp}
+        for current, person, _ in changed
+    ]
+    history = [entry for c in new for entry in history_entries(c.person, [IMPORTED], principal, now)]
+    for current, person, changes in changed:
+        next_version = person.model_copy(update={"version": current["version"] + 1})
+        history += history_entries(next_version, changes, principal, now)
+
+    async def write(tx: Transaction) -> None:
+        if created:
+            await tx.db[PEOPLE].insert_many(created, session=tx.session)
+        if replaced:
+            await _replace_all(tx, replaced, [current["version"] for current, _, _ in changed])
+        await tx.db[HISTORY].insert_many(history, session=tx.session)
+        for candidate in new:
+            tx.publish(ReturneeRegistered(person=files.snapshot(candidate.person)), **routing(candidate.person))
+        for _, person, changes in changed:
+            changed_fields = sorted({change.field.split(".")[0] for change in changes})
+            tx.publish(ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), **routing(person))
+
+    if history:  # something to write
+        await records.runtime.transaction(write)
+    return {
+        "created": len(new),
+        "updated": len(changed),
+        "unchanged": len(on_file) - len(changed),
+        "skipped": chunk.rows - len(chunk.candidates),
+    }
+
+
+async def _replace_all(tx: Transaction, documents: list[Document], versions: list[int]) -> None:
+    """Each file replaced only if still at the version read, in one ``bulk_write``."""
+    replacements = [
+        ReplaceOne({"_id": document["_id"], "version": version}, {**document, "version": version + 1})
+        for document, version in zip(documents, versions, strict=True)
+    ]
+    result = await tx.db[PEOPLE].bulk_write(replacements, session=tx.session)
+    if result.matched_count != len(replacements):
+        raise ConcurrencyConflict("files of this import changed while it was written; commit again")
+
+
+async def _on_file(records: Records, chunk: Chunk) -> dict[str, Document]:
+    """The stored files of the chunk's ID numbers, by the candidate's key."""
+    keys = list(chunk.aliases)
+    found: dict[str, Document] = {}
+    for start in range(0, len(keys), LOOKUP_BATCH):
+        batch = {"id_number_index": {"$in": keys[start : start + LOOKUP_BATCH]}}
+        for document in await records.db[PEOPLE].find(batch).to_list():
+            found[chunk.aliases[document["id_number_index"]]] = document
+    return found
+
+
+def _import_patch(fields: PersonFields) -> dict[str, Any]:
+    """What a row says: its filled fields only, so a re-import never blanks what staff added."""
+    return fields.model_dump(mode="json", exclude_unset=True, exclude={"status"})
