@@ -23,7 +23,7 @@ from bench.probes import CpuMeter
 from bench.results import Result, markdown_table, missed
 
 # Add a benchmark by writing bench/<name>.py and naming it here.
-BENCHMARKS = ("backbone", "records")
+BENCHMARKS = ("backbone", "records", "cases", "notify")
 
 # A stuck benchmark (e.g. a server killed under it) ends the run instead of hanging it.
 TIMEOUT_SECONDS = float(os.environ.get("BENCH_TIMEOUT_SECONDS", 900))

@@ -1,18 +1,50 @@
-"""The ``messages`` collection: every message ever produced, keyed so a second production is a no-op."""
+"""The ``messages`` collection: every message ever produced, keyed so a second production is a no-op.
+
+A message is ``pending`` until it is ``sent`` (on one channel), ``dropped`` (its duty closed
+first) or ``failed`` (it cannot be rendered). While pending, ``next_attempt_at`` says when it is
+due and ``tried`` which channels gave up on it.
+"""
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
 
 from liaison_infra.mongo import Document, Transaction
-from pymongo import UpdateOne
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_notify.domain.messages import Message
 
 MESSAGES = "messages"
+# A message with no ``not_before`` is due at once; a date, not null, keeps the due query indexed.
+AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+MESSAGE_FIELDS = tuple(Message.__dataclass_fields__)
 
 
 def to_document(message: Message) -> Document:
-    return {**asdict(message), "variables": dict(message.variables), "tags": list(message.tags), "status": "pending"}
+    return {
+        **asdict(message),
+        "variables": dict(message.variables),
+        "tags": list(message.tags),
+        "status": "pending",
+        "next_attempt_at": message.not_before or AT_ONCE,
+        "tried": [],
+    }
+
+
+def to_message(document: Document) -> Message:
+    fields: dict[str, Any] = {name: document.get(name) for name in MESSAGE_FIELDS}
+    return Message(**{**fields, "tags": tuple(document.get("tags", ()))})
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    await db[MESSAGES].create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+    # Listing indexes leave out the status, so a message changing state updates only the first one.
+    await db[MESSAGES].create_index([("station_id", ASCENDING)])
+    await db[MESSAGES].create_index([("district_id", ASCENDING)])
+    await db[MESSAGES].create_index([("recipient_id", ASCENDING)])
 
 
 async def enqueue(tx: Transaction, messages: Sequence[Message]) -> int:
@@ -28,3 +60,35 @@ async def enqueue(tx: Transaction, messages: Sequence[Message]) -> int:
     ]
     result = await tx.db[MESSAGES].bulk_write(requests, ordered=False, session=tx.session)
     return result.upserted_count
+
+
+async def due_ids(db: AsyncDatabase[Document], now: datetime, limit: int) -> list[str]:
+    cursor = db[MESSAGES].find(
+        {"status": "pending", "next_attempt_at": {"$lte": now}}, {"_id": 1}, sort=[("next_attempt_at", ASCENDING)]
+    )
+    return [document["_id"] async for document in cursor.limit(limit)]
+
+
+async def due(db: AsyncDatabase[Document], message_ids: Sequence[str], now: datetime) -> list[Document]:
+    """Those of ``message_ids`` still pending and due: a message already sent, or waiting for a
+    retry, is not handed out again however often its id is."""
+    query = {"_id": {"$in": list(message_ids)}, "status": "pending", "next_attempt_at": {"$lte": now}}
+    return [document async for document in db[MESSAGES].find(query)]
+
+
+async def update(
+    db: AsyncDatabase[Document], updates: dict[str, Document], session: AsyncClientSession | None = None
+) -> None:
+    """Apply each message's own update in one batched write. By ``_id`` alone: the caller holds
+    the message's claim, and an extra condition only slows the station's server down."""
+    if updates:
+        requests = [UpdateOne({"_id": key}, update) for key, update in updates.items()]
+        await db[MESSAGES].bulk_write(requests, ordered=False, session=session)
+
+
+async def drop(db: AsyncDatabase[Document], keys: Sequence[str], now: datetime) -> None:
+    """Drop messages not yet sent (one a worker sent meanwhile stays sent)."""
+    if keys:
+        drops = {"$set": {"status": "dropped", "dropped_at": now}}
+        requests = [UpdateOne({"_id": key, "status": "pending"}, drops) for key in keys]
+        await db[MESSAGES].bulk_write(requests, ordered=False)

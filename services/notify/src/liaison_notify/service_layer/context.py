@@ -8,6 +8,8 @@ from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
 from pymongo.asynchronous.database import AsyncDatabase
 
+from liaison_notify.config import Settings
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -21,3 +23,9 @@ class Notify:
     @property
     def db(self) -> AsyncDatabase[Document]:
         return self.runtime.db
+
+    @property
+    def settings(self) -> Settings:
+        settings = self.runtime.settings
+        assert isinstance(settings, Settings)
+        return settings

@@ -1,0 +1,63 @@
+"""Sending through Apprise: one URL per channel and address, the provider's answer kept.
+
+Each channel is an Apprise URL template in the settings (``NOTIFY_WECOM_URL`` …) with an
+``{address}`` placeholder. WeCom (``wecombot://KEY``) and DingTalk (``dingtalk://TOKEN``) bots
+post to hosts fixed in Apprise's plugins (``notify_url`` = qyapi.weixin.qq.com,
+oapi.dingtalk.com), with no URL parameter to change them. So a private deployment (政务微信) or a
+test receiver is reached with Apprise's generic ``json://host/path/{address}`` instead, not by
+patching the plugins; Apprise's JSON can rename and drop its fields (``?:message=content``) but
+not nest them as the bots' ``{"text": {"content": …}}``, so such an endpoint (a relay, or the
+tests' receiver) takes Apprise's shape. The SMS gateway is ``json://`` or ``form://`` to the
+gateway's URL; email is ``mailto://`` / ``mailtos://`` with ``smtp=``, port and ``mode=``.
+
+Apprise blocks, so each send runs in a thread. Its result says what the provider answered (the
+log lines of that one call) and whether the call timed out: a timed-out send is unsettled, it
+may have reached the provider, and must not be repeated blindly. (A plugin's own socket timeout
+is reported by Apprise as a plain failure and so retried; none of these providers takes an
+idempotency key that would make a retry safe, so the call timeout stays below the plugins'.)
+"""
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import apprise
+
+from liaison_notify.config import Settings
+from liaison_notify.domain.channels import Channel, Route
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    answer: str
+    settled: bool = True  # False: no answer in time; the provider may have got it
+
+
+def apprise_url(settings: Settings, route: Route) -> str:
+    templates = {
+        Channel.WECOM: settings.wecom_url,
+        Channel.DINGTALK: settings.dingtalk_url,
+        Channel.SMS: settings.sms_url,
+        Channel.EMAIL: settings.email_url,
+    }
+    return templates[route.channel].format(address=quote(route.address or "", safe=""))
+
+
+def _send_blocking(url: str, title: str, body: str, timeout: float) -> Outcome:
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return Outcome(False, "the channel's Apprise URL is not valid")
+    result = notifier.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=timeout)
+    answer = " ".join(entry.message for entry in result.logs())[:1000]
+    settled = result.status != apprise.AppriseResultStatus.TIMEOUT
+    return Outcome(bool(result), answer or result.status.name.lower(), settled)
+
+
+async def send(url: str, title: str, body: str, *, seconds: float) -> Outcome:
+    """Send, giving up after ``seconds``; Apprise's call timeout stops the thread's own wait."""
+    try:
+        async with asyncio.timeout(seconds + 5):
+            return await asyncio.to_thread(_send_blocking, url, title, body, seconds)
+    except TimeoutError:
+        return Outcome(False, f"no answer within {seconds:g}s", settled=False)

@@ -1,0 +1,60 @@
+"""The ``rule_overrides`` collection: what each district and station changed of the default rules."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from liaison_infra.mongo import Document
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from liaison_notify.domain.rules import DEFAULT_RULES, Rule, apply
+
+RULE_OVERRIDES = "rule_overrides"
+
+
+def owner(scope: str, scope_id: str) -> str:
+    """Who an override belongs to: "district:d-1" or "station:st-1"."""
+    return f"{scope}:{scope_id}"
+
+
+def override_id(scope: str, scope_id: str, rule_id: str) -> str:
+    return f"{owner(scope, scope_id)}:{rule_id}"
+
+
+async def ensure_rule_indexes(db: AsyncDatabase[Document]) -> None:
+    await db[RULE_OVERRIDES].create_index([("owner", ASCENDING), ("rule_id", ASCENDING)])
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """The overrides in force, resolved per station: station beats district beats default."""
+
+    changes: dict[tuple[str, str], dict[str, Any]]  # (owner, rule id) -> changed fields
+
+    def rule(self, rule_id: str, station_id: str, district_id: str | None) -> Rule:
+        layers = [self.changes.get((owner("district", district_id), rule_id))] if district_id else []
+        layers.append(self.changes.get((owner("station", station_id), rule_id)))
+        return apply(DEFAULT_RULES[rule_id], *(layer for layer in layers if layer))
+
+    def rules(self, station_id: str, district_id: str | None) -> list[Rule]:
+        return [self.rule(rule_id, station_id, district_id) for rule_id in DEFAULT_RULES]
+
+
+async def load_rulebook(
+    db: AsyncDatabase[Document],
+    *,
+    owners: list[str] | None = None,
+    session: AsyncClientSession | None = None,
+) -> RuleBook:
+    """The overrides of ``owners`` (all of them when None: there are a few per station at most)."""
+    query = {"owner": {"$in": owners}} if owners is not None else {}
+    cursor = db[RULE_OVERRIDES].find(query, session=session)
+    return RuleBook({(doc["owner"], doc["rule_id"]): doc["changes"] async for doc in cursor})
+
+
+async def rulebook_for(
+    db: AsyncDatabase[Document], station_id: str, district_id: str | None, session: AsyncClientSession | None = None
+) -> RuleBook:
+    owners = [owner("station", station_id)] + ([owner("district", district_id)] if district_id else [])
+    return await load_rulebook(db, owners=owners, session=session)

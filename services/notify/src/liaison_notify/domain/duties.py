@@ -1,0 +1,180 @@
+"""The duty aggregate: one obligation with a window (deputy D visits household H in 2026-11).
+
+open → fulfilled (an event proves it done) | missed (its window closed first). An open duty may
+move to another deputy or another window; a missed one climbs its escalation ladder until an
+event resolves it late. Every transition returns a new duty; nothing here does I/O.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+from liaison_notify.domain.periods import SHANGHAI, Window, local_day
+from liaison_notify.domain.rules import EscalationStep, QuietHours, Rule
+from liaison_notify.domain.schedule import Reminder, outside_quiet_hours, schedule
+
+
+class DutyStatus(StrEnum):
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A step of the ladder, planned at ``due``; ``recipient_id`` None means nobody could be told."""
+
+    to: str
+    due: datetime
+    recipient_id: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Duty:
+    id: str
+    rule_id: str
+    kind: str
+    period_id: str
+    subject_id: str  # a household, a station or a case
+    station_id: str
+    district_id: str | None
+    deputy_id: str | None
+    window_start: datetime
+    window_end: datetime
+    reminders: tuple[Reminder, ...]
+    next_reminder_at: datetime | None
+    status: DutyStatus = DutyStatus.OPEN
+    released: tuple[str, ...] = ()
+    fulfilled_by: str | None = None
+    closed_at: datetime | None = None
+    resolved_at: datetime | None = None  # a missed duty done late
+    escalations: tuple[Escalation, ...] = ()  # planned and taken steps of a missed duty
+    escalated: tuple[str, ...] = ()  # the ``to`` of each step already taken
+    next_escalation_at: datetime | None = None
+    version: int = 0  # the stored version this duty was read at; 0 before it is stored
+
+    @property
+    def recipient_id(self) -> str:
+        """The deputy responsible, or the station head for station duties and unassigned households."""
+        return f"deputy:{self.deputy_id}" if self.deputy_id else f"station_head:{self.station_id}"
+
+    def release_due(self, now: datetime, quiet: QuietHours) -> tuple["Duty", Reminder | None]:
+        """The reminder due at ``now`` (the latest, when several were missed) and the duty advanced
+        past it; a duty that is not open releases nothing. In quiet hours a reminder is only
+        postponed: the duty comes due again when they end."""
+        if self.status != DutyStatus.OPEN or self.next_reminder_at is None or self.next_reminder_at > now:
+            return self, None
+        local_now = now.astimezone(SHANGHAI)
+        if quiet.contains(local_now.time()):
+            return replace(self, next_reminder_at=outside_quiet_hours(local_now, quiet).astimezone(UTC)), None
+        due = [r for r in self.reminders if r.occurrence not in self.released and r.at <= now]
+        upcoming = [r.at for r in self.reminders if r.at > now]
+        advanced = replace(
+            self,
+            released=self.released + tuple(r.occurrence for r in due),
+            next_reminder_at=min(upcoming, default=None),
+        )
+        return advanced, (due[-1] if due else None)
+
+    def done_by(self, day: date) -> bool:
+        """Whether something done on local ``day`` fulfils this duty: inside its window while it is
+        open, any day from the window's start once it is missed (late, but it stops escalation)."""
+        first, after_last = local_day(self.window_start), local_day(self.window_end)
+        if self.status == DutyStatus.OPEN:
+            return first <= day < after_last
+        return self.status == DutyStatus.MISSED and first <= day
+
+    def fulfil(self, by: str, at: datetime) -> "Duty | None":
+        """Done: an open duty is fulfilled, a missed one resolved late; None when nothing changes."""
+        if self.status == DutyStatus.OPEN:
+            return replace(self, status=DutyStatus.FULFILLED, fulfilled_by=by, closed_at=at, next_reminder_at=None)
+        if self.status == DutyStatus.MISSED and self.resolved_at is None:
+            return replace(self, fulfilled_by=by, resolved_at=at, next_escalation_at=None)
+        return None
+
+    def miss(self, rule: Rule) -> "Duty":
+        """The window closed with the duty open: plan every step of the rule's ladder, each due
+        ``after_days`` after the window's end and outside quiet hours.
+
+        With no step at all the miss is still recorded, as an escalation to nobody, so it shows.
+        """
+        planned = tuple(self._plan(step, rule.quiet_hours) for step in rule.escalation) or (
+            Escalation("nobody", self.window_end, None, "no escalation step is configured for this rule"),
+        )
+        routable = [e.due for e in planned if e.recipient_id is not None]
+        return replace(
+            self,
+            status=DutyStatus.MISSED,
+            closed_at=self.window_end,
+            next_reminder_at=None,
+            escalations=planned,
+            next_escalation_at=min(routable, default=None),
+        )
+
+    def _plan(self, step: EscalationStep, quiet: QuietHours) -> Escalation:
+        local_due = (self.window_end + timedelta(days=step.after_days)).astimezone(SHANGHAI)
+        due = outside_quiet_hours(local_due, quiet).astimezone(UTC)
+        if step.to == "station_head":
+            return Escalation(step.to, due, f"station_head:{self.station_id}")
+        if self.district_id is None:
+            return Escalation(step.to, due, None, "the station's district is not known")
+        return Escalation(step.to, due, f"district:{self.district_id}")
+
+    def escalate_due(self, now: datetime) -> tuple["Duty", list[Escalation]]:
+        """The planned steps due at ``now`` not taken yet, and the duty with them marked taken."""
+        if self.status != DutyStatus.MISSED or self.resolved_at is not None:
+            return self, []
+        due = [e for e in self.escalations if e.recipient_id and e.due <= now and e.to not in self.escalated]
+        later = [e.due for e in self.escalations if e.recipient_id and e.due > now and e.to not in self.escalated]
+        taken = replace(
+            self, escalated=self.escalated + tuple(e.to for e in due), next_escalation_at=min(later, default=None)
+        )
+        return taken, due
+
+    def reassign(self, deputy_id: str | None) -> "Duty | None":
+        """An open duty follows its household to the new deputy, future reminders included."""
+        if self.status != DutyStatus.OPEN or deputy_id == self.deputy_id:
+            return None
+        return replace(self, deputy_id=deputy_id)
+
+    def reschedule(self, rule: Rule, window: Window) -> "Duty | None":
+        """An open duty moves to a new window (a case's deadline changed); reminders follow it."""
+        if self.status != DutyStatus.OPEN:
+            return None
+        reminders = tuple(schedule(rule, window))
+        pending = [r.at for r in reminders if r.occurrence not in self.released]
+        return replace(
+            self,
+            period_id=window.period_id,
+            window_start=window.start,
+            window_end=window.end,
+            reminders=reminders,
+            next_reminder_at=min(pending, default=None),
+        )
+
+
+def duty_id(rule_id: str, subject_id: str, period_id: str) -> str:
+    """Deterministic, so generating a period twice finds the duty already there; ordered so that
+    one rule's duties of one period form a range of ids, which a scan checks with one query."""
+    return f"{rule_id}|{period_id}|{subject_id}"
+
+
+def new_duty(
+    rule: Rule, window: Window, *, subject_id: str, station_id: str, district_id: str | None, deputy_id: str | None
+) -> Duty:
+    reminders = tuple(schedule(rule, window))
+    return Duty(
+        id=duty_id(rule.id, subject_id, window.period_id),
+        rule_id=rule.id,
+        kind=rule.kind.value,
+        period_id=window.period_id,
+        subject_id=subject_id,
+        station_id=station_id,
+        district_id=district_id,
+        deputy_id=deputy_id,
+        window_start=window.start,
+        window_end=window.end,
+        reminders=reminders,
+        next_reminder_at=reminders[0].at if reminders else None,
+    )

@@ -1,0 +1,176 @@
+"""Delivery: claim, send, record. The two functions the Celery tasks call, free of Celery.
+
+For each due message: a reminder whose duty is no longer open is dropped; otherwise the
+recipient's first route not yet given up on is claimed in MongoDB (one batched write for the
+whole batch) before anything is sent, so a duplicated or redelivered call finds the claim taken
+and sends nothing. Each send's outcome, the attempts log, the message's next step and the
+reminder events are then written in one transaction per batch.
+
+A failed send is retried by a later scan after an exponential backoff (never a sleep here); after
+the channel's attempts the next route is tried. A send that outlived its timeout, or a claim still
+``sending`` after its lease (its worker died mid-send), may have reached the provider: it is
+marked ``unknown``, never sent again on any outside channel, and the message goes to the in-app
+inbox (whose writes are idempotent) with an alert to the station. A recipient nobody can reach
+outside the inbox raises the same kind of alert, so nothing is dropped without a trace.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from liaison_infra.domain_errors import InvalidInput
+from liaison_infra.mongo import Document
+from redis.asyncio import Redis
+
+from liaison_notify.adapters import deliveries_store, inbox_store, messages_store, recipients_store
+from liaison_notify.adapters.providers import Outcome, apprise_url, send
+from liaison_notify.adapters.rate_limit import RateLimiter
+from liaison_notify.config import Settings
+from liaison_notify.domain.channels import Channel, Route, next_route
+from liaison_notify.domain.messages import Message
+from liaison_notify.domain.templates import render
+from liaison_notify.service_layer.context import Notify
+from liaison_notify.service_layer.delivery_record import Result, record
+
+log = logging.getLogger(__name__)
+DUTIES = "duties"  # the duties engineer's collection, read only: is the duty still open?
+EXPIRED_PER_SCAN = 1000
+
+
+@dataclass(frozen=True)
+class Plan:
+    document: Document
+    message: Message
+    route: Route
+    routes: tuple[Route, ...]
+    title: str
+    body: str
+
+    @property
+    def claim(self) -> deliveries_store.Claim:
+        m = self.message
+        return deliveries_store.Claim(m.key, self.route.channel.value, m.station_id, m.district_id)
+
+    def inbox_item(self, now: datetime) -> Document:
+        m = self.message
+        return inbox_store.new_item(m.key, m.recipient_id, m, m.template, (self.title, self.body), now)
+
+    def result(self, token: str, attempt: int, outcome: Outcome) -> Result:
+        """The send's outcome, with where the message goes next should this route give up, and
+        why the inbox stands in for the outside channels, when it does."""
+        fallback = next_route(self.routes, {*self.document.get("tried", []), self.route.channel.value})
+        alert_reason = None
+        if self.route.channel == Channel.INBOX:
+            alert_reason = str(self.document.get("fallback_reason", "no_channel"))
+        return Result(self.message, self.route.channel, token, attempt, outcome, fallback, self.title, alert_reason)
+
+
+async def pending_message_ids(notify: Notify, now: datetime, limit: int) -> list[str]:
+    """The messages due at ``now``, longest waiting first. Claims whose lease ran out are settled
+    as unknown first, which sends their messages on to the inbox."""
+    await _settle_expired(notify, now)
+    return await messages_store.due_ids(notify.db, now, limit)
+
+
+async def deliver(notify: Notify, message_ids: Sequence[str]) -> None:
+    """Deliver those of ``message_ids`` still due; safe to call twice, or concurrently."""
+    settings = notify.settings
+    now = notify.clock()
+    documents = await _drop_closed_duties(notify, await messages_store.due(notify.db, message_ids, now), now)
+    plans = await _plan(notify, documents, now)
+    if not plans:
+        return
+    async with Redis.from_url(settings.redis_url) as redis:
+        plans = await _within_rate(notify, RateLimiter(redis, settings.mongodb_database), plans, now)
+    lease = timedelta(seconds=settings.claim_lease_seconds)
+    token, attempts = await deliveries_store.claim(notify.db, [plan.claim for plan in plans], now, lease)
+    claimed = [(plan, attempts[plan.claim.id]) for plan in plans if plan.claim.id in attempts]
+    if not claimed:
+        return
+    outcomes = await _send_all(notify, settings, claimed)
+    results = [plan.result(token, attempt, outcome) for (plan, attempt), outcome in zip(claimed, outcomes, strict=True)]
+    await notify.runtime.transaction(lambda tx: record(tx, settings, results, now))
+
+
+async def _drop_closed_duties(notify: Notify, documents: list[Document], now: datetime) -> list[Document]:
+    duty_ids = {d["duty_id"] for d in documents if d.get("duty_id")}
+    if not duty_ids:
+        return documents
+    cursor = notify.db[DUTIES].find({"_id": {"$in": sorted(duty_ids)}, "status": "open"}, {"_id": 1})
+    still_open = {duty["_id"] async for duty in cursor}
+    dropped = [d for d in documents if d.get("duty_id") and d["duty_id"] not in still_open]
+    for document in dropped:
+        log.info("reminder dropped: its duty is no longer open", extra={"fields": {"message": document["_id"]}})
+    await messages_store.drop(notify.db, [d["_id"] for d in dropped], now)
+    return [d for d in documents if d not in dropped]
+
+
+async def _plan(notify: Notify, documents: list[Document], now: datetime) -> list[Plan]:
+    """Each message's route and text; a message that cannot be rendered fails visibly."""
+    recipients = await recipients_store.find_many(notify.db, (d["recipient_id"] for d in documents))
+    plans, broken = [], {}
+    for document in documents:
+        message = messages_store.to_message(document)
+        recipient = recipients.get(message.recipient_id)
+        routes = recipient.routes if recipient else (Route(Channel.INBOX),)
+        try:
+            title, body = render(message.template, message.variables)
+        except InvalidInput as exc:
+            log.error("message cannot be rendered", extra={"fields": {"message": message.key, "error": exc.message}})
+            broken[message.key] = {"$set": {"status": "failed", "error": exc.message, "failed_at": now}}
+            continue
+        route = next_route(routes, set(document.get("tried", [])))
+        plans.append(Plan(document, message, route, routes, title, body))
+    await messages_store.update(notify.db, broken)
+    return plans
+
+
+async def _within_rate(notify: Notify, limiter: RateLimiter, plans: list[Plan], now: datetime) -> list[Plan]:
+    """The plans each channel's rate allows in this second; the others are due in the next."""
+    settings = notify.settings
+    allowed: list[Plan] = []
+    deferred: dict[str, Document] = {}
+    next_window = now.replace(microsecond=0) + timedelta(seconds=1)
+    for channel in Channel:
+        group = [plan for plan in plans if plan.route.channel == channel]
+        per_second = settings.rate_per_second.get(channel.value)
+        granted = len(group) if per_second is None else await limiter.take(channel, len(group), per_second, now)
+        allowed += group[:granted]
+        deferred |= {plan.message.key: {"$set": {"next_attempt_at": next_window}} for plan in group[granted:]}
+    await messages_store.update(notify.db, deferred)
+    return allowed
+
+
+async def _send_all(notify: Notify, settings: Settings, claimed: list[tuple[Plan, int]]) -> list[Outcome]:
+    """Send every claimed plan: inbox items in one write, the others through Apprise concurrently."""
+    now = notify.clock()
+    items = [plan.inbox_item(now) for plan, _ in claimed if plan.route.channel == Channel.INBOX]
+    await inbox_store.put(notify.db, items)
+    gate = asyncio.Semaphore(settings.send_concurrency)
+
+    async def one(plan: Plan) -> Outcome:
+        if plan.route.channel == Channel.INBOX:
+            return Outcome(True, "stored in the inbox")
+        async with gate:
+            url = apprise_url(settings, plan.route)
+            return await send(url, plan.title, plan.body, seconds=settings.send_timeout_seconds)
+
+    return list(await asyncio.gather(*(one(plan) for plan, _ in claimed)))
+
+
+async def _settle_expired(notify: Notify, now: datetime) -> None:
+    """Claims still sending after their lease end as unknown (see the module docstring)."""
+    claims = await deliveries_store.expired(notify.db, now, EXPIRED_PER_SCAN)
+    if not claims:
+        return
+    cursor = notify.db[messages_store.MESSAGES].find({"_id": {"$in": [c["message_id"] for c in claims]}})
+    messages = {d["_id"]: messages_store.to_message(d) async for d in cursor}
+    lost = Outcome(False, "the claim's lease ran out before its send was recorded", settled=False)
+    results = [
+        Result(messages[c["message_id"]], Channel(c["channel"]), c["token"], c["attempt"], lost, Route(Channel.INBOX))
+        for c in claims
+        if c["message_id"] in messages
+    ]
+    await notify.runtime.transaction(lambda tx: record(tx, notify.settings, results, now))

@@ -1,0 +1,163 @@
+"""What follows each send, written for a whole batch in one transaction: the claim settled, the
+attempt logged with the provider's answer, the message's next step, the reminder events, and
+the station's alerts (stored, and shown in the station's inbox)."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from liaison_infra.mongo import Document, Transaction
+
+from liaison_notify.adapters import deliveries_store, inbox_store, messages_store
+from liaison_notify.adapters.providers import Outcome
+from liaison_notify.config import Settings
+from liaison_notify.domain.channels import EXTERNAL, Channel, Route
+from liaison_notify.domain.messages import Message
+from liaison_notify.domain.periods import SHANGHAI
+from liaison_notify.domain.reminder_events import ReminderFailed, ReminderSent
+from liaison_notify.domain.rules import QuietHours
+from liaison_notify.domain.schedule import outside_quiet_hours
+from liaison_notify.domain.templates import render
+
+ALERT_REASONS = {
+    "no_channel": "未登记可用的外部渠道",
+    "channels_failed": "各渠道均发送失败",
+    "delivery_unknown": "发送结果不明，为免重复未再发送",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    message: Message
+    channel: Channel
+    token: str  # the claim's taker
+    attempt: int
+    outcome: Outcome
+    fallback: Route  # where the message goes should this channel give up
+    title: str = ""
+    alert_reason: str | None = None  # why the inbox stands in, when it does
+
+
+@dataclass
+class Batch:
+    claims: dict[tuple[str, str], Document]  # by (claim id, token)
+    messages: dict[str, Document]
+    attempts: list[Document]
+    alerts: list[Document]
+    alert_items: list[Document]
+
+
+async def record(tx: Transaction, settings: Settings, results: list[Result], now: datetime) -> None:
+    batch = Batch({}, {}, [], [], [])
+    for result in results:
+        _follow(tx, settings, batch, result, now)
+    await deliveries_store.settle(tx.db, batch.claims, tx.session)
+    await deliveries_store.log_attempts(tx.db, batch.attempts, tx.session)
+    await messages_store.update(tx.db, batch.messages, tx.session)
+    await inbox_store.raise_alerts(tx.db, batch.alerts, tx.session)
+    await inbox_store.put(tx.db, batch.alert_items, tx.session)
+
+
+def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, now: datetime) -> None:
+    """Decide the claim's end and the message's next step from one send's outcome."""
+    message, outcome = result.message, result.outcome
+    claim_id = f"{message.key}|{result.channel}"
+    claim = (claim_id, result.token)
+    batch.attempts.append(
+        {
+            # Not derived from the claim: a worker recording after its lease ran out must not
+            # collide with the "unknown" the scan recorded, or its whole batch would be lost.
+            "_id": uuid4().hex,
+            "message_id": message.key,
+            "channel": result.channel.value,
+            "attempt": result.attempt,
+            "at": now,
+            "delivered": outcome.delivered,
+            "settled": outcome.settled,
+            "answer": outcome.answer,
+            "station_id": message.station_id,
+            "district_id": message.district_id,
+        }
+    )
+    settled: Document = {"settled_at": now, "answer": outcome.answer}
+    if outcome.delivered:
+        batch.claims[claim] = {**settled, "status": "sent"}
+        batch.messages[message.key] = {"$set": {"status": "sent", "channel": result.channel.value, "sent_at": now}}
+        _publish(tx, ReminderSent.model_validate(_about(result)), message)
+        if result.alert_reason:
+            _alert(batch, result, result.alert_reason, now)
+    elif not outcome.settled and result.channel == Channel.INBOX:  # idempotent: simply write it again
+        batch.claims[claim] = {**settled, "status": "retry", "retry_at": now}
+        batch.messages[message.key] = {"$set": {"next_attempt_at": now}}
+    elif not outcome.settled:
+        batch.claims[claim] = {**settled, "status": "unknown"}
+        batch.messages[message.key] = {
+            "$set": {"next_attempt_at": now, "fallback_reason": "delivery_unknown"},
+            "$addToSet": {"tried": {"$each": [channel.value for channel in EXTERNAL]}},
+        }
+        _publish_failure(tx, result, "unknown", Channel.INBOX)
+    elif result.attempt < settings.channel_attempts:
+        retry_at = _retry_at(now, settings.retry_base_seconds * 2 ** (result.attempt - 1))
+        batch.claims[claim] = {**settled, "status": "retry", "retry_at": retry_at}
+        batch.messages[message.key] = {"$set": {"next_attempt_at": retry_at}}
+    else:
+        batch.claims[claim] = {**settled, "status": "failed"}
+        batch.messages[message.key] = {
+            "$set": {"next_attempt_at": now, "fallback_reason": "channels_failed"},
+            "$addToSet": {"tried": result.channel.value},
+        }
+        _publish_failure(tx, result, "failed", result.fallback.channel)
+
+
+def _retry_at(now: datetime, backoff_seconds: float) -> datetime:
+    """After the backoff, moved out of the default quiet hours (a message does not carry its
+    rule's own: the duties release reminders outside them, and only retries are timed here)."""
+    later = (now + timedelta(seconds=backoff_seconds)).astimezone(SHANGHAI)
+    return outside_quiet_hours(later, QuietHours()).astimezone(UTC)
+
+
+def _about(result: Result) -> dict[str, object]:
+    m = result.message
+    return {
+        "message_id": m.key,
+        "rule_id": m.rule_id,
+        "subject_id": m.subject_id,
+        "occurrence": m.occurrence,
+        "recipient_id": m.recipient_id,
+        "template": m.template,
+        "duty_id": m.duty_id,
+        "channel": result.channel.value,
+        "attempt": result.attempt,
+    }
+
+
+def _publish(tx: Transaction, event: ReminderSent | ReminderFailed, message: Message) -> None:
+    tx.publish(event, subject=message.key, station_id=message.station_id, district_id=message.district_id)
+
+
+def _publish_failure(tx: Transaction, result: Result, outcome: str, fallback: Channel) -> None:
+    answer = result.outcome.answer
+    event = ReminderFailed.model_validate(
+        {**_about(result), "outcome": outcome, "answer": answer, "fallback": fallback.value}
+    )
+    _publish(tx, event, result.message)
+
+
+def _alert(batch: Batch, result: Result, reason: str, now: datetime) -> None:
+    """A recipient the outside channels could not reach: stored, and told to the station's inbox."""
+    m = result.message
+    station_head = f"station_head:{m.station_id}"
+    batch.alerts.append(
+        {
+            "_id": f"{m.key}|alert",
+            "message_id": m.key,
+            "recipient_id": m.recipient_id,
+            "reason": reason,
+            "station_id": m.station_id,
+            "district_id": m.district_id,
+            "created_at": now,
+        }
+    )
+    variables = {"recipient_id": m.recipient_id, "reason": ALERT_REASONS[reason], "message_title": result.title}
+    text = render("no_channel_alert", variables)
+    batch.alert_items.append(inbox_store.new_item(f"alert|{m.key}", station_head, m, "no_channel_alert", text, now))

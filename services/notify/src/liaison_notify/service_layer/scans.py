@@ -1,0 +1,147 @@
+"""The periodic scans Celery beat triggers: generate duties, release due reminders, close windows.
+
+Each is idempotent and safe to run concurrently or repeatedly: duties have deterministic ids and
+are inserted only when not stored yet, every change is a compare-and-set on the duty's version, and messages
+are stored under their idempotency key. Work goes in batches (one transaction writes hundreds of
+documents), because the station's server does hundreds of transactions a second, not thousands.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from liaison_infra.envelope import Event
+from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from liaison_notify.adapters import duties_store
+from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
+from liaison_notify.adapters.messages_store import enqueue
+from liaison_notify.adapters.rules_store import load_rulebook
+from liaison_notify.domain.duties import Duty, new_duty
+from liaison_notify.domain.duty_messages import escalation_message, reminder_message
+from liaison_notify.domain.events import DutyMissed, about
+from liaison_notify.domain.messages import Message
+from liaison_notify.domain.periods import local_day
+from liaison_notify.domain.rules import Rule
+from liaison_notify.service_layer.context import Notify
+from liaison_notify.service_layer.planning import Plans, store_new
+
+BATCH = 500
+
+
+async def generate_duties(notify: Notify, now: datetime) -> int:
+    """Create the duty instances of every period under way at ``now``; returns how many were new."""
+    plans = Plans(await load_rulebook(notify.db), local_day(now))
+    created = 0
+    async for station in notify.db[STATIONS].find({}):
+        created += await _generate_for_station(notify, plans, station["_id"], station.get("district_id"))
+    return created
+
+
+async def _generate_for_station(notify: Notify, plans: Plans, station_id: str, district: str | None) -> int:
+    """The station's own duties and its households', stored in batches."""
+    owed = [
+        new_duty(rule, window, subject_id=station_id, station_id=station_id, district_id=district, deputy_id=None)
+        for rule, window in plans.for_station(station_id, district)
+    ]
+    async for household in notify.db[HOUSEHOLDS].find({"station_id": station_id}, batch_size=BATCH):
+        owed += [
+            new_duty(
+                rule,
+                window,
+                subject_id=household["_id"],
+                station_id=station_id,
+                district_id=household.get("district_id") or district,
+                deputy_id=household.get("deputy_id"),
+            )
+            for rule, window in plans.for_household(station_id, district, household)
+        ]
+    return await _store_new(notify, owed)
+
+
+BatchStep = Callable[[Duty, Rule], tuple[Duty, list[Message]]]
+
+
+async def _in_batches(
+    notify: Notify, query: Document, step: BatchStep, announce: Callable[[Duty], Event] | None = None
+) -> tuple[int, int]:
+    """Apply ``step`` to the duties matching ``query``, a batch per transaction, until none match;
+    ``step`` must take each duty out of ``query``. A batch that met a duty changed meanwhile (an
+    event fulfilled it, another scan ran) is read again. Returns how many duties and messages."""
+    duties = messages = 0
+    while True:
+
+        async def work(tx: Transaction) -> tuple[int, int]:
+            found = await duties_store.find(tx, query, limit=BATCH)
+            book = await load_rulebook(tx.db, session=tx.session)
+            changed, produced = [], []
+            for duty in found:
+                after, out = step(duty, book.rule(duty.rule_id, duty.station_id, duty.district_id))
+                changed.append((duty, after))
+                produced += out
+                if announce is not None:
+                    tx.publish(
+                        announce(after), subject=duty.id, station_id=duty.station_id, district_id=duty.district_id
+                    )
+            await duties_store.save(tx, changed)
+            await enqueue(tx, produced)
+            return len(found), len(produced)
+
+        try:
+            batch_duties, batch_messages = await notify.runtime.transaction(work)
+        except ConcurrencyConflict:
+            continue
+        duties, messages = duties + batch_duties, messages + batch_messages
+        if batch_duties < BATCH:
+            return duties, messages
+
+
+async def release_due_reminders(notify: Notify, now: datetime) -> int:
+    """Enqueue the reminders of open duties that are due at ``now``; returns how many messages."""
+
+    def release(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
+        advanced, reminder = duty.release_due(now, rule.quiet_hours)
+        return advanced, [reminder_message(duty, rule, reminder)] if reminder else []
+
+    _, messages = await _in_batches(notify, {"next_reminder_at": {"$lte": now}, "status": "open"}, release)
+    return messages
+
+
+async def close_windows(notify: Notify, now: datetime) -> int:
+    """Mark open duties past their window missed and take every escalation step that is due;
+    returns how many duties were missed plus how many escalation messages went out."""
+
+    def escalate(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
+        taken, due = duty.escalate_due(now)
+        return taken, [escalation_message(duty, rule, step) for step in due]
+
+    def miss(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
+        return escalate(duty.miss(rule), rule)
+
+    def announce(duty: Duty) -> Event:
+        return DutyMissed.model_validate(
+            {**about(duty), "escalate_to": [e.recipient_id for e in duty.escalations if e.recipient_id]}
+        )
+
+    missed, first_steps = await _in_batches(notify, {"status": "open", "window_end": {"$lte": now}}, miss, announce)
+    _, later_steps = await _in_batches(notify, {"next_escalation_at": {"$lte": now}, "status": "missed"}, escalate)
+    return missed + first_steps + later_steps
+
+
+async def _store_new(notify: Notify, duties: list[Duty], attempts: int = 5) -> int:
+    """Store those of ``duties`` not stored yet, a batch per transaction; when a concurrent scan
+    stored some first, look again at what is stored and go on."""
+    created = 0
+    for attempt in range(1, attempts + 1):
+        known = await duties_store.stored_ids(notify.db, duties)
+        pending = [duty for duty in duties if duty.id not in known]
+        try:
+            for start in range(0, len(pending), BATCH):
+                batch = pending[start : start + BATCH]
+                created += await notify.runtime.transaction(partial(store_new, duties=batch, known=known))
+            return created
+        except (DuplicateKeyError, BulkWriteError):
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

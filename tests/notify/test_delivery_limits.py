@@ -1,0 +1,109 @@
+"""Delivery under pressure: a channel's rate shared through Redis, and a worker killed between
+its claim and its record, whose message is never sent again outside the inbox."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from liaison_infra.harness.servers import Endpoints
+from liaison_notify.adapters import deliveries_store, inbox_store
+from liaison_notify.service_layer.delivery import deliver, pending_message_ids
+
+from tests.notify.delivery_support import (
+    Clock,
+    advance,
+    delivering,
+    enqueue,
+    message,
+    reachable,
+    reminder,
+    scan_and_deliver,
+)
+from tests.notify.duty_support import local
+from tests.notify.receivers import http_receiver
+
+
+async def test_a_channel_sends_no_more_than_its_rate_per_second(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as gateway:
+        rates = {"sms": 2, "inbox": 100}
+        async with delivering(endpoints, keys, unique, sms_url=gateway.url("sms"), rate_per_second=rates) as notify:
+            await reachable(notify, "deputy:dep-1", ("sms", "13800000001"))
+            await enqueue(notify, [reminder(n) for n in range(1, 6)])
+
+            assert len(await scan_and_deliver(notify)) == 5
+            assert len(gateway.received) == 2
+            assert len(await scan_and_deliver(notify)) == 0, "the others wait for the next second"
+            advance(notify, seconds=1)
+            await scan_and_deliver(notify)
+            assert len(gateway.received) == 4
+            advance(notify, seconds=1)
+            await scan_and_deliver(notify)
+            assert len(gateway.received) == 5
+
+
+async def test_a_worker_killed_mid_send_is_never_resent_outside_the_inbox(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as bot:
+        async with delivering(endpoints, keys, unique, wecom_url=bot.url("wecom"), claim_lease_seconds=120) as notify:
+            await reachable(notify, "deputy:dep-1", ("wecom", "bot-key-1"), ("sms", "13800000001"))
+            await enqueue(notify, [reminder()])
+            key = reminder().key
+            # A worker claimed the WeCom send, then died before recording what happened.
+            claim = deliveries_store.Claim(key, "wecom", "st-1", "d-1")
+            await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))
+
+            await deliver(notify, [key])  # the task redelivered while the lease runs
+            assert bot.received == []
+            advance(notify, seconds=121)
+            await scan_and_deliver(notify)
+
+            assert bot.received == [], "neither WeCom again nor the next outside channel"
+            stored = await message(notify, key)
+            assert (stored["status"], stored["channel"]) == ("sent", "inbox")
+            claims, attempts = await deliveries_store.of_message(notify.db, key)
+            assert {c["channel"]: c["status"] for c in claims} == {"wecom": "unknown", "inbox": "sent"}
+            assert "lease" in attempts[0]["answer"]
+            alert = await notify.db[inbox_store.ALERTS].find_one({"message_id": key})
+            assert alert is not None and alert["reason"] == "delivery_unknown"
+            assert await pending_message_ids(notify, notify.clock() + timedelta(days=1), 10) == []
+
+
+async def test_a_send_left_unanswered_is_unknown_and_never_repeated(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as slow_bot, http_receiver() as gateway:
+        slow_bot.answer_after_seconds = 2
+        urls = {"dingtalk_url": slow_bot.url("dingtalk"), "sms_url": gateway.url("sms"), "send_timeout_seconds": 0.5}
+        async with delivering(endpoints, keys, unique, **urls) as notify:
+            await reachable(notify, "deputy:dep-1", ("dingtalk", "token-1"), ("sms", "13800000001"))
+            await enqueue(notify, [reminder()])
+
+            for _ in range(3):
+                await scan_and_deliver(notify)
+                advance(notify, minutes=10)
+
+            stored = await message(notify, reminder().key)
+            assert (stored["status"], stored["channel"]) == ("sent", "inbox")
+            claims, _ = await deliveries_store.of_message(notify.db, reminder().key)
+            assert {c["channel"]: c["status"] for c in claims} == {"dingtalk": "unknown", "inbox": "sent"}
+            assert gateway.received == [], "no other outside channel either: the bot may well have it"
+    # Closing the receiver waits for its late answer: the bot got the message, exactly once.
+    assert [item["path"] for item in slow_bot.received] == ["/dingtalk/token-1"]
+
+
+async def test_a_retry_falling_in_quiet_hours_waits_for_the_morning(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as gateway:
+        gateway.failures_left = 1
+        async with delivering(endpoints, keys, unique, sms_url=gateway.url("sms")) as notify:
+            await reachable(notify, "deputy:dep-1", ("sms", "13800000001"))
+            notify.clock = Clock(local(2026, 11, 20, 20, 59))  # the retry would come at 21:00
+            await enqueue(notify, [reminder()])
+
+            await scan_and_deliver(notify)
+
+            assert (await message(notify, reminder().key))["next_attempt_at"] == local(2026, 11, 21, 8)
+            assert await pending_message_ids(notify, local(2026, 11, 21, 7, 59), 10) == []

@@ -1,0 +1,139 @@
+"""Duties against the real database: generated exactly once, reminded on an injected clock,
+fulfilled by events, moved with their household, missed and escalated."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from liaison_notify.adapters.duties_store import DUTIES
+from liaison_notify.adapters.messages_store import MESSAGES
+from liaison_notify.domain.periods import SHANGHAI
+from liaison_notify.service_layer.context import Notify
+from liaison_notify.service_layer.scans import generate_duties, release_due_reminders
+
+from tests.notify.duty_support import apply, envelope, every, household, local, own_notify, scan_at
+
+
+@pytest.fixture
+async def notify(endpoints, keys, unique) -> AsyncIterator[Notify]:
+    async with own_notify(endpoints, keys, unique) as notify:
+        yield notify
+
+
+async def created_events(notify: Notify) -> int:
+    return await notify.db["outbox"].count_documents({"topic": "notify.duty.v1"})
+
+
+async def test_generation_makes_each_duty_exactly_once_however_often_and_concurrently_it_runs(notify) -> None:
+    for number, cared in ((1, True), (2, False), (3, False)):
+        await household(notify, f"h-{number}", "dep-a", at=local(2026, 10, 20), cared=cared)
+    # November: three monthly visits, the station's lecture and study of Q4; no festival under way.
+    assert await generate_duties(notify, local(2026, 11, 3)) == 5
+    assert await generate_duties(notify, local(2026, 11, 3, 12)) == 0
+    # December, by two scans at once: the quarter's duties exist already, three visits are new.
+    assert sum(await asyncio.gather(*(generate_duties(notify, local(2026, 12, 1)) for _ in range(2)))) == 3
+    assert await notify.db[DUTIES].count_documents({}) == 8
+    assert await created_events(notify) == 8
+    # 重阳 2026 falls on 10-18: only the hardship household owes a festival visit in its window.
+    assert await generate_duties(notify, local(2026, 10, 15)) == 4  # three October visits, one festival
+    festival = await notify.db[DUTIES].find({"rule_id": "festival_double_ninth"}).to_list()
+    assert [d["subject_id"] for d in festival] == ["h-1"] and festival[0]["recipient_id"] == "deputy:dep-a"
+
+
+async def test_a_whole_month_reminds_at_the_right_times_follows_the_deputy_and_escalates(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))
+    await household(notify, "h-2", "dep-b", at=local(2026, 10, 20))
+    await household(notify, "h-3", "dep-a", at=local(2026, 10, 20))
+    await generate_duties(notify, local(2026, 11, 1))
+    november = every(timedelta(hours=3), local(2026, 11, 1), local(2026, 11, 10, 12))
+    produced = await scan_at(notify, november)
+    moved = {"household_id": "h-3", "station_id": "st-1", "previous_deputy_id": "dep-a", "deputy_id": "dep-c"}
+    await apply(notify, envelope("assignment.changed", moved | {"reason": "换届"}, at=local(2026, 11, 10, 14)))
+    visit = {
+        "visit_id": "v-1",
+        "station_id": "st-1",
+        "kind": "household_visit",
+        "visited_on": "2026-11-15",
+        "deputy_ids": ["dep-b"],
+        "household_ids": ["h-2"],
+        "person_ids": [],
+        "opinions": [],
+    }
+    await apply(notify, envelope("visit.logged", visit, at=local(2026, 11, 15, 18)))
+    produced += await scan_at(notify, every(timedelta(hours=3), local(2026, 11, 10, 15), local(2026, 12, 5)))
+
+    visits = [(at, m) for at, m in produced if m["rule_id"] == "monthly_visit"]
+    sent = sorted((m["recipient_id"], m["occurrence"]) for _, m in visits)
+    assert sent == [
+        ("deputy:dep-a", "2026-11-01T09:00"),
+        ("deputy:dep-a", "2026-11-01T09:00"),
+        ("deputy:dep-a", "2026-11-20T09:00"),
+        ("deputy:dep-a", "2026-11-30T09:00"),
+        ("deputy:dep-b", "2026-11-01T09:00"),  # nothing after the visit of the 15th
+        ("deputy:dep-c", "2026-11-20T09:00"),  # h-3 moved to dep-c on the 10th
+        ("deputy:dep-c", "2026-11-30T09:00"),
+        ("district:d-1", "2026-11:escalation:district"),
+        ("district:d-1", "2026-11:escalation:district"),
+        ("station_head:st-1", "2026-11:escalation:station_head"),
+        ("station_head:st-1", "2026-11:escalation:station_head"),
+    ]
+    for at, message in visits:
+        assert 8 <= at.astimezone(SHANGHAI).hour < 21, (at, message["_id"])
+        if "reminder" in message["tags"]:  # released at its own time
+            assert at.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M") == message["occurrence"]
+    escalations = sorted((at.astimezone(SHANGHAI), m["recipient_id"]) for at, m in visits if "escalation" in m["tags"])
+    assert [(at.day, at.hour) for at, _ in escalations] == [(1, 9), (1, 9), (4, 9), (4, 9)]
+    statuses = {d["subject_id"]: d["status"] async for d in notify.db[DUTIES].find({"rule_id": "monthly_visit"})}
+    assert statuses == {"h-1": "missed", "h-2": "fulfilled", "h-3": "missed"}
+    # Scanning the whole month again, even on a clock set back, produces nothing new.
+    before = await notify.db[MESSAGES].count_documents({})
+    assert await scan_at(notify, every(timedelta(hours=6), local(2026, 11, 1), local(2026, 12, 6))) == []
+    assert await notify.db[MESSAGES].count_documents({}) == before
+
+
+async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(notify) -> None:
+    # Registered late in the evening of the 5th: the reminder of the 1st is due, but not at night.
+    await household(notify, "h-1", "dep-a", at=local(2026, 11, 5, 22))
+    await generate_duties(notify, local(2026, 11, 5, 22))
+    produced = await scan_at(notify, every(timedelta(minutes=30), local(2026, 11, 5, 22), local(2026, 11, 6, 9)))
+    visits = [(at.astimezone(SHANGHAI), m) for at, m in produced if m["rule_id"] == "monthly_visit"]
+    assert [(at.day, at.hour, at.minute, m["occurrence"]) for at, m in visits] == [(6, 8, 0, "2026-11-01T09:00")]
+    assert await release_due_reminders(notify, local(2026, 11, 6, 10)) == 0
+
+
+async def test_a_visit_logged_before_generation_leaves_the_duty_fulfilled(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))
+    visit = {
+        "visit_id": "v-9",
+        "station_id": "st-1",
+        "kind": "household_visit",
+        "visited_on": "2026-11-01",
+        "deputy_ids": ["dep-a"],
+        "household_ids": ["h-1"],
+        "person_ids": [],
+        "opinions": [],
+    }
+    event = envelope("visit.logged", visit, at=local(2026, 11, 1, 0, 2))
+    await apply(notify, event)
+    await apply(notify, event)  # redelivered: the inbox drops it
+    await generate_duties(notify, local(2026, 11, 1, 0, 5))
+    duty = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
+    assert duty is not None and duty["status"] == "fulfilled" and duty["fulfilled_by"] == "visit:v-9"
+    produced = await scan_at(notify, [local(2026, 11, 1, 9)])
+    assert [m["rule_id"] for _, m in produced] == ["quarterly_lecture", "quarterly_study"]
+    fulfilled = await notify.db["outbox"].count_documents({"key": "monthly_visit|2026-11|h-1"})
+    assert fulfilled == 2  # duty.created and duty.fulfilled, once each
+
+
+async def test_a_household_event_older_than_the_assignment_it_crossed_does_not_undo_it(notify) -> None:
+    """household.changed and assignment.changed travel on different topics: either may come first."""
+    moved = {"household_id": "h-1", "station_id": "st-1", "previous_deputy_id": None, "deputy_id": "dep-b"}
+    await apply(notify, envelope("assignment.changed", moved | {"reason": "assignment"}, at=local(2026, 11, 2, 10)))
+    await household(notify, "h-1", None, at=local(2026, 11, 2, 9), cared=True)  # written before, arriving after
+    stored = await notify.db["households"].find_one({"_id": "h-1"})
+    assert stored is not None and (stored["deputy_id"], stored["hardship"]) == ("dep-b", True)
+    await household(notify, "h-1", "dep-c", at=local(2026, 11, 3, 9))  # a later change does apply
+    await generate_duties(notify, local(2026, 11, 3, 10))
+    duty = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
+    assert duty is not None and duty["recipient_id"] == "deputy:dep-c"

@@ -1,0 +1,150 @@
+"""A whole quarter of station duties, case deadlines, and misses that nobody can be told of."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from liaison_notify.adapters.duties_store import DUTIES
+from liaison_notify.adapters.rules_store import RULE_OVERRIDES
+from liaison_notify.domain.periods import SHANGHAI
+from liaison_notify.service_layer.context import Notify
+from liaison_notify.service_layer.scans import close_windows, generate_duties
+
+from tests.notify.duty_support import apply, envelope, every, household, local, own_notify, scan_at
+
+
+@pytest.fixture
+async def notify(endpoints, keys, unique) -> AsyncIterator[Notify]:
+    async with own_notify(endpoints, keys, unique) as notify:
+        yield notify
+
+
+def daily(start, end, *hours: int):
+    """Scan moments: each day from ``start`` at each of ``hours`` (local)."""
+    return sorted(moment + timedelta(hours=hour) for moment in every(timedelta(days=1), start, end) for hour in hours)
+
+
+async def test_a_whole_quarter_a_lecture_stops_its_reminders_and_a_missing_study_escalates(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 12, 20))
+    await generate_duties(notify, local(2027, 1, 1))
+    lecture = {
+        "activity_id": "a-1",
+        "station_id": "st-1",
+        "kind": "lecture",
+        "held_on": "2027-02-10",
+        "title": "侨法宣讲",
+        "deputy_ids": ["dep-a"],
+        "attendees": 40,
+        "opinions": [],
+    }
+    produced = await scan_at(notify, daily(local(2027, 1, 1), local(2027, 2, 10), 9, 23))
+    await apply(notify, envelope("activity.held", lecture, at=local(2027, 2, 10, 16)))
+    produced += await scan_at(notify, daily(local(2027, 2, 11), local(2027, 4, 5), 9, 23))
+
+    station = [(at.astimezone(SHANGHAI), m) for at, m in produced if m["rule_id"].startswith("quarterly")]
+    assert sorted((m["rule_id"], m["recipient_id"], m["occurrence"]) for _, m in station) == [
+        ("quarterly_lecture", "station_head:st-1", "2027-01-01T09:00"),
+        ("quarterly_study", "district:d-1", "2027-Q1:escalation:district"),
+        ("quarterly_study", "station_head:st-1", "2027-01-01T09:00"),
+        ("quarterly_study", "station_head:st-1", "2027-03-02T09:00"),
+        ("quarterly_study", "station_head:st-1", "2027-03-25T09:00"),
+        ("quarterly_study", "station_head:st-1", "2027-Q1:escalation:station_head"),
+    ]
+    assert all(at.hour == 9 for at, _ in station)  # the 23:00 scans released nothing
+    escalated_on = sorted(at.day for at, m in station if "escalation" in m["tags"])
+    assert escalated_on == [1, 4]  # station head on April 1st, the district three days later
+    duties = {d["rule_id"]: d async for d in notify.db[DUTIES].find({"subject_id": "st-1"})}
+    assert duties["quarterly_lecture"]["status"] == "fulfilled"
+    assert duties["quarterly_lecture"]["fulfilled_by"] == "activity:a-1"
+    assert duties["quarterly_study"]["status"] == "missed"
+    assert b'"type":"duty.missed"' in await _payloads(notify, "quarterly_study|2027-Q1|st-1")
+
+
+async def _payloads(notify: Notify, key: str) -> bytes:
+    return b"".join([doc["payload"] async for doc in notify.db["outbox"].find({"key": key}).sort("order", 1)])
+
+
+def case(case_id: str, state: str, due: str | None) -> dict[str, object]:
+    return {
+        "case_id": case_id,
+        "station_id": "st-1",
+        "state": state,
+        "title": "楼道灯坏了",
+        "originators": ["p-1"],
+        "lead_department_id": "dept-roads",
+        "due": due,
+        "due_provisional": False,
+    }
+
+
+async def test_case_deadlines_remind_in_working_days_move_with_the_deadline_and_end_with_the_reply(notify) -> None:
+    await apply(notify, envelope("case.assigned", case("c-1", "assigned", "2026-10-12"), at=local(2026, 9, 20, 10)))
+    await apply(notify, envelope("case.assigned", case("c-2", "assigned", "2026-10-12"), at=local(2026, 9, 20, 10)))
+    produced = await scan_at(notify, daily(local(2026, 9, 20), local(2026, 10, 8), 9))
+    extended = case("c-1", "in_progress", "2026-10-23")
+    await apply(notify, envelope("case.deadline_changed", extended, at=local(2026, 10, 9, 11)))
+    produced += await scan_at(notify, daily(local(2026, 10, 9), local(2026, 10, 20), 9))
+    await apply(notify, envelope("case.replied", case("c-1", "replied", "2026-10-23"), at=local(2026, 10, 21, 15)))
+    produced += await scan_at(notify, daily(local(2026, 10, 21), local(2026, 10, 30), 9))
+
+    sent = sorted((m["subject_id"], m["template"], m["occurrence"]) for _, m in produced)
+    assert sent == [
+        # Three working days before 10-12, counting the 调休 Saturday 10-10: Thursday 10-08.
+        ("c-1", "case_deadline_reminder", "2026-10-08T09:00"),
+        # Moved to 10-23: three working days before is 10-20; the reply of 10-21 ends it.
+        ("c-1", "case_deadline_reminder", "2026-10-20T09:00"),
+        ("c-2", "case_deadline_reminder", "2026-10-08T09:00"),
+        ("c-2", "case_deadline_reminder", "2026-10-12T09:00"),
+        ("c-2", "case_overdue", "deadline:escalation:district"),
+        ("c-2", "case_overdue", "deadline:escalation:station_head"),
+    ]
+    statuses = {d["subject_id"]: d["status"] async for d in notify.db[DUTIES].find({"kind": "case_deadline"})}
+    assert statuses == {"c-1": "fulfilled", "c-2": "missed"}
+    await apply(notify, envelope("case.closed", case("c-2", "closed", "2026-10-12"), at=local(2026, 11, 2, 10)))
+    late = await notify.db[DUTIES].find_one({"subject_id": "c-2"})
+    assert late is not None and late["status"] == "missed" and late["resolved_at"] is not None
+
+
+async def test_a_miss_nobody_can_be_told_of_is_still_recorded_for_all_to_see(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))  # district d-1
+    await apply(
+        notify,
+        envelope(
+            "household.changed",
+            {
+                "household_id": "h-9",
+                "station_id": "st-9",
+                "head_person_id": None,
+                "members": [],
+                "deputy_id": None,
+                "hardship": False,
+                "elderly": False,
+            },
+            at=local(2026, 10, 20),
+            district_id=None,
+        ),
+    )
+    await notify.db[RULE_OVERRIDES].insert_one(
+        {
+            "_id": "station:st-1:monthly_visit",
+            "owner": "station:st-1",
+            "rule_id": "monthly_visit",
+            "changes": {"escalation": []},
+            "version": 1,
+        }
+    )
+    await generate_duties(notify, local(2026, 11, 1))
+    await close_windows(notify, local(2026, 12, 10))
+    no_ladder = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
+    assert no_ladder is not None and no_ladder["status"] == "missed"
+    assert [(e["to"], e["recipient_id"]) for e in no_ladder["escalations"]] == [("nobody", None)]
+    assert "no escalation step" in no_ladder["escalations"][0]["note"]
+    no_district = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-9"})
+    assert no_district is not None and no_district["recipient_id"] == "station_head:st-9"  # nobody assigned
+    assert [(e["to"], e["recipient_id"]) for e in no_district["escalations"]] == [
+        ("station_head", "station_head:st-9"),
+        ("district", None),
+    ]
+    assert b'"escalate_to":[]' in await _payloads(notify, "monthly_visit|2026-11|h-1")
+    escalations = await notify.db["messages"].find({"tags": "escalation"}).to_list()
+    assert [m["recipient_id"] for m in escalations] == ["station_head:st-9"]
