@@ -1,0 +1,56 @@
+"""Raw Celery on the same Redis: a task that does nothing but say it ran (one INCR), served by a
+prefork worker configured as notify's (JSON, acks_late, prefetch 1, no results). The floor under
+notify's delivery tasks: what Celery itself costs per task on this machine.
+
+Run as a worker: ``python -c "from bench.celery_noop import serve; serve(redis_url, queue)"``.
+"""
+
+import logging
+import sys
+from typing import Any
+
+import redis
+from celery import Celery
+
+NOOP = "bench.noop"
+_counter: dict[str, Any] = {}  # this process's Redis client, made on first use (after the fork)
+
+
+def counter_key(queue: str) -> str:
+    return f"{queue}.done"
+
+
+def noop_app(redis_url: str, queue: str) -> Celery:
+    app = Celery("bench_noop", broker=redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=queue,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+
+    def noop(_payload: list[str]) -> None:
+        client = _counter.setdefault("client", redis.Redis.from_url(redis_url))
+        client.incr(counter_key(queue))
+
+    app.task(name=NOOP)(noop)
+    return app
+
+
+def serve(redis_url: str, queue: str, concurrency: int = 2) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    worker = noop_app(redis_url, queue).Worker(
+        pool="prefork",
+        concurrency=concurrency,
+        queues=[queue],
+        loglevel="INFO",
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+        quiet=True,
+    )
+    worker.start()
