@@ -30,8 +30,16 @@ async def step(cases, case_id: str, action: str, headers, version: int, **payloa
     )
 
 
+async def add_departments(cases, caller: Caller, *ids: str) -> None:
+    for department_id in ids:
+        body = {"id": department_id, "name": department_id, "contacts": [{"name": "王科长", "phone": "0772-1234567"}]}
+        saved = await cases.put(f"/v1/departments/{department_id}", json=body, headers=caller(Role.ADMIN))
+        assert saved.status_code == 200, saved.text
+
+
 async def test_a_case_goes_from_collected_to_closed_and_every_step_is_kept(cases, caller) -> None:
     staff = caller(stations=("st-1",))
+    await add_departments(cases, caller, "dept-roads")
     opened = await cases.post(
         "/v1/cases",
         json={
@@ -47,8 +55,11 @@ async def test_a_case_goes_from_collected_to_closed_and_every_step_is_kept(cases
     case_id = opened.json()["id"]
     roads = handler(caller, "dept-roads")
     assert (await step(cases, case_id, "submit", staff, 1)).status_code == 200
+    unknown = await step(cases, case_id, "assign", staff, 2, lead_department_id="dept-nowhere")
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_department"
     assigned = await step(cases, case_id, "assign", staff, 2, lead_department_id="dept-roads")
     assert assigned.json()["state"] == "assigned" and assigned.json()["due"]
+    assert assigned.json()["supervision"]["colour"] == "green"
     wrong = await step(cases, case_id, "close", staff, 3)
     assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "illegal_transition"
     outsider = await step(cases, case_id, "start", handler(caller, "dept-health"), 3)
@@ -67,11 +78,16 @@ async def test_a_case_goes_from_collected_to_closed_and_every_step_is_kept(cases
     assert [s["by"] for s in timeline][-3:] == ["h-dept-roads", "staff-1", "staff-1"]
     other_station = caller(stations=("st-2",))
     assert (await cases.get(f"/v1/cases/{case_id}", headers=other_station)).status_code == 404
-    assert (await cases.get("/v1/cases", headers=roads)).json()[0]["id"] == case_id
+    assert [c["id"] for c in (await cases.get("/v1/cases", headers=roads)).json()["items"]] == [case_id]
 
 
 async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints, keys, unique, caller, mongo) -> None:
-    """records logs a visit → relay → Kafka → cases consumer → one case per opinion, even when replayed."""
+    """records logs a visit → relay → Kafka → cases consumer → one case per opinion, even when replayed.
+
+    The consumer reads the visit topic from its start, where other tests' visits are too: everything
+    here is counted within this test's own station.
+    """
+    station = f"st-{unique}"
     records_settings = service_settings(
         "records", endpoints, keys, mongodb_database=f"records_{unique}", broker_check_seconds=0.5
     )
@@ -86,24 +102,24 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     services = installed_services()
     records_runtime = Runtime(records_settings, services["records"].spec)
     cases_runtime = Runtime(cases_settings, services["cases"].spec)
-    admin, staff = caller(Role.ADMIN), caller(stations=("st-1",))
+    admin, staff = caller(Role.ADMIN), caller(stations=(station,))
     async with serve("records", records_settings) as records:
         for unit in (
             {"id": "r-1", "level": "region", "name": "区"},
             {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
             {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
-            {"id": "st-1", "level": "station", "name": "站", "parent_id": "d-1"},
+            {"id": station, "level": "station", "name": "站", "parent_id": "d-1"},
         ):
             assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
         deputy = (
             await records.post(
-                "/v1/deputies", json={"name": "李华", "level": "district", "station_ids": ["st-1"]}, headers=staff
+                "/v1/deputies", json={"name": "李华", "level": "district", "station_ids": [station]}, headers=staff
             )
         ).json()["id"]
-        returnee = {"station_id": "st-1", "category": "returnee", "name": "陈小明"}
+        returnee = {"station_id": station, "category": "returnee", "name": "陈小明"}
         person = (await records.post("/v1/people", json=returnee, headers=staff)).json()["id"]
         visit = {
-            "station_id": "st-1",
+            "station_id": station,
             "kind": "household_visit",
             "visited_on": datetime.now(UTC).date().isoformat(),
             "deputy_ids": [deputy],
@@ -117,7 +133,7 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     cases_db = mongo[f"cases_{unique}"]
 
     async def two_cases() -> bool:
-        return await cases_db["cases"].count_documents({}) == 2
+        return await cases_db["cases"].count_documents({"station_id": station}) == 2
 
     async def linked_in_the_file() -> bool:
         file = await mongo[f"records_{unique}"]["people"].find_one({"_id": person})
@@ -134,11 +150,12 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
         # Replay everything records ever published: still two cases.
         await mongo[f"records_{unique}"]["outbox"].update_many({}, {"$set": {"pending": True}})
         await wait_until(lambda: _duplicates_seen(cases_runtime), within=60)
-    stored = await cases_db["cases"].find({}).sort("_id", 1).to_list()
+    stored = await cases_db["cases"].find({"station_id": station}).sort("_id", 1).to_list()
     assert [c["_id"] for c in stored] == [f"c-{visit_id}-1", f"c-{visit_id}-2"]
     assert [c["kind"] for c in stored] == ["request", "suggestion"] and stored[0]["state"] == "collected"
     assert stored[0]["origin"] == {"source": "visit", "ref_id": visit_id, "opinion_id": f"{visit_id}-1"}
-    opened = [Envelope.from_bytes(d["payload"]) async for d in cases_db["outbox"].find({})]
+    published = [Envelope.from_bytes(d["payload"]) async for d in cases_db["outbox"].find({})]
+    opened = [envelope for envelope in published if envelope.station_id == station]
     assert sorted(e.type for e in opened) == ["case.opened", "case.opened"]
     # The correlation id of the HTTP request follows it through every event it caused.
     assert {e.correlationid for e in opened} == {f"corr-{unique}"}
@@ -166,6 +183,7 @@ async def _duplicates_seen(runtime: Runtime) -> bool:
 
 async def test_loading_an_official_schedule_recomputes_open_deadlines(cases, caller) -> None:
     staff, admin = caller(stations=("st-1",)), caller(Role.ADMIN)
+    await add_departments(cases, caller, "dept-roads")
     body = {"station_id": "st-1", "kind": "request", "title": "路灯", "content": "路灯坏了"}
     case_id = (await cases.post("/v1/cases", json=body, headers=staff)).json()["id"]
     await step(cases, case_id, "submit", staff, 1)
@@ -183,8 +201,8 @@ async def test_loading_an_official_schedule_recomputes_open_deadlines(cases, cal
     after = (await cases.get(f"/v1/cases/{case_id}", headers=staff)).json()
     assert after["due"] > due and after["due_provisional"] is False
     last = after["timeline"][-1]
-    assert last["action"] == "recompute_deadline" and last["data"] == {"before": due, "after": after["due"]}
+    assert last["action"] == "recompute_deadline"
+    assert last["data"] == {"before": due, "after": after["due"], "co_handlers": {}}
     assert len((await cases.get("/v1/categories", headers=staff)).json()) == 9
-    saved = await cases.put("/v1/departments/dept-roads", json={"id": "dept-roads", "name": "区住建局"}, headers=admin)
-    assert saved.status_code == 200
-    assert [d["id"] for d in (await cases.get("/v1/departments", headers=staff)).json()] == ["dept-roads"]
+    listed = (await cases.get("/v1/departments", headers=staff)).json()
+    assert [(d["id"], d["contacts"][0]["name"]) for d in listed] == [("dept-roads", "王科长")]

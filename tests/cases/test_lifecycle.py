@@ -37,8 +37,10 @@ PAYLOADS = st.fixed_dictionaries(
         "months": st.integers(min_value=1, max_value=14),
         "into_case_id": st.sampled_from(["c-other", "c-1"]),
         "comment": st.sampled_from(["已电话联系", None]),
+        "opinion": st.sampled_from(["同意主办单位方案", ""]),
     },
 )
+LEAD_ONLY = (Action.HAND_BACK, Action.START, Action.REPLY, Action.FOLLOW_UP)
 NEEDS_REPLY = {State.REPLIED, State.RATED, State.CLOSED}
 NEEDS_LEAD = {State.ASSIGNED, State.IN_PROGRESS, State.REPLIED, State.RATED, State.CLOSED}
 
@@ -68,12 +70,12 @@ class CaseMachine(RuleBasedStateMachine):
         try:
             self.case = handle(before, action, actor, payload, now=self.now, calendar=CALENDAR)
         except Forbidden:
-            assert not allowed_role or action in (Action.HAND_BACK, Action.START, Action.REPLY, Action.FOLLOW_UP)
+            assert not allowed_role or action in (*LEAD_ONLY, Action.CO_OPINION)
             return
         except Conflict:
             if not allowed_state:
                 return
-            assert action in (Action.HAND_BACK, Action.FOLLOW_UP), action
+            assert action in (Action.HAND_BACK, Action.FOLLOW_UP, Action.CO_OPINION), action
             return
         except DomainError:
             return
@@ -81,8 +83,10 @@ class CaseMachine(RuleBasedStateMachine):
         assert len(self.case.timeline) == len(before.timeline) + 1
         step = self.case.timeline[-1]
         assert (step.action, step.by, step.from_state) == (action.value, actor.subject, before.state)
-        if action in (Action.HAND_BACK, Action.START, Action.REPLY, Action.FOLLOW_UP):
+        if action in LEAD_ONLY:
             assert actor.department_id == before.lead_department_id
+        if action is Action.CO_OPINION:
+            assert actor.department_id in {co.department_id for co in before.co_handlers if co.opinion is None}
 
     @invariant()
     def timeline_is_complete_and_chained(self) -> None:
@@ -198,3 +202,22 @@ def test_a_b_coded_reply_gets_its_follow_up() -> None:
     )
     with pytest.raises(Conflict):
         run(a_coded, (Action.FOLLOW_UP, ROADS, {"result": "A", "text": "again"}))
+
+
+def test_each_co_handler_gives_its_opinion_once() -> None:
+    assigned = run(new_case(), (Action.SUBMIT, STAFF, {}), ASSIGN)
+    with pytest.raises(Forbidden) as refused:
+        run(assigned, (Action.CO_OPINION, ROADS, {"opinion": "lead cannot"}))
+    assert refused.value.code == "not_co_handler"
+    given = run(assigned, (Action.CO_OPINION, CIVIL, {"opinion": "同意方案"}), at=START + timedelta(days=3))
+    assert given.co_handlers[0].opinion == "同意方案" and given.state is State.ASSIGNED
+    assert given.timeline[-1].data == {"department_id": "dept-civil"}
+    with pytest.raises(Conflict) as again:
+        run(given, (Action.CO_OPINION, CIVIL, {"opinion": "again"}))
+    assert again.value.code == "opinion_given"
+
+
+def test_deadlines_count_from_the_day_in_china() -> None:
+    early_morning_in_china = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)  # 2026-03-02 01:30 in Shanghai
+    case = run(new_case(), (Action.SUBMIT, STAFF, {}), ASSIGN, at=early_morning_in_china)
+    assert case.assigned_on == date(2026, 3, 2) and case.due == date(2026, 6, 2)

@@ -1,4 +1,5 @@
-"""The cases service's own reading of records events: only the fields it uses."""
+"""The cases service's own reading of records events: only the fields it uses (the contract
+test checks these against records' examples)."""
 
 from pydantic import BaseModel
 
@@ -27,3 +28,54 @@ class ActivityRead(BaseModel):
 
 class ErasedRead(BaseModel):
     person_id: str
+
+
+class PersonRead(BaseModel):
+    """A person as cases keeps them: enough to name an originator, nothing more."""
+
+    person_id: str
+    station_id: str
+    name: str
+    status: str
+    household_id: str | None
+
+
+class PersonChangedRead(BaseModel):
+    """returnee.registered and returnee.updated both carry the whole snapshot."""
+
+    person: PersonRead
+
+
+class ArchivedRead(BaseModel):
+    person_id: str
+    status: str
+    merged_into: str | None = None
+
+
+class MemberRead(BaseModel):
+    person_id: str
+
+
+class HouseholdRead(BaseModel):
+    household_id: str
+    station_id: str
+    head_person_id: str | None
+    members: list[MemberRead]
+    deputy_id: str | None
+
+
+class AssignmentRead(BaseModel):
+    """assignment.changed: a household's responsible deputy, sent apart from household.changed."""
+
+    household_id: str
+    station_id: str
+    deputy_id: str | None
+
+
+class DeputyRead(BaseModel):
+    """deputy.registered and deputy.updated; the deputy's channels are notify's business."""
+
+    deputy_id: str
+    name: str
+    level: str
+    station_ids: list[str]

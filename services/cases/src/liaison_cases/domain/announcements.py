@@ -20,6 +20,8 @@ def announcements(case: Case) -> list[CaseEvent]:
             lead_department_id=case.lead_department_id,
             due=case.due,
             due_provisional=case.due_provisional,
+            merged_into=case.merged_into,
+            merged_from=case.merged_from,
         )
         for kind in kinds
     ]

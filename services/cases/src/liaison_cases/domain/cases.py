@@ -11,7 +11,7 @@ from liaison_infra.domain_errors import Conflict, Forbidden, InvalidInput
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from liaison_cases.domain.lifecycle import RULES, Action, State, refusal
-from liaison_cases.domain.working_days import Deadline, WorkingCalendar
+from liaison_cases.domain.working_days import Deadline, WorkingCalendar, china_day
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 E = TypeVar("E", bound=StrEnum)
@@ -64,6 +64,7 @@ class CoHandler(BaseModel):
     due: date
     due_provisional: bool
     opinion: str | None = None
+    opinion_at: datetime | None = None
 
 
 class Reply(BaseModel):
@@ -176,19 +177,23 @@ def _submit(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, ca
 
 def _assign(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
     lead = _text(payload, "lead_department_id")
-    co_ids = list(dict.fromkeys(payload.get("co_department_ids") or []))
+    co_ids = payload.get("co_department_ids") or []
+    if not isinstance(co_ids, list) or not all(isinstance(d, str) and d.strip() for d in co_ids):
+        raise InvalidInput("invalid_departments", "co_department_ids must be a list of ids", field="co_department_ids")
+    co_ids = list(dict.fromkeys(d.strip() for d in co_ids))
     if lead in co_ids:
         raise InvalidInput("lead_is_co_handler", "the lead department cannot also co-handle", field="co_department_ids")
-    co_deadline = cal.add_months(now.date(), CO_HANDLER_MONTHS)
+    today = china_day(now)
+    co_deadline = cal.add_months(today, CO_HANDLER_MONTHS)
     co_handlers = [
         CoHandler(department_id=d, due=co_deadline.due, due_provisional=co_deadline.provisional) for d in co_ids
     ]
     return {
         "lead_department_id": lead,
         "co_handlers": co_handlers,
-        "assigned_on": now.date(),
+        "assigned_on": today,
         "handling_months": DEFAULT_MONTHS,
-        **_deadline_update(cal.add_months(now.date(), DEFAULT_MONTHS)),
+        **_deadline_update(cal.add_months(today, DEFAULT_MONTHS)),
         "step_data": {"lead_department_id": lead, "co_department_ids": co_ids},
     }
 
@@ -199,7 +204,7 @@ def _hand_back(
     _lead_only(case, actor)
     reason = _text(payload, "reason")
     assert case.assigned_on is not None
-    if cal.working_days_between(case.assigned_on, now.date()) > HAND_BACK_WORKING_DAYS:
+    if cal.working_days_between(case.assigned_on, china_day(now)) > HAND_BACK_WORKING_DAYS:
         raise Conflict("hand_back_too_late", f"a case can be handed back within {HAND_BACK_WORKING_DAYS} working days")
     return {
         "lead_department_id": None,
@@ -280,6 +285,20 @@ def _merge(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal
     return {"merged_into": target, "step_data": {"into_case_id": target}}
 
 
+def _co_opinion(
+    case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar
+) -> dict[str, Any]:
+    opinion = _text(payload, "opinion")
+    mine = next((co for co in case.co_handlers if co.department_id == actor.department_id), None)
+    if mine is None:
+        raise Forbidden("not_co_handler", "only a co-handling department (协办) of the case may give its opinion")
+    if mine.opinion is not None:
+        raise Conflict("opinion_given", "this department has already given its opinion")
+    given = mine.model_copy(update={"opinion": opinion, "opinion_at": now})
+    co_handlers = [given if co is mine else co for co in case.co_handlers]
+    return {"co_handlers": co_handlers, "step_data": {"department_id": mine.department_id}}
+
+
 def _comment(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
     _text(payload, "comment")
     return {}
@@ -296,5 +315,6 @@ _ACTIONS = {
     Action.FOLLOW_UP: _follow_up,
     Action.EXTEND: _extend,
     Action.MERGE: _merge,
+    Action.CO_OPINION: _co_opinion,
     Action.COMMENT: _comment,
 }

@@ -1,13 +1,17 @@
 """Events the cases service publishes (topic ``cases.case.v1``, keyed by case id).
 
 Every event carries the case's station, state and originators, so that records can show in a
-person's file which cases they raised and how those stand, and notify can follow deadlines.
+person's file which cases they raised and how those stand, and notify can follow deadlines. A
+merge (并案) announces both cases: the merged one (``merged_into``) and the surviving one, whose
+originators now include the merged case's, so every originator's file links to the case that
+will be answered.
 """
 
 from datetime import date
 from typing import ClassVar, Self
 
 from liaison_infra.envelope import Event
+from pydantic import Field
 
 CASE_TOPIC = "cases.case.v1"
 
@@ -22,6 +26,8 @@ class CaseEvent(Event):
     lead_department_id: str | None
     due: date | None
     due_provisional: bool
+    merged_into: str | None = None  # 并案: the surviving case that answers this one's originators
+    merged_from: list[str] = Field(default_factory=list)  # the cases merged into this one, whose originators it answers
 
     @classmethod
     def examples(cls) -> list[Self]:
@@ -35,6 +41,7 @@ class CaseEvent(Event):
                 lead_department_id="dept-roads",
                 due=date(2027, 2, 26),
                 due_provisional=True,
+                merged_from=["c-v-0002-1"],
             )
         ]
 
@@ -107,5 +114,7 @@ ANNOUNCED: dict[str, tuple[type[CaseEvent], ...]] = {
     "extend": (CaseDeadlineChanged,),
     "recompute_deadline": (CaseDeadlineChanged,),
     "merge": (CaseMerged,),
+    "absorb": (CaseMerged,),  # the surviving case of a merge: its originators grew
+    "co_opinion": (),
     "comment": (),
 }

@@ -35,6 +35,7 @@ class Action(StrEnum):
     FOLLOW_UP = "follow_up"  # the later reply of a B-coded case, once actually solved
     EXTEND = "extend"
     MERGE = "merge"
+    CO_OPINION = "co_opinion"  # a co-handling department (协办) gives the lead its opinion
     COMMENT = "comment"
 
 
@@ -51,6 +52,7 @@ class Rule:
 
 
 OPEN_STATES = frozenset(set(State) - {State.CLOSED, State.MERGED})
+RUNNING = frozenset({State.ASSIGNED, State.IN_PROGRESS})  # a deadline runs: supervised, may be overdue
 
 RULES: dict[Action, Rule] = {
     Action.SUBMIT: Rule(frozenset({State.COLLECTED}), State.SUBMITTED, (Role.STATION_STAFF, Role.DEPUTY)),
@@ -61,12 +63,13 @@ RULES: dict[Action, Rule] = {
     Action.RATE: Rule(frozenset({State.REPLIED}), State.RATED, STATION),
     Action.CLOSE: Rule(frozenset({State.RATED}), State.CLOSED, STATION),
     Action.FOLLOW_UP: Rule(frozenset({State.REPLIED, State.RATED, State.CLOSED}), None, DEPARTMENT),
-    Action.EXTEND: Rule(frozenset({State.ASSIGNED, State.IN_PROGRESS}), None, (Role.DISTRICT_SUPERVISOR,)),
+    Action.EXTEND: Rule(RUNNING, None, (Role.DISTRICT_SUPERVISOR,)),
     Action.MERGE: Rule(
         frozenset({State.COLLECTED, State.SUBMITTED, State.ASSIGNED, State.HANDED_BACK, State.IN_PROGRESS}),
         State.MERGED,
         STATION,
     ),
+    Action.CO_OPINION: Rule(RUNNING, None, DEPARTMENT),
     Action.COMMENT: Rule(OPEN_STATES, None, (*SUPERVISION, Role.DEPUTY, Role.DEPARTMENT_HANDLER)),
 }
 

@@ -16,13 +16,21 @@ from calendar import monthrange
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from types import MappingProxyType
 from typing import TypeAlias, TypeVar
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 _ONE_DAY = timedelta(days=1)
+CHINA = ZoneInfo("Asia/Shanghai")
 K = TypeVar("K")
+
+
+def china_day(at: datetime) -> date:
+    """The day it is in China at ``at``: deadlines count from the day of the act there, not in UTC."""
+    return at.astimezone(CHINA).date()
 
 
 def _is_weekend(d: date) -> bool:
@@ -107,6 +115,13 @@ def schedule_from_library(year: int) -> YearSchedule | None:
     )
 
 
+@cache
+def _library_schedules() -> Mapping[int, YearSchedule]:
+    """Every year chinese-calendar knows (built once: the library's data is fixed for a process)."""
+    years = sorted({d.year for d in chinese_calendar.holidays})
+    return MappingProxyType({y: s for y in years if (s := schedule_from_library(y)) is not None})
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A due date; `unknown_years` are the years without a schedule whose days decided it (weekends only
@@ -156,10 +171,7 @@ class WorkingCalendar:
     @classmethod
     def with_library(cls, official: Mapping[int, YearSchedule] | None = None) -> WorkingCalendar:
         """chinese-calendar's years, overridden year by year by the `official` schedules admins loaded."""
-        years = {d.year for d in chinese_calendar.holidays}
-        schedules = {y: s for y in sorted(years) if (s := schedule_from_library(y)) is not None}
-        schedules.update(official or {})
-        return cls(schedules)
+        return cls({**_library_schedules(), **(official or {})})
 
     def with_schedule(self, schedule: YearSchedule) -> WorkingCalendar:
         """A new calendar where `schedule` replaces whatever this one had for its year."""

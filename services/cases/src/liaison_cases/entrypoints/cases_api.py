@@ -1,6 +1,7 @@
 """/v1/cases: opening cases, each transition as its own action, the timeline."""
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 from uuid import uuid4
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -11,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liaison_cases.domain.cases import Category, Kind
 from liaison_cases.domain.lifecycle import Action, State
+from liaison_cases.domain.supervision import Colour
 from liaison_cases.service_layer import cases as handlers
 from liaison_cases.service_layer.context import Cases
+from liaison_cases.service_layer.search import CaseQuery, search_cases
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -45,25 +48,56 @@ async def open_case(new: NewCase, principal: CurrentPrincipal, cases: CasesDep, 
 
 
 @router.get("")
-async def list_cases(
+async def search(
     principal: CurrentPrincipal,
     cases: CasesDep,
     station_id: str | None = None,
+    district_id: str | None = None,
     state: State | None = None,
-    lead_department_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[Document]:
-    filters = {
-        "station_id": station_id,
-        "state": state.value if state else None,
-        "lead_department_id": lead_department_id,
-    }
-    return await handlers.list_cases(cases, principal, filters, limit)
+    category: Category | None = None,
+    kind: Kind | None = None,
+    department_id: Annotated[str | None, Query(description="lead or co-handling department")] = None,
+    person_id: Annotated[str | None, Query(description="an originator")] = None,
+    deputy_id: str | None = None,
+    household_id: str | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="words of the title")] = None,
+    colour: Colour | None = None,
+    overdue: bool | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    sort: Literal["opened", "due"] = "opened",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Document:
+    """Cases within your scope that match every filter given, newest first or nearest deadline
+    first, a page at a time: pass ``next_cursor`` back as ``cursor`` for the next page."""
+    query = CaseQuery(
+        station_id=station_id,
+        district_id=district_id,
+        state=state,
+        category=category,
+        kind=kind,
+        department_id=department_id,
+        person_id=person_id,
+        deputy_id=deputy_id,
+        household_id=household_id,
+        text=q,
+        colour=colour,
+        overdue=overdue,
+        due_from=due_from,
+        due_to=due_to,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+    return await search_cases(cases, principal, query)
 
 
 @router.get("/{case_id}")
 async def read(case_id: str, principal: CurrentPrincipal, cases: CasesDep, response: Response) -> Document:
-    return with_etag(response, handlers.view(await handlers.load_case(cases, principal, case_id)))
+    """The case with its supervision colour; a merged case also shows the answer of the case that
+    answers for it (``answered_by``)."""
+    return with_etag(response, await handlers.read_case(cases, principal, case_id))
 
 
 @router.get("/{case_id}/timeline")
@@ -84,6 +118,6 @@ async def act(
     payload: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> Document:
     """One transition (submit, assign, hand_back, start, reply, rate, close, follow_up, extend, merge,
-    comment); an illegal one gets 409 with the reason, nothing changes."""
+    co_opinion, comment); an illegal one gets 409 with the reason, nothing changes."""
     document = await handlers.act(cases, principal, case_id, action, payload or {}, expected_version=version)
     return with_etag(response, document)

@@ -1,44 +1,44 @@
-"""Handlers for cases: open, act (each transition), read, list; and opening a case for every
-opinion raised on a visit or at an activity, exactly once."""
+"""Handlers for cases: open, act (each transition), read (with its supervision colour, and for a
+merged case the answer of the case it was merged into). Search is in search.py, overdue lists in
+supervision.py."""
 
 from typing import Any
 
 from liaison_infra.auth import Principal, Role
-from liaison_infra.domain_errors import Conflict, Forbidden, NotFound
+from liaison_infra.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.versioning import check_version
 
-from liaison_cases.adapters.store import CASES, to_case, to_document
+from liaison_cases.adapters.case_keys import department_ids
+from liaison_cases.adapters.store import CASES, DEPARTMENTS, to_case, to_document
 from liaison_cases.domain import cases as rules
 from liaison_cases.domain.announcements import announcements
 from liaison_cases.domain.cases import Actor, Case, Category, Kind
 from liaison_cases.domain.lifecycle import Action, State
+from liaison_cases.domain.merging import absorb
+from liaison_cases.domain.supervision import Supervisor
 from liaison_cases.service_layer.context import Cases
+from liaison_cases.service_layer.links import links_of
+from liaison_cases.service_layer.search import can_see
+from liaison_cases.service_layer.statistics import count_change
 
 OPENERS = (Role.STATION_STAFF, Role.DEPUTY)
+MERGE_TARGETS = (State.COLLECTED, State.SUBMITTED, State.ASSIGNED, State.IN_PROGRESS)
+MERGE_CHAIN = 10  # a merged case's survivor may itself have been merged; follow that far
 
 
 def actor_of(principal: Principal) -> Actor:
     return Actor(subject=principal.subject, roles=principal.roles, department_id=principal.department)
 
 
-def case_scope(principal: Principal) -> dict[str, Any]:
-    """A department handler sees the cases of their department; everyone else their stations'."""
-    if principal.is_admin:
-        return {}
-    if principal.roles == {Role.DEPARTMENT_HANDLER}:
-        department = principal.department or "-"
-        return {"$or": [{"lead_department_id": department}, {"co_handlers.department_id": department}]}
-    return principal.scope_filter()
-
-
-def view(case: Case) -> Document:
-    return case.model_dump(mode="json")
+def view(case: Case, supervisor: Supervisor) -> Document:
+    return {**case.model_dump(mode="json"), "supervision": supervisor.of(case)}
 
 
 async def _store_new(cases: Cases, case: Case) -> None:
     async def write(tx: Transaction) -> None:
         await tx.insert(CASES, to_document(case))
+        await count_change(tx, None, case)
         for event in announcements(case):
             tx.publish(event, subject=case.id, station_id=case.station_id, district_id=case.district_id)
 
@@ -75,14 +75,46 @@ async def open_case(
     )
     case = rules.collected(case, actor_of(principal), cases.clock())
     await _store_new(cases, case)
-    return view(case.model_copy(update={"version": 1}))
+    return view(case.model_copy(update={"version": 1}), await cases.supervisor())
 
 
 async def load_case(cases: Cases, principal: Principal, case_id: str) -> Case:
-    document = await cases.db[CASES].find_one({"_id": case_id, **case_scope(principal)})
-    if document is None:
+    """The case if the caller may see it (see search.visible_keys), else not found."""
+    document = await cases.db[CASES].find_one({"_id": case_id})
+    if document is None or not can_see(principal, case := to_case(document)):
         raise NotFound("case_not_found", f"no case {case_id}")
-    return to_case(document)
+    return case
+
+
+async def read_case(cases: Cases, principal: Principal, case_id: str) -> Document:
+    """The case with the people, household and deputies it came from resolved (``links``); a
+    merged one also shows the answer of the case that answers for it (并案)."""
+    case = await load_case(cases, principal, case_id)
+    document = view(case, await cases.supervisor())
+    document["links"] = (await links_of(cases.db, case)).model_dump(mode="json")
+    if case.merged_into is not None:
+        survivor = case
+        for _ in range(MERGE_CHAIN):
+            found = await cases.db[CASES].find_one({"_id": survivor.merged_into}, {"timeline": 0})
+            if found is None:
+                break
+            survivor = to_case(found)
+            if survivor.merged_into is None:
+                break
+        document["answered_by"] = survivor.model_dump(
+            mode="json", include={"id", "state", "reply", "follow_ups", "satisfaction"}
+        )
+    return document
+
+
+async def _check_departments(cases: Cases, case: Case) -> None:
+    """Cases go only to departments of the directory that are active."""
+    wanted = department_ids(case)
+    found = {d["_id"] async for d in cases.db[DEPARTMENTS].find({"_id": {"$in": wanted}, "active": True}, {"_id": 1})}
+    unknown = [d for d in wanted if d not in found]
+    if unknown:
+        field = "lead_department_id" if unknown[0] == wanted[0] else "co_department_ids"
+        raise InvalidInput("unknown_department", f"no active department {unknown[0]} in the directory", field=field)
 
 
 async def act(
@@ -92,31 +124,29 @@ async def act(
     case = await load_case(cases, principal, case_id)
     check_version(case_id, case.version, expected_version)
     target: Case | None = None
-    if action is Action.MERGE:
-        target = await load_case(cases, principal, str(payload.get("into_case_id")))
-        if target.state not in (State.SUBMITTED, State.ASSIGNED, State.IN_PROGRESS, State.COLLECTED):
+    into = payload.get("into_case_id") if action is Action.MERGE else None
+    if isinstance(into, str) and into.strip():  # anything else: the domain rules say what is wrong
+        target = await load_case(cases, principal, into.strip())
+        if target.state not in MERGE_TARGETS:
             raise Conflict("merge_target_closed", "merge into a case that is still being handled")
-    after = rules.handle(case, action, actor_of(principal), payload, now=cases.clock(), calendar=await cases.calendar())
+    now, actor = cases.clock(), actor_of(principal)
+    calendar = await cases.calendar()
+    after = rules.handle(case, action, actor, payload, now=now, calendar=calendar)
+    if action is Action.ASSIGN:
+        await _check_departments(cases, after)
+    survivor = absorb(target, case, actor, now) if target is not None else None
+    stored = [after] if survivor is None else [after, survivor]
 
     async def write(tx: Transaction) -> int:
         version = await tx.replace(CASES, to_document(after), expected_version=expected_version)
-        if target is not None:
-            merged = target.model_copy(
-                update={
-                    "originators": list(dict.fromkeys([*target.originators, *case.originators])),
-                    "merged_from": [*target.merged_from, case.id],
-                }
-            )
-            await tx.replace(CASES, to_document(merged), expected_version=target.version)
-        for event in announcements(after):
-            tx.publish(event, subject=after.id, station_id=after.station_id, district_id=after.district_id)
+        await count_change(tx, case, after)
+        if target is not None and survivor is not None:
+            await tx.replace(CASES, to_document(survivor), expected_version=target.version)
+            await count_change(tx, target, survivor)
+        for changed in stored:
+            for event in announcements(changed):
+                tx.publish(event, subject=changed.id, station_id=changed.station_id, district_id=changed.district_id)
         return version
 
     version = await cases.runtime.transaction(write)
-    return view(after.model_copy(update={"version": version}))
-
-
-async def list_cases(cases: Cases, principal: Principal, filters: dict[str, Any], limit: int) -> list[Document]:
-    query = {**case_scope(principal), **{key: value for key, value in filters.items() if value is not None}}
-    cursor = cases.db[CASES].find(query, {"timeline": 0}).sort([("station_id", 1), ("_id", 1)]).limit(limit)
-    return [{**document, "id": document.pop("_id")} async for document in cursor]
+    return view(after.model_copy(update={"version": version}), await cases.supervisor(calendar))

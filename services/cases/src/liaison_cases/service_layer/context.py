@@ -1,4 +1,5 @@
-"""What every cases handler works with: the runtime, the working calendar and a clock."""
+"""What every cases handler works with: the runtime, the working calendar, a clock and the
+supervision thresholds."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,7 +10,8 @@ from liaison_infra.runtime import Runtime
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_cases.adapters.store import CALENDAR_YEARS
-from liaison_cases.domain.working_days import WorkingCalendar, YearSchedule
+from liaison_cases.domain.supervision import SupervisionPolicy, Supervisor
+from liaison_cases.domain.working_days import WorkingCalendar, YearSchedule, china_day
 
 
 def utc_now() -> datetime:
@@ -20,6 +22,7 @@ def utc_now() -> datetime:
 class Cases:
     runtime: Runtime
     clock: Callable[[], datetime] = field(default=utc_now)
+    policy: SupervisionPolicy = field(default_factory=SupervisionPolicy)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -32,3 +35,7 @@ class Cases:
             async for doc in self.db[CALENDAR_YEARS].find({})
         }
         return WorkingCalendar.with_library(official)
+
+    async def supervisor(self, calendar: WorkingCalendar | None = None) -> Supervisor:
+        """Supervision colours as of today in China."""
+        return Supervisor(china_day(self.clock()), calendar or await self.calendar(), self.policy)

@@ -13,10 +13,11 @@ from liaison_infra.mongo import Document, Transaction
 
 from liaison_cases.adapters.store import CALENDAR_YEARS, CASES, DEPARTMENTS, to_case, to_document
 from liaison_cases.domain.announcements import announcements
-from liaison_cases.domain.cases import Case, Category, Step
+from liaison_cases.domain.cases import CO_HANDLER_MONTHS, Case, Category, CoHandler, Step
 from liaison_cases.domain.departments import Department
-from liaison_cases.domain.working_days import Months, YearSchedule, changed_deadlines
+from liaison_cases.domain.working_days import Deadline, Months, YearSchedule, changed_deadlines
 from liaison_cases.service_layer.context import Cases
+from liaison_cases.service_layer.statistics import count_change
 
 CATEGORY_NAMES = {
     Category.ROADS: "道路与基础设施",
@@ -54,7 +55,8 @@ async def list_departments(cases: Cases) -> list[Document]:
 async def load_schedule(
     cases: Cases, principal: Principal, year: int, holidays: list[str], workdays: list[str], source: str
 ) -> Document:
-    """Store a year's official schedule and recompute every open deadline it moves."""
+    """Store a year's official schedule and recompute every open deadline it moves, co-handlers'
+    sub-deadlines included."""
     _admin_only(principal, "load the official holiday schedule")
     try:
         schedule = YearSchedule.from_lists(year, holidays, workdays, source)
@@ -63,7 +65,7 @@ async def load_schedule(
     before = await cases.calendar()
     after = before.with_schedule(schedule)
     open_cases = [to_case(d) async for d in cases.db[CASES].find({"state": {"$in": ["assigned", "in_progress"]}})]
-    items = [(case.id, case.assigned_on, Months(case.handling_months)) for case in open_cases if case.assigned_on]
+    items = [item for case in open_cases for item in _deadlines(case)]
     moved = {key: new for key, _, new in changed_deadlines(items, before, after)}
     now = cases.clock()
 
@@ -83,9 +85,11 @@ async def load_schedule(
             session=tx.session,
         )
         for case in open_cases:
-            deadline = moved.get(case.id)
-            if deadline is None:
+            lead = moved.get((case.id, None))
+            co_handlers = [_moved(co, moved.get((case.id, co.department_id))) for co in case.co_handlers]
+            if lead is None and co_handlers == case.co_handlers:
                 continue
+            due, provisional = (lead.due, lead.provisional) if lead else (case.due, case.due_provisional)
             step = Step(
                 at=now,
                 by=principal.subject,
@@ -93,21 +97,41 @@ async def load_schedule(
                 from_state=case.state,
                 to_state=case.state,
                 comment=f"deadline recomputed with the official {year} schedule",
-                data={"before": _iso(case.due), "after": deadline.due.isoformat()},
+                data={
+                    "before": _iso(case.due),
+                    "after": _iso(due),
+                    "co_handlers": {co.department_id: co.due.isoformat() for co in co_handlers},
+                },
             )
             changed: Case = case.model_copy(
                 update={
-                    "due": deadline.due,
-                    "due_provisional": deadline.provisional,
+                    "due": due,
+                    "due_provisional": provisional,
+                    "co_handlers": co_handlers,
                     "timeline": [*case.timeline, step],
                 }
             )
             await tx.replace(CASES, to_document(changed), expected_version=case.version)
+            await count_change(tx, case, changed)
             for event in announcements(changed):
                 tx.publish(event, subject=case.id, station_id=case.station_id, district_id=case.district_id)
 
     await cases.runtime.transaction(write)
     return {"year": year, "source": source, "deadlines_changed": len(moved)}
+
+
+def _deadlines(case: Case) -> list[tuple[tuple[str, str | None], date, Months]]:
+    """A running case's deadlines: (case, None) for the lead's, (case, department) for each co-handler's."""
+    if case.assigned_on is None:
+        return []
+    co = [((case.id, c.department_id), case.assigned_on, Months(CO_HANDLER_MONTHS)) for c in case.co_handlers]
+    return [((case.id, None), case.assigned_on, Months(case.handling_months)), *co]
+
+
+def _moved(co: CoHandler, deadline: Deadline | None) -> CoHandler:
+    if deadline is None:
+        return co
+    return co.model_copy(update={"due": deadline.due, "due_provisional": deadline.provisional})
 
 
 def _iso(day: date | None) -> Any:

@@ -13,6 +13,7 @@ from liaison_cases.adapters.store import CASES, to_document
 from liaison_cases.domain import cases as rules
 from liaison_cases.domain.announcements import announcements
 from liaison_cases.domain.cases import Actor, Case, Kind
+from liaison_cases.service_layer.statistics import count_change
 
 TITLE_LENGTH = 30
 
@@ -39,6 +40,7 @@ async def _open_for(
         )
         case = rules.collected(case, collector, envelope.time)
         await tx.insert(CASES, to_document(case))
+        await count_change(tx, None, case)
         for event in announcements(case):
             tx.publish(event, subject=case.id, station_id=case.station_id, district_id=case.district_id)
 

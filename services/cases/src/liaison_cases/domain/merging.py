@@ -1,0 +1,31 @@
+"""并案: a duplicate case is merged into a surviving case that answers for both.
+
+The merged case itself changes through ``handle`` (action ``merge``); ``absorb`` is the other
+half, on the surviving case: it takes over every originator, deputy and erased-person count of
+the merged case, so its reply reaches everyone who raised the matter, and it records the merge
+on its own timeline.
+"""
+
+from datetime import datetime
+
+from liaison_cases.domain.cases import Actor, Case, Step
+
+
+def absorb(survivor: Case, merged: Case, actor: Actor, at: datetime) -> Case:
+    step = Step(
+        at=at,
+        by=actor.subject,
+        action="absorb",
+        from_state=survivor.state,
+        to_state=survivor.state,
+        data={"case_id": merged.id},
+    )
+    return survivor.model_copy(
+        update={
+            "originators": list(dict.fromkeys([*survivor.originators, *merged.originators])),
+            "deputy_ids": list(dict.fromkeys([*survivor.deputy_ids, *merged.deputy_ids])),
+            "erased_originators": survivor.erased_originators + merged.erased_originators,
+            "merged_from": [*survivor.merged_from, merged.id],
+            "timeline": [*survivor.timeline, step],
+        }
+    )

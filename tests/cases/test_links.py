@@ -1,0 +1,171 @@
+"""A case names the people, household and deputies it came from, through records' events on the
+real bus, and stays readable, without the name, once the person is erased."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from liaison_infra.auth import Role
+from liaison_infra.envelope import Envelope
+from liaison_infra.mongo import Document
+from liaison_infra.runtime import Runtime
+from liaison_infra.service import installed_services
+
+from tests.apps import serve, service_settings
+from tests.infra.support import running, wait_until
+
+READ_MODEL = ("people", "households", "deputies")
+
+
+async def read_model(db: Any, ids: list[str]) -> dict[str, list[Document]]:
+    """What the read model holds of ``ids`` (the topics are shared with other tests' events)."""
+    return {name: await db[name].find({"_id": {"$in": ids}}).sort("_id", 1).to_list() for name in READ_MODEL}
+
+
+async def add_station(records: Any, admin: dict[str, str], station: str) -> None:
+    for unit in (
+        {"id": "r-1", "level": "region", "name": "区"},
+        {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
+        {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
+        {"id": station, "level": "station", "name": "站", "parent_id": "d-1"},
+    ):
+        assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
+
+
+async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
+    endpoints, keys, unique, caller, mongo
+) -> None:
+    records_settings = service_settings(
+        "records", endpoints, keys, mongodb_database=f"records_{unique}", broker_check_seconds=0.5
+    )
+    cases_settings = service_settings(
+        "cases",
+        endpoints,
+        keys,
+        mongodb_database=f"cases_{unique}",
+        service_name=f"cases-{unique}",
+        broker_check_seconds=0.5,
+    )
+    services = installed_services()
+    records_runtime = Runtime(records_settings, services["records"].spec)
+    cases_runtime = Runtime(cases_settings, services["cases"].spec)
+    cases_db = mongo[f"cases_{unique}"]
+    station = f"st-{unique}"  # the cases consumer also reads other tests' visits: count only ours
+    staff = caller(stations=(station,))
+    async with serve("records", records_settings) as records:
+        await add_station(records, caller(Role.ADMIN), station)
+        new_deputy = {"name": "李华", "level": "district", "station_ids": [station]}
+        deputy = (await records.post("/v1/deputies", json=new_deputy, headers=staff)).json()["id"]
+        people = []
+        for name in ("陈小明", "陈晓明"):  # the second is a duplicate file of the first, merged later
+            returnee = {"station_id": station, "category": "returnee", "name": name}
+            people.append((await records.post("/v1/people", json=returnee, headers=staff)).json()["id"])
+        person, duplicate = people
+        members = [{"person_id": person, "relation_to_head": "self"}]
+        created = await records.post("/v1/households", json={"station_id": station, "members": members}, headers=staff)
+        household = created.json()["id"]
+        assigned = await records.put(
+            f"/v1/households/{household}/deputy",
+            json={"deputy_id": deputy},
+            headers={**staff, "If-Match": created.headers["ETag"]},
+        )
+        assert assigned.status_code == 200, assigned.text
+        visit = {
+            "station_id": station,
+            "kind": "household_visit",
+            "visited_on": datetime.now(UTC).date().isoformat(),
+            "deputy_ids": [deputy],
+            "household_ids": [household],
+            "opinions": [
+                {"kind": "request", "text": "楼道灯坏了", "person_id": person, "household_id": household},
+                {"kind": "opinion", "text": "希望多办讲座", "person_id": duplicate},
+            ],
+        }
+        logged = await records.post("/v1/visits", json=visit, headers=staff)
+        assert logged.status_code == 201, logged.text
+        own_case, duplicates_case = (f"c-{logged.json()['id']}-{n}" for n in (1, 2))
+        kept = await records.get(f"/v1/people/{person}", headers=staff)
+        merged = await records.post(
+            f"/v1/people/{person}/merge",
+            json={"duplicate_id": duplicate},
+            headers={**staff, "If-Match": kept.headers["ETag"]},
+        )
+        assert merged.status_code == 200, merged.text
+
+    ours = [person, duplicate, deputy, household]
+
+    async def everything_arrived() -> bool:
+        known = await read_model(cases_db, ours)
+        household_doc = known["households"][0] if known["households"] else {}
+        return (
+            await cases_db["cases"].count_documents({"station_id": station}) == 2
+            and any(p.get("merged_into") == person for p in known["people"])
+            and len(known["deputies"]) == 1
+            and household_doc.get("deputy_id") == deputy
+            and household_doc.get("member_ids") == [person]
+        )
+
+    async with running(records_runtime.relay()), running(cases_runtime.consumer()):
+        await wait_until(everything_arrived, within=60)
+
+    async with serve("cases", cases_settings) as cases:
+        links = (await cases.get(f"/v1/cases/{own_case}", headers=staff)).json()["links"]
+        named = {"person_id": person, "name": "陈小明", "status": "active", "merged_into": None, "note": None}
+        assert links["originators"] == [named]
+        assert links["deputies"] == [{"deputy_id": deputy, "name": "李华", "level": "district"}]
+        assert links["household"] == {
+            "household_id": household,
+            "known": True,
+            "head": named,
+            "deputy": {"deputy_id": deputy, "name": "李华", "level": "district"},
+            "members": 1,
+        }
+        assert links["origin"]["source"] == "visit"
+        from_duplicate = (await cases.get(f"/v1/cases/{duplicates_case}", headers=staff)).json()["links"]
+        assert from_duplicate["originators"] == [
+            {
+                "person_id": duplicate,
+                "name": "陈晓明",
+                "status": "archived",
+                "merged_into": named,
+                "note": f"file merged into {person}",
+            }
+        ]
+
+    async with serve("records", records_settings) as records:
+        assert (await records.post(f"/v1/people/{person}/erase", headers=staff)).status_code == 200
+
+    async def erased_everywhere() -> bool:
+        case = await cases_db["cases"].find_one({"_id": own_case})
+        file = await cases_db["people"].find_one({"_id": person})
+        return bool(case and case["originators"] == [] and file and file["status"] == "erased")
+
+    async with running(records_runtime.relay()), running(cases_runtime.consumer()):
+        await wait_until(erased_everywhere, within=60)
+        before_replay = await read_model(cases_db, ours)
+        # records' outbox still holds the registration with the name: replay all of it.
+        outbox = mongo[f"records_{unique}"]["outbox"]
+        consumed = {s.event_type for s in services["cases"].spec.subscriptions}
+        redelivered = sum([Envelope.from_bytes(d["payload"]).type in consumed async for d in outbox.find({})])
+        assert redelivered > 0
+        await outbox.update_many({}, {"$set": {"pending": True}})
+        await wait_until(lambda: _duplicates_seen(cases_runtime, redelivered), within=60)
+    assert await read_model(cases_db, ours) == before_replay
+    assert "陈小明" not in repr(before_replay)
+
+    async with serve("cases", cases_settings) as cases:
+        read = await cases.get(f"/v1/cases/{own_case}", headers=staff)
+        assert read.status_code == 200 and "陈小明" not in read.text
+        links = read.json()["links"]
+        erased = {"person_id": None, "name": None, "status": "erased", "merged_into": None}
+        assert [{k: v for k, v in o.items() if k != "note"} for o in links["originators"]] == [erased]
+        assert links["household"]["head"] is None and links["household"]["members"] == 0
+        assert links["deputies"][0]["name"] == "李华"
+        from_duplicate = (await cases.get(f"/v1/cases/{duplicates_case}", headers=staff)).json()["links"]
+        assert from_duplicate["originators"][0]["merged_into"]["status"] == "erased"
+        assert "陈小明" not in repr(from_duplicate)
+    await records_runtime.close()
+    await cases_runtime.close()
+
+
+async def _duplicates_seen(runtime: Runtime, at_least: int) -> bool:
+    return runtime.metrics.consumer_duplicates._value.get() >= at_least
