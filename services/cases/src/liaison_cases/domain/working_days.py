@@ -116,6 +116,7 @@ def schedule_from_library(year: int) -> YearSchedule | None:
 
 
 @cache
+@cache
 def _library_schedules() -> Mapping[int, YearSchedule]:
     """Every year chinese-calendar knows (built once: the library's data is fixed for a process)."""
     years = sorted({d.year for d in chinese_calendar.holidays})

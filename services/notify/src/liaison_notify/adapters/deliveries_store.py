@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from uuid import uuid4
 
 from liaison_infra.mongo import Document
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from liaison_notify.adapters.grouped_updates import grouped
 from liaison_notify.domain.channels import Channel
 
 DELIVERIES = "deliveries"
@@ -73,8 +74,8 @@ async def _retake(db: AsyncDatabase[Document], claim_ids: list[str], now: dateti
     if not claim_ids:
         return {}
     due = {"status": "retry", "retry_at": {"$lte": now}}
-    requests = [UpdateOne({"_id": claim_id, **due}, {"$set": taking, "$inc": {"attempt": 1}}) for claim_id in claim_ids]
-    await db[DELIVERIES].bulk_write(requests, ordered=False)
+    retake = {"$set": taking, "$inc": {"attempt": 1}}
+    await db[DELIVERIES].bulk_write(grouped((claim_id, due, retake) for claim_id in claim_ids), ordered=False)
     cursor = db[DELIVERIES].find({"_id": {"$in": claim_ids}, "token": taking["token"]}, {"attempt": 1})
     return {document["_id"]: document["attempt"] async for document in cursor}
 
@@ -83,12 +84,12 @@ async def settle(
     db: AsyncDatabase[Document], settled: dict[tuple[str, str], Document], session: AsyncClientSession
 ) -> None:
     """Record how each claim ended (``$set`` fields by claim id and taker's token): only its taker
-    settles a claim, and by ``_id`` and token alone, which the station's server serves fastest."""
+    settles a claim, and by ``_id`` and token alone, which the station's server serves fastest;
+    claims settled alike together."""
     if settled:
-        requests = [
-            UpdateOne({"_id": claim_id, "token": token}, {"$set": fields})
-            for (claim_id, token), fields in settled.items()
-        ]
+        requests = grouped(
+            (claim_id, {"token": token}, {"$set": fields}) for (claim_id, token), fields in settled.items()
+        )
         await db[DELIVERIES].bulk_write(requests, ordered=False, session=session)
 
 

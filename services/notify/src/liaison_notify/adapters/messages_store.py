@@ -15,6 +15,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from liaison_notify.adapters.grouped_updates import grouped
 from liaison_notify.domain.messages import Message
 
 MESSAGES = "messages"
@@ -79,10 +80,11 @@ async def due(db: AsyncDatabase[Document], message_ids: Sequence[str], now: date
 async def update(
     db: AsyncDatabase[Document], updates: dict[str, Document], session: AsyncClientSession | None = None
 ) -> None:
-    """Apply each message's own update in one batched write. By ``_id`` alone: the caller holds
-    the message's claim, and an extra condition only slows the station's server down."""
+    """Apply each message's own update in one batched write, messages updated alike together. By
+    ``_id`` alone: the caller holds the message's claim, and an extra condition only slows the
+    station's server down."""
     if updates:
-        requests = [UpdateOne({"_id": key}, update) for key, update in updates.items()]
+        requests = grouped((key, {}, update) for key, update in updates.items())
         await db[MESSAGES].bulk_write(requests, ordered=False, session=session)
 
 
@@ -90,5 +92,4 @@ async def drop(db: AsyncDatabase[Document], keys: Sequence[str], now: datetime) 
     """Drop messages not yet sent (one a worker sent meanwhile stays sent)."""
     if keys:
         drops = {"$set": {"status": "dropped", "dropped_at": now}}
-        requests = [UpdateOne({"_id": key, "status": "pending"}, drops) for key in keys]
-        await db[MESSAGES].bulk_write(requests, ordered=False)
+        await db[MESSAGES].bulk_write(grouped((key, {"status": "pending"}, drops) for key in keys), ordered=False)
