@@ -37,6 +37,24 @@ async def serve(name: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def bus_settings(name: str, endpoints: Endpoints, keys: tuple[Path, Path], unique: str, **overrides: Any) -> Any:
+    """Settings for a test through the real bus: the test's own database, quick broker checks."""
+    return service_settings(
+        name, endpoints, keys, mongodb_database=f"{name}_{unique}", broker_check_seconds=0.5, **overrides
+    )
+
+
+async def add_station(records: httpx.AsyncClient, admin: dict[str, str], station: str) -> None:
+    """A station in records with its district, city and region above it."""
+    for unit in (
+        {"id": "r-1", "level": "region", "name": "区"},
+        {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
+        {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
+        {"id": station, "level": "station", "name": "站", "parent_id": "d-1"},
+    ):
+        assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
+
+
 def own_database(name: str, endpoints: Endpoints, keys: tuple[Path, Path], unique: str) -> Any:
     """The service's app on a database of the test's own."""
     return serve(name, service_settings(name, endpoints, keys, mongodb_database=f"{name}_{unique}"))

@@ -10,7 +10,7 @@ from liaison_infra.envelope import Envelope
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services
 
-from tests.apps import Caller, own_database, serve, service_settings
+from tests.apps import Caller, add_station, bus_settings, own_database, serve
 from tests.infra.support import running, wait_until
 
 
@@ -88,29 +88,14 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     here is counted within this test's own station.
     """
     station = f"st-{unique}"
-    records_settings = service_settings(
-        "records", endpoints, keys, mongodb_database=f"records_{unique}", broker_check_seconds=0.5
-    )
-    cases_settings = service_settings(
-        "cases",
-        endpoints,
-        keys,
-        mongodb_database=f"cases_{unique}",
-        service_name=f"cases-{unique}",
-        broker_check_seconds=0.5,
-    )
+    records_settings = bus_settings("records", endpoints, keys, unique)
+    cases_settings = bus_settings("cases", endpoints, keys, unique, service_name=f"cases-{unique}")
     services = installed_services()
     records_runtime = Runtime(records_settings, services["records"].spec)
     cases_runtime = Runtime(cases_settings, services["cases"].spec)
     admin, staff = caller(Role.ADMIN), caller(stations=(station,))
     async with serve("records", records_settings) as records:
-        for unit in (
-            {"id": "r-1", "level": "region", "name": "区"},
-            {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
-            {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
-            {"id": station, "level": "station", "name": "站", "parent_id": "d-1"},
-        ):
-            assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
+        await add_station(records, admin, station)
         deputy = (
             await records.post(
                 "/v1/deputies", json={"name": "李华", "level": "district", "station_ids": [station]}, headers=staff

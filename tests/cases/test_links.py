@@ -10,7 +10,7 @@ from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services
 
-from tests.apps import serve, service_settings
+from tests.apps import add_station, bus_settings, serve
 from tests.infra.support import running, wait_until
 
 READ_MODEL = ("people", "households", "deputies")
@@ -21,30 +21,11 @@ async def read_model(db: Any, ids: list[str]) -> dict[str, list[Document]]:
     return {name: await db[name].find({"_id": {"$in": ids}}).sort("_id", 1).to_list() for name in READ_MODEL}
 
 
-async def add_station(records: Any, admin: dict[str, str], station: str) -> None:
-    for unit in (
-        {"id": "r-1", "level": "region", "name": "区"},
-        {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
-        {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
-        {"id": station, "level": "station", "name": "站", "parent_id": "d-1"},
-    ):
-        assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
-
-
 async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
     endpoints, keys, unique, caller, mongo
 ) -> None:
-    records_settings = service_settings(
-        "records", endpoints, keys, mongodb_database=f"records_{unique}", broker_check_seconds=0.5
-    )
-    cases_settings = service_settings(
-        "cases",
-        endpoints,
-        keys,
-        mongodb_database=f"cases_{unique}",
-        service_name=f"cases-{unique}",
-        broker_check_seconds=0.5,
-    )
+    records_settings = bus_settings("records", endpoints, keys, unique)
+    cases_settings = bus_settings("cases", endpoints, keys, unique, service_name=f"cases-{unique}")
     services = installed_services()
     records_runtime = Runtime(records_settings, services["records"].spec)
     cases_runtime = Runtime(cases_settings, services["cases"].spec)

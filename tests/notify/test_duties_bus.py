@@ -7,24 +7,15 @@ from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services
 from liaison_notify.adapters.duties_store import DUTIES
 
-from tests.apps import serve, service_settings
+from tests.apps import add_station, bus_settings, serve
 from tests.infra.support import running, wait_until
 
 
 async def test_a_visit_logged_in_records_fulfils_the_assigned_deputys_monthly_visit(
     endpoints, keys, unique, caller, mongo
 ) -> None:
-    records_settings = service_settings(
-        "records", endpoints, keys, mongodb_database=f"records_{unique}", broker_check_seconds=0.5
-    )
-    notify_settings = service_settings(
-        "notify",
-        endpoints,
-        keys,
-        mongodb_database=f"notify_{unique}",
-        service_name=f"notify-{unique}",
-        broker_check_seconds=0.5,
-    )
+    records_settings = bus_settings("records", endpoints, keys, unique)
+    notify_settings = bus_settings("notify", endpoints, keys, unique, service_name=f"notify-{unique}")
     services = installed_services()
     records_runtime = Runtime(records_settings, services["records"].spec)
     notify_runtime = Runtime(notify_settings, services["notify"].spec)
@@ -40,13 +31,7 @@ async def test_a_visit_logged_in_records_fulfils_the_assigned_deputys_monthly_vi
         running(records_runtime.relay()),
         running(notify_runtime.consumer()),
     ):
-        for unit in (
-            {"id": "r-1", "level": "region", "name": "区"},
-            {"id": "c-1", "level": "city", "name": "市", "parent_id": "r-1"},
-            {"id": "d-1", "level": "district", "name": "县", "parent_id": "c-1"},
-            {"id": "st-1", "level": "station", "name": "站", "parent_id": "d-1"},
-        ):
-            assert (await records.post("/v1/stations", json=unit, headers=admin)).status_code == 201
+        await add_station(records, admin, "st-1")
         new_deputy = {"name": "李华", "level": "district", "station_ids": ["st-1"]}
         deputy = (await records.post("/v1/deputies", json=new_deputy, headers=staff)).json()["id"]
         returnee = {"station_id": "st-1", "category": "returnee", "name": "陈小明"}
