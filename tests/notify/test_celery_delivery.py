@@ -8,17 +8,16 @@ from uuid import uuid4
 
 import pytest
 from celery import Celery
-from liaison_infra.harness.processes import ManagedProcess
 from liaison_notify.adapters import deliveries_store, messages_store
 from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
 from liaison_notify.config import Settings
 from liaison_notify.domain.messages import Message
 from liaison_notify.domain.periods import SHANGHAI
-from liaison_notify.entrypoints.celery_app import DELIVER, GENERATE, SCAN_DUE, WEEKLY_DIGEST, create_celery_app
+from liaison_notify.entrypoints.celery_app import DELIVER, GENERATE, SCAN_DUE, WEEKLY_DIGEST
 from liaison_notify.service_layer.context import Notify
 
 from tests.apps import service_settings
-from tests.notify.celery_worker import eventually, running_worker, worker_idle
+from tests.notify.celery_worker import eventually, worker_idle
 from tests.notify.delivery_support import START, delivering, enqueue, reachable, reminder
 from tests.notify.receivers import HttpReceiver, http_receiver
 
@@ -45,17 +44,6 @@ def settings(endpoints, keys, gateway) -> Settings:
         worker_concurrency=2,
     )
     return settings
-
-
-@pytest.fixture(scope="module")
-def worker(settings, tmp_path_factory) -> Iterator[ManagedProcess]:
-    with running_worker(settings, tmp_path_factory.mktemp("notify-worker")) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def celery(settings, worker) -> Celery:
-    return create_celery_app(settings)
 
 
 @pytest.fixture

@@ -11,15 +11,14 @@ from uuid import uuid4
 
 import psutil
 import pytest
-from celery import Celery
 from liaison_notify.adapters import deliveries_store, messages_store
 from liaison_notify.adapters.inbox_store import ALERTS
 from liaison_notify.config import Settings
-from liaison_notify.entrypoints.celery_app import SCAN_DUE, create_celery_app
+from liaison_notify.entrypoints.celery_app import SCAN_DUE
 from liaison_notify.service_layer.context import Notify
 
 from tests.apps import service_settings
-from tests.notify.celery_worker import eventually, pool_children, running_worker, worker_idle
+from tests.notify.celery_worker import eventually, pool_children, worker_idle
 from tests.notify.delivery_support import START, delivering, enqueue, reachable, reminder
 from tests.notify.receivers import HttpReceiver, http_receiver
 
@@ -66,17 +65,6 @@ def settings(endpoints, keys, gateway) -> Settings:
         send_timeout_seconds=600,  # slow, not timed out: the kill comes first
     )
     return settings
-
-
-@pytest.fixture(scope="module")
-def worker(settings, tmp_path_factory):
-    with running_worker(settings, tmp_path_factory.mktemp("notify-worker")) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def celery(settings, worker) -> Celery:
-    return create_celery_app(settings)
 
 
 @pytest.fixture
