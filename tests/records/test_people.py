@@ -2,7 +2,12 @@
 
 import httpx
 from liaison_infra.auth import Role
+from liaison_infra.envelope import Envelope
+from liaison_infra.runtime import Runtime
+from liaison_infra.service import installed_services
 
+from tests.apps import bus_settings
+from tests.infra.support import running, wait_until
 from tests.records.people_data import CHEN, chen, lin
 
 
@@ -211,6 +216,75 @@ async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_
         f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"2"'}
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "cannot_merge"
+
+
+async def household_events(mongo, unique, household_id: str) -> list[Envelope]:
+    docs = mongo[f"records_{unique}"]["outbox"].find({"key": household_id}).sort([("created_at", 1), ("order", 1)])
+    return [Envelope.from_bytes(doc["payload"]) async for doc in docs]
+
+
+async def test_merging_and_erasing_announce_the_households_they_change(records, caller, station, mongo, unique) -> None:
+    headers = caller(stations=("st-shengli",))
+    keep = (await register(records, caller, chen(phones=[], hardship=["minimum_living"]))).json()["id"]
+    duplicate_file = chen(id_number=None, hardship=[])
+    duplicate = (await register(records, caller, duplicate_file, allow_duplicates="true")).json()["id"]
+    spouse = (await register(records, caller, lin())).json()["id"]
+    members = [
+        {"person_id": duplicate, "relation_to_head": "self"},
+        {"person_id": spouse, "relation_to_head": "spouse"},
+    ]
+    body = {"station_id": "st-shengli", "members": members}
+    created = await records.post("/v1/households", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    household = created.json()["id"]
+    merged = await records.post(
+        f"/v1/people/{keep}/merge", json={"duplicate_id": duplicate}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert merged.status_code == 200, merged.text
+    announced = await household_events(mongo, unique, household)
+    assert [e.type for e in announced] == ["household.changed", "household.changed"]
+    assert announced[-1].data["members"] == [
+        {"person_id": keep, "relation_to_head": "self"},
+        {"person_id": spouse, "relation_to_head": "spouse"},
+    ]
+    assert announced[-1].data["head_person_id"] == keep and announced[0].data["hardship"] is False
+    assert announced[-1].data["hardship"] is True  # the survivor's file is read after the merge
+    assert (await records.post(f"/v1/people/{keep}/erase", headers=headers)).status_code == 200
+    after = await household_events(mongo, unique, household)
+    assert len(after) == 3 and after[-1].data["members"] == [{"person_id": spouse, "relation_to_head": "spouse"}]
+    assert after[-1].data["head_person_id"] is None and after[-1].data["hardship"] is False
+    stored = (await records.get(f"/v1/households/{household}", headers=headers)).json()
+    assert stored["members"] == after[-1].data["members"] and stored["head_person_id"] is None
+
+
+async def test_erasure_forgets_the_persons_published_events(
+    records, caller, station, mongo, unique, endpoints, keys
+) -> None:
+    headers = caller(stations=("st-shengli",))
+    person = (await register(records, caller, chen())).json()["id"]
+    changed = await records.patch(
+        f"/v1/people/{person}", json={"notes": "搬家"}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200, changed.text
+    outbox = mongo[f"records_{unique}"]["outbox"]
+    runtime = Runtime(bus_settings("records", endpoints, keys, unique), installed_services()["records"].spec)
+
+    async def all_published() -> bool:
+        return await outbox.count_documents({"pending": True}) == 0
+
+    async def naming_the_person() -> list[str]:
+        return [doc["_id"] async for doc in outbox.find({}) if "陈小明".encode() in doc["payload"]]
+
+    try:
+        async with running(runtime.relay()):
+            await wait_until(all_published)
+    finally:
+        await runtime.close()
+    assert await outbox.count_documents({"key": person, "pending": False}) == 2 and await naming_the_person()
+    assert (await records.post(f"/v1/people/{person}/erase", headers=headers)).status_code == 200
+    left = [Envelope.from_bytes(doc["payload"]) async for doc in outbox.find({"key": person}).sort("created_at", 1)]
+    assert [e.type for e in left] == ["returnee.erased"]  # pending: still to be sent
+    assert await naming_the_person() == []
 
 
 async def test_many_files_may_lack_an_id_number_and_many_may_be_erased(records, caller, station) -> None:

@@ -97,6 +97,17 @@ def outbox_document(topic: str, envelope: Envelope, created_at: datetime, order:
     }
 
 
+async def forget_published(tx: Transaction, key: str) -> None:
+    """Delete the published events about aggregate ``key`` that the outbox still retains.
+
+    They are kept for the retention window only so a relay can replay them after a broker
+    loss; once the aggregate's personal data is erased, a replay must not send it again.
+    Pending events stay: they must still go out, in order, before the event that announces
+    the erasure, which consumers act on.
+    """
+    await tx.db[OUTBOX].delete_many({"pending": False, "key": key}, session=tx.session)
+
+
 async def run_in_transaction(
     client: AsyncMongoClient[Document],
     db: AsyncDatabase[Document],

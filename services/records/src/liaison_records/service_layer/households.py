@@ -33,6 +33,7 @@ async def _members(records: Records, fields: HouseholdFields, station_id: str, h
 
 
 def _changed_event(household: Document, members: list[Document], today: date) -> HouseholdChanged:
+    """The household as consumers see it; ``members`` are the members' stored files."""
     elderly_born_before = f"{today.year - ELDERLY_AGE:04d}-{today.month:02d}-{today.day:02d}"
     hardship_flags = {Hardship.HARDSHIP_FAMILY, Hardship.MINIMUM_LIVING, Hardship.EXTREME_POVERTY}
     return HouseholdChanged(
@@ -44,6 +45,49 @@ def _changed_event(household: Document, members: list[Document], today: date) ->
         hardship=any(hardship_flags.intersection(m.get("hardship", [])) for m in members),
         elderly=any((m.get("birth_date") or "9999") <= elderly_born_before for m in members),
     )
+
+
+async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
+    """Take an erased person out of every household (as head too), and announce the change."""
+    changed = {"_id": {"$in": await _households_with_member(tx, person_id)}}
+    await tx.db[HOUSEHOLDS].update_many(
+        changed, {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}}, session=tx.session
+    )
+    await tx.db[HOUSEHOLDS].update_many(
+        {**changed, "head_person_id": person_id}, {"$set": {"head_person_id": None}}, session=tx.session
+    )
+    await _announce(tx, changed, today)
+
+
+async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today: date) -> None:
+    """Put the file that survives a merge in the duplicate's place, and announce the change."""
+    changed = {"_id": {"$in": await _households_with_member(tx, duplicate_id)}}
+    await tx.db[HOUSEHOLDS].update_many(
+        {**changed, "members.person_id": duplicate_id},
+        {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    await tx.db[HOUSEHOLDS].update_many(
+        {**changed, "head_person_id": duplicate_id}, {"$set": {"head_person_id": keep_id}}, session=tx.session
+    )
+    await _announce(tx, changed, today)
+
+
+async def _households_with_member(tx: Transaction, person_id: str) -> list[str]:
+    found = tx.db[HOUSEHOLDS].find({"members.person_id": person_id}, {"_id": 1}, session=tx.session)
+    return [household["_id"] async for household in found]
+
+
+async def _announce(tx: Transaction, query: dict[str, Any], today: date) -> None:
+    """Publish household.changed for each household as ``tx`` now stores it: consumers keep
+    their own copy of the members, and learn of a change made from a person's file this way."""
+    households = await tx.db[HOUSEHOLDS].find(query, session=tx.session).to_list()
+    person_ids = [member["person_id"] for household in households for member in household["members"]]
+    people = await tx.db[PEOPLE].find({"_id": {"$in": person_ids}}, session=tx.session).to_list()
+    files = {person["_id"]: person for person in people}
+    for household in households:
+        members = [files[m["person_id"]] for m in household["members"] if m["person_id"] in files]
+        tx.publish(_changed_event(household, members, today), **_routing(household))
 
 
 async def _link_members(tx: Transaction, household: Document, previous_ids: list[str]) -> None:

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, NotFound
-from liaison_infra.mongo import Document, Transaction
+from liaison_infra.mongo import Document, Transaction, forget_published
 from liaison_infra.pii import mask_middle
 
 from liaison_records.adapters.people_store import PEOPLE, masked_view
@@ -15,7 +15,7 @@ from liaison_records.domain.events import ReturneeArchived, ReturneeErased, Retu
 from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
-from liaison_records.service_layer.deputies import HOUSEHOLDS
+from liaison_records.service_layer.households import remove_member, replace_member
 
 HISTORY = "history"
 # Stored beside the file's own fields (set at registration and by households): a change keeps them.
@@ -237,11 +237,7 @@ async def merge_people(
         await _record_history(
             tx, completed.model_copy(update={"version": version}), [merge_note, *changes], principal, records
         )
-        await tx.db[HOUSEHOLDS].update_many(
-            {"members.person_id": duplicate_id},
-            {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},
-            session=tx.session,
-        )
+        await replace_member(tx, duplicate_id, keep_id, records.clock().date())
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
         tx.publish(
             ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **routing(completed)
@@ -256,7 +252,11 @@ async def merge_people(
 
 
 async def erase_person(records: Records, principal: Principal, person_id: str) -> Document:
-    """Remove every personal datum; keep an anonymous tombstone so counts stay right."""
+    """Remove every personal datum; keep an anonymous tombstone so counts stay right.
+
+    The person's published events leave the outbox too, so a replay cannot send their data
+    again; pending ones still go out, and returnee.erased follows them.
+    """
     require(principal, WRITERS, "erase people's files")
     document = await load_person(records, principal, person_id)
     person = records.codec.to_person(document)
@@ -266,11 +266,8 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     async def write(tx: Transaction) -> None:
         await tx.replace(PEOPLE, tombstone, expected_version=document["version"])
         await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
-        await tx.db[HOUSEHOLDS].update_many(
-            {"members.person_id": person_id},
-            {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}},
-            session=tx.session,
-        )
+        await remove_member(tx, person_id, records.clock().date())
+        await forget_published(tx, person_id)
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
