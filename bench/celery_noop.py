@@ -1,4 +1,4 @@
-"""Raw Celery on the same Redis: a task that does nothing but say it ran (one INCR), served by a
+"""Raw Celery on the same Redis: a task that does nothing but say it ran (its count and time), served by a
 prefork worker configured as notify's (JSON, acks_late, prefetch 1, no results). The floor under
 notify's delivery tasks: what Celery itself costs per task on this machine.
 
@@ -7,6 +7,7 @@ Run as a worker: ``python -c "from bench.celery_noop import serve; serve(redis_u
 
 import logging
 import sys
+import time
 from typing import Any
 
 import redis
@@ -18,6 +19,11 @@ _counter: dict[str, Any] = {}  # this process's Redis client, made on first use 
 
 def counter_key(queue: str) -> str:
     return f"{queue}.done"
+
+
+def ran_key(queue: str, which: str) -> str:
+    """When the ``first`` or ``last`` task ran (Unix seconds): the rate needs no watcher's timing."""
+    return f"{queue}.{which}"
 
 
 def noop_app(redis_url: str, queue: str) -> Celery:
@@ -35,6 +41,9 @@ def noop_app(redis_url: str, queue: str) -> Celery:
 
     def noop(_payload: list[str]) -> None:
         client = _counter.setdefault("client", redis.Redis.from_url(redis_url))
+        now = time.time()
+        client.set(ran_key(queue, "first"), now, nx=True)
+        client.set(ran_key(queue, "last"), now)
         client.incr(counter_key(queue))
 
     app.task(name=NOOP)(noop)

@@ -5,11 +5,13 @@ connection set-up on every task and strand clients bound to dead loops; one shar
 fork would be used by two processes at once. So each pool process opens its own loop and
 MongoDB client right after it is forked (``worker_process_init``), runs every task's coroutine
 on that loop with ``run_until_complete``, and closes both when it shuts down
-(``worker_process_shutdown``).
+(``worker_process_shutdown``). Sends block (Apprise), so they run in the loop's default
+executor, sized to ``send_concurrency``: asyncio's own has only ``cores + 4`` threads.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -30,6 +32,7 @@ class WorkerLoop:
 
     def open(self, **_signal: Any) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_default_executor(ThreadPoolExecutor(self.settings.send_concurrency, thread_name_prefix="send"))
         asyncio.set_event_loop(loop)
         self._loop = loop
         self._runtime = Runtime(self.settings, SPEC)
@@ -45,5 +48,6 @@ class WorkerLoop:
         if self._loop is None or self._runtime is None:
             return
         self._loop.run_until_complete(self._runtime.close())
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())
         self._loop.close()
         self._loop = self._runtime = None
