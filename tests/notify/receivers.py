@@ -43,6 +43,13 @@ class HttpReceiver:
             return 200
 
 
+class GatewayServer(ThreadingHTTPServer):
+    """Accepts as many waiting connections as a provider's gateway would: the default of 5 drops
+    the connects of a worker's concurrent sends, each then retried by the client a second later."""
+
+    request_queue_size = 256
+
+
 @contextmanager
 def http_receiver(receiver: HttpReceiver | None = None) -> Iterator[HttpReceiver]:
     """Serve ``receiver`` (a plain one by default) on a free local port."""
@@ -60,7 +67,7 @@ def http_receiver(receiver: HttpReceiver | None = None) -> Iterator[HttpReceiver
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = GatewayServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = False  # closing waits for requests being answered
     served.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
