@@ -1,5 +1,5 @@
 """Raw Celery on the same Redis: a task that does nothing but say it ran (its count and time), served by a
-prefork worker configured as notify's (JSON, acks_late, prefetch 1, no results). The floor under
+prefork worker with notify's task handling (``TASK_HANDLING``). The floor under
 notify's delivery tasks: what Celery itself costs per task on this machine.
 
 Run as a worker: ``python -c "from bench.celery_noop import serve; serve(redis_url, queue)"``.
@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from liaison_notify.entrypoints.celery_app import TASK_HANDLING
 
 NOOP = "bench.noop"
 _counter: dict[str, Any] = {}  # this process's Redis client, made on first use (after the fork)
@@ -28,16 +29,7 @@ def ran_key(queue: str, which: str) -> str:
 
 def noop_app(redis_url: str, queue: str) -> Celery:
     app = Celery("bench_noop", broker=redis_url, set_as_current=False)
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        task_ignore_result=True,
-        task_acks_late=True,
-        worker_prefetch_multiplier=1,
-        task_default_queue=queue,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-    )
+    app.conf.update(TASK_HANDLING, task_default_queue=queue)
 
     def noop(_payload: list[str]) -> None:
         client = _counter.setdefault("client", redis.Redis.from_url(redis_url))

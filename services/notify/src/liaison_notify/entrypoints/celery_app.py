@@ -37,6 +37,17 @@ WEEKLY_DIGEST = "notify.weekly_digest"
 SCAN_EXPIRES_SECONDS = 55
 # How long a periodic task keeps others of its kind away, at most (its worker may have died).
 PERIODIC_LOCK_SECONDS = 120
+# How a task travels and is acknowledged: JSON, acknowledged after it ran, one held per process,
+# no results (the effects live in MongoDB). The benchmark's raw Celery floor uses the same.
+TASK_HANDLING = {
+    "task_serializer": "json",
+    "accept_content": ["json"],
+    "task_ignore_result": True,
+    "task_acks_late": True,
+    "worker_prefetch_multiplier": 1,
+    "broker_connection_retry_on_startup": True,
+    "worker_hijack_root_logger": False,
+}
 
 
 def queue_names(settings: Settings) -> tuple[str, str]:
@@ -74,17 +85,11 @@ def create_celery_app(settings: Settings, worker_loop: WorkerLoop | None = None)
     scans, deliveries = queue_names(settings)
     app = Celery("liaison_notify", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        task_ignore_result=True,
-        task_acks_late=True,
-        worker_prefetch_multiplier=1,
+        TASK_HANDLING,
         task_default_queue=scans,
         task_routes={DELIVER: {"queue": deliveries}},
         timezone=TIMEZONE,
         enable_utc=True,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
     )
     app.conf.beat_schedule = beat_schedule(app)
     _register_tasks(app, settings, worker_loop or WorkerLoop(settings))
