@@ -4,8 +4,8 @@ A write inserts the aggregate and ``tx.publish``-es the event (outbox entry in t
 transaction); the relay publishes it and the consumer runner applies it, its handler
 inserting the effect (inbox mark in the same transaction). Settings are the production
 defaults; one can be changed for an experiment with ``BENCH_BACKBONE_<NAME>`` (for example
-``BENCH_BACKBONE_OUTBOX_POLL_SECONDS=0.02``). The writers do not wake the relay: in a
-deployment the relay runs in its own process, so it finds events by polling.
+``BENCH_BACKBONE_OUTBOX_BATCH_SIZE=100``). The relay learns of new events only from the
+outbox's change stream, as in a deployment where it runs in its own process.
 """
 
 import asyncio

@@ -11,7 +11,7 @@ from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services
 
 from tests.apps import Caller, add_station, bus_settings, own_database, serve
-from tests.infra.support import running, wait_until
+from tests.infra.support import forget_relay_position, running, wait_until
 
 
 @pytest.fixture
@@ -125,16 +125,17 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
         return bool(file and file.get("cases"))
 
     async with (
-        running(records_runtime.relay()),
         running(records_runtime.consumer()),
         running(cases_runtime.relay()),
         running(cases_runtime.consumer()),
     ):
-        await wait_until(two_cases, within=60)
-        await wait_until(linked_in_the_file, within=60)
+        async with running(records_runtime.relay()):
+            await wait_until(two_cases, within=60)
+            await wait_until(linked_in_the_file, within=60)
         # Replay everything records ever published: still two cases.
-        await mongo[f"records_{unique}"]["outbox"].update_many({}, {"$set": {"pending": True}})
-        await wait_until(lambda: _duplicates_seen(cases_runtime), within=60)
+        await forget_relay_position(records_runtime)
+        async with running(records_runtime.relay()):
+            await wait_until(lambda: _duplicates_seen(cases_runtime), within=60)
     stored = await cases_db["cases"].find({"station_id": station}).sort("_id", 1).to_list()
     assert [c["_id"] for c in stored] == [f"c-{visit_id}-1", f"c-{visit_id}-2"]
     assert [c["kind"] for c in stored] == ["request", "suggestion"] and stored[0]["state"] == "collected"

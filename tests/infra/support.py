@@ -6,10 +6,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
 
+from aiokafka import ConsumerRecord
 from liaison_infra.envelope import Envelope, Event
 from liaison_infra.harness.servers import Endpoints
-from liaison_infra.mongo import Transaction
-from liaison_infra.runtime import Worker
+from liaison_infra.kafka import make_consumer
+from liaison_infra.mongo import OUTBOX, Transaction
+from liaison_infra.relay import RELAY_STATE
+from liaison_infra.runtime import Runtime, Worker
 from liaison_infra.service import EventHandler, ServiceSpec, Subscription
 from liaison_infra.settings import ServiceSettings
 from pydantic import BaseModel
@@ -83,6 +86,20 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], within: float = 3
         await asyncio.sleep(0.1)
 
 
+async def relayed_everything(runtime: Runtime) -> bool:
+    """Whether the relay has published every event in the outbox (it saves how far it got)."""
+    state = await runtime.db[RELAY_STATE].find_one({"_id": runtime.settings.service_name})
+    if state is None or "resume_token" not in state:
+        return False
+    after = {} if state["published_until"] is None else {"created_at": {"$gt": state["published_until"]}}
+    return await runtime.db[OUTBOX].count_documents(after) == 0
+
+
+async def forget_relay_position(runtime: Runtime) -> None:
+    """Drop the relay's saved position: when it next starts, it publishes the retained outbox again."""
+    await runtime.db[RELAY_STATE].delete_many({})
+
+
 @asynccontextmanager
 async def running(worker: Worker) -> AsyncIterator[Worker]:
     """Run a relay or consumer in the background for the duration of the block."""
@@ -92,3 +109,20 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
     finally:
         worker.stop()
         await asyncio.wait_for(task, timeout=30)
+
+
+async def read_topic(settings: ServiceSettings, topic: str, expected: int) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on ``topic`` from its start, read until it falls quiet."""
+    consumer = make_consumer(settings, None, topic)
+    await consumer.start()
+    try:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while True:  # until quiet: 2 s while short of ``expected``, then 0.5 s to catch any extra
+            batches = await consumer.getmany(timeout_ms=2000 if len(records) < expected else 500)
+            if not batches:
+                break
+            for batch in batches.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

@@ -4,13 +4,23 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import pytest
-from aiokafka import ConsumerRecord
-from liaison_infra.kafka import make_consumer
+from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import OUTBOX, Transaction
+from liaison_infra.relay import RELAY_STATE
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import ServiceSpec
 
-from tests.infra.support import Noted, noted_on, probe_settings, probe_spec, running, wait_until
+from tests.infra.support import (
+    Noted,
+    forget_relay_position,
+    noted_on,
+    probe_settings,
+    probe_spec,
+    read_topic,
+    relayed_everything,
+    running,
+    wait_until,
+)
 
 
 class Boom(Exception):
@@ -39,7 +49,7 @@ async def test_a_failure_before_commit_leaves_neither_state_nor_events(endpoints
     await runtime.transaction(change)
     assert await runtime.db["notes"].find_one({"_id": "n1"}) == {"_id": "n1", "text": "hello", "version": 1}
     stored = await runtime.db[OUTBOX].find_one({})
-    assert stored is not None and stored["topic"] == Noted.topic and stored["pending"] is True
+    assert stored is not None and stored["topic"] == Noted.topic and stored["key"] == "n1"
     await runtime.close()
 
 
@@ -55,8 +65,8 @@ async def test_a_stale_version_is_refused_and_nothing_is_overwritten(endpoints, 
     await runtime.close()
 
 
-async def publish_notes(runtime: Runtime, Noted: type[Noted], keys: list[str], per_key: int) -> None:
-    for n in range(per_key):
+async def publish_notes(runtime: Runtime, Noted: type[Noted], keys: list[str], per_key: int, first: int = 0) -> None:
+    for n in range(first, first + per_key):
         for key in keys:
             await runtime.transaction(publishing(Noted(key=key, n=n)))
 
@@ -68,34 +78,18 @@ def publishing(note: Noted) -> Callable[[Transaction], Awaitable[None]]:
     return publish
 
 
-async def read_topic(settings, topic: str, expected: int) -> list[ConsumerRecord[bytes, bytes]]:
-    consumer = make_consumer(settings, None, topic)
-    await consumer.start()
-    try:
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while len(records) < expected:
-            batches = await consumer.getmany(timeout_ms=2000)
-            if not batches:
-                break
-            for batch in batches.values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
-
-
 async def test_the_relay_publishes_every_event_once_in_order_per_key(endpoints, unique) -> None:
     Noted = noted_on(f"probe.{unique}.v1")
     settings = probe_settings(endpoints, unique, outbox_batch_size=7)
     runtime = Runtime(settings, ServiceSpec(published=(Noted,)))
     keys = [f"k{i}" for i in range(5)]
-    await publish_notes(runtime, Noted, keys, per_key=8)
+    # Half is in the outbox before the relay first starts, half is written while it runs.
+    await publish_notes(runtime, Noted, keys, per_key=4)
     async with running(runtime.relay()):
-        await wait_until(lambda: _none_pending(runtime))
-    records = await read_topic(settings, Noted.topic, expected=40)
+        await publish_notes(runtime, Noted, keys, per_key=4, first=4)
+        await wait_until(lambda: relayed_everything(runtime))
+        records = await read_topic(settings, Noted.topic, expected=40)
     assert len(records) == 40
-    from liaison_infra.envelope import Envelope
-
     envelopes = [Envelope.from_bytes(record.value) for record in records]
     assert len({envelope.id for envelope in envelopes}) == 40
     for key in keys:
@@ -104,8 +98,34 @@ async def test_the_relay_publishes_every_event_once_in_order_per_key(endpoints, 
     await runtime.close()
 
 
-async def _none_pending(runtime: Runtime) -> bool:
-    return await runtime.db[OUTBOX].count_documents({"pending": True}) == 0
+async def test_a_restarted_relay_resumes_where_it_stopped_and_repeats_nothing(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    await publish_notes(runtime, Noted, ["a"], per_key=3)
+    async with running(runtime.relay()):
+        await wait_until(lambda: relayed_everything(runtime))
+    await publish_notes(runtime, Noted, ["a"], per_key=2, first=3)
+    async with running(runtime.relay()):
+        await wait_until(lambda: relayed_everything(runtime))
+        records = await read_topic(runtime.settings, Noted.topic, expected=5)
+    assert [Envelope.from_bytes(record.value).data["n"] for record in records] == [0, 1, 2, 3, 4]
+    await runtime.close()
+
+
+async def test_a_relay_that_cannot_resume_its_stream_publishes_from_the_outbox(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    await publish_notes(runtime, Noted, ["a"], per_key=3)
+    async with running(runtime.relay()):
+        await wait_until(lambda: relayed_everything(runtime))
+    await publish_notes(runtime, Noted, ["a"], per_key=2, first=3)
+    # The saved position is no longer usable, as when the database's history was pruned past it.
+    await runtime.db[RELAY_STATE].update_one({}, {"$set": {"resume_token": {"_data": "00"}}})
+    async with running(runtime.relay()):
+        await wait_until(lambda: relayed_everything(runtime))
+        records = await read_topic(runtime.settings, Noted.topic, expected=5)
+    seen = [Envelope.from_bytes(record.value).data["n"] for record in records]
+    # Everything from five minutes before its last published event goes out again: none is lost.
+    assert seen == [0, 1, 2, 0, 1, 2, 3, 4]
+    await runtime.close()
 
 
 def probe_runtime(endpoints, unique: str, **overrides) -> tuple[Runtime, type[Noted]]:
@@ -120,11 +140,13 @@ def duplicates(runtime: Runtime) -> float:
 async def test_a_consumer_given_the_same_events_twice_applies_them_once(endpoints, unique) -> None:
     runtime, Noted = probe_runtime(endpoints, unique)
     await publish_notes(runtime, Noted, ["a", "b"], per_key=5)
-    async with running(runtime.relay()), running(runtime.consumer()):
-        await wait_until(lambda: effects_total(runtime, 10))
-        # Publish every event a second time, as a relay retry would.
-        await runtime.db[OUTBOX].update_many({}, {"$set": {"pending": True}})
-        await wait_until(lambda: _true(duplicates(runtime) >= 10))
+    async with running(runtime.consumer()):
+        async with running(runtime.relay()):
+            await wait_until(lambda: effects_total(runtime, 10))
+        # Publish every event a second time, as a relay that lost its position would.
+        await forget_relay_position(runtime)
+        async with running(runtime.relay()):
+            await wait_until(lambda: _true(duplicates(runtime) >= 10))
     assert await effect_counts(runtime) == {"a": 5, "b": 5}
     await runtime.close()
 
@@ -137,7 +159,7 @@ async def test_a_consumer_killed_before_its_offset_commit_applies_the_redelivery
     runtime, Noted = probe_runtime(endpoints, unique)
     await publish_notes(runtime, Noted, ["a", "b", "c"], per_key=4)
     async with running(runtime.relay()):
-        await wait_until(lambda: _none_pending(runtime))
+        await wait_until(lambda: relayed_everything(runtime))
     doomed = runtime.consumer()
 
     async def commit_then_die() -> None:

@@ -5,14 +5,13 @@ from liaison_infra.deadletters import DeadLetters, deadletter_topic
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Transaction
 
-from tests.infra.support import NoteReader, count_note, probe_spec, running, wait_until
+from tests.infra.support import NoteReader, count_note, probe_spec, read_topic, running, wait_until
 from tests.infra.test_backbone import (
     _true,
     effect_counts,
     effects_total,
     probe_runtime,
     publish_notes,
-    read_topic,
 )
 
 

@@ -84,28 +84,26 @@ class Transaction:
 
 
 def outbox_document(topic: str, envelope: Envelope, created_at: datetime, order: int) -> Document:
-    """The stored form of an event awaiting the relay; the payload is kept as sent bytes."""
+    """The stored form of an event for the relay; the payload is kept as sent bytes."""
     return {
         "_id": envelope.id,
         "topic": topic,
         "key": envelope.subject,
         "payload": envelope.to_bytes(),
-        "pending": True,
         "created_at": created_at,
         "order": order,
-        "published_at": None,
     }
 
 
-async def forget_published(tx: Transaction, key: str) -> None:
-    """Delete the published events about aggregate ``key`` that the outbox still retains.
+async def forget_retained(tx: Transaction, key: str) -> None:
+    """Delete the events about aggregate ``key`` that the outbox retains.
 
     They are kept for the retention window only so a relay can replay them after a broker
     loss; once the aggregate's personal data is erased, a replay must not send it again.
-    Pending events stay: they must still go out, in order, before the event that announces
-    the erasure, which consumers act on.
+    Events not relayed yet still go out, in order, before the event announcing the erasure:
+    the relay reads them from the change stream, which carries each inserted document.
     """
-    await tx.db[OUTBOX].delete_many({"pending": False, "key": key}, session=tx.session)
+    await tx.db[OUTBOX].delete_many({"key": key}, session=tx.session)
 
 
 async def run_in_transaction(

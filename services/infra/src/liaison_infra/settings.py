@@ -43,7 +43,7 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "liaison"
     log_level: str = "INFO"
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
-    outbox_poll_seconds: float = Field(default=0.05, gt=0)
+    outbox_wait_seconds: float = Field(default=0.2, gt=0)
     outbox_retention_hours: float = Field(default=168, gt=0)
     broker_check_seconds: float = Field(default=2.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, NotFound
-from liaison_infra.mongo import Document, Transaction, forget_published
+from liaison_infra.mongo import Document, Transaction, forget_retained
 from liaison_infra.pii import mask_middle
 
 from liaison_records.adapters.people_store import PEOPLE, masked_view
@@ -254,8 +254,8 @@ async def merge_people(
 async def erase_person(records: Records, principal: Principal, person_id: str) -> Document:
     """Remove every personal datum; keep an anonymous tombstone so counts stay right.
 
-    The person's published events leave the outbox too, so a replay cannot send their data
-    again; pending ones still go out, and returnee.erased follows them.
+    The person's events leave the outbox too, so a replay cannot send their data again;
+    those not relayed yet still go out, and returnee.erased follows them.
     """
     require(principal, WRITERS, "erase people's files")
     document = await load_person(records, principal, person_id)
@@ -267,7 +267,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
         await tx.replace(PEOPLE, tombstone, expected_version=document["version"])
         await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
         await remove_member(tx, person_id, records.clock().date())
-        await forget_published(tx, person_id)
+        await forget_retained(tx, person_id)
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
