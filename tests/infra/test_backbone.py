@@ -128,6 +128,25 @@ async def test_a_relay_that_cannot_resume_its_stream_publishes_from_the_outbox(e
     await runtime.close()
 
 
+async def test_the_backlog_metrics_count_and_age_what_is_not_yet_published(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    await publish_notes(runtime, Noted, ["a"], per_key=3)
+    async with running(runtime.relay()):
+        await wait_until(lambda: relayed_everything(runtime))
+    await publish_notes(runtime, Noted, ["a", "b"], per_key=1, first=3)
+    idle = runtime.relay()
+    await idle.observe_backlog()
+    assert runtime.metrics.outbox_backlog._value.get() == 2
+    assert runtime.metrics.outbox_oldest_age._value.get() > 0
+    relay = runtime.relay()
+    async with running(relay):
+        await wait_until(lambda: relayed_everything(runtime))
+        await relay.observe_backlog()
+    assert runtime.metrics.outbox_backlog._value.get() == 0
+    assert runtime.metrics.outbox_oldest_age._value.get() == 0
+    await runtime.close()
+
+
 def probe_runtime(endpoints, unique: str, **overrides) -> tuple[Runtime, type[Noted]]:
     Noted = noted_on(f"probe.{unique}.v1")
     return Runtime(probe_settings(endpoints, unique, **overrides), probe_spec(Noted)), Noted

@@ -96,7 +96,7 @@ class OutboxRelay:
                     loop_time = asyncio.get_running_loop().time()
                     if self.producer is None or loop_time >= next_check:
                         await self._check_broker()
-                        await self._observe_backlog()
+                        await self.observe_backlog()
                         next_check = loop_time + self.settings.broker_check_seconds
                     if self.stream is None:
                         await self._open_stream()
@@ -225,17 +225,24 @@ class OutboxRelay:
         await self._publish_retained(datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours))
         self.metrics.outbox_replays.inc()
 
-    async def _observe_backlog(self) -> None:
-        """Backlog: events created after the last one published (commit order may differ slightly)."""
+    async def observe_backlog(self) -> None:
+        """Set the backlog gauges from the saved position, and purge what the retention window let go.
+
+        The backlog is the events created after the newest one published (commit order may
+        differ from creation order by a transaction's duration); reading the saved position
+        rather than this relay's own keeps every instance's gauges alike.
+        """
+        state = await self.db[RELAY_STATE].find_one({"_id": self.settings.service_name}) or {}
+        published_until: datetime | None = state.get("published_until")
         outbox = self.db[OUTBOX]
-        after = {} if self.published_until is None else {"created_at": {"$gt": self.published_until}}
+        after = {} if published_until is None else {"created_at": {"$gt": published_until}}
         self.metrics.outbox_backlog.set(await outbox.count_documents(after))
         oldest = await outbox.find_one(after, {"created_at": 1}, sort=[("created_at", ASCENDING)])
         age = (datetime.now(UTC) - oldest["created_at"]).total_seconds() if oldest else 0.0
         self.metrics.outbox_oldest_age.set(age)
-        if self.published_until is not None:
+        if published_until is not None:
             cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
-            await outbox.delete_many({"created_at": {"$lt": min(cutoff, self.published_until)}})
+            await outbox.delete_many({"created_at": {"$lt": min(cutoff, published_until)}})
 
     async def _restart_producer(self) -> None:
         if self.producer is not None:
