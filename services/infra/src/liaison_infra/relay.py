@@ -26,10 +26,10 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from liaison_infra.change_feed import ChangeFeed
 from liaison_infra.kafka import BrokerEpoch, make_producer, provision_topics
 from liaison_infra.metrics import Metrics
 from liaison_infra.mongo import OUTBOX, Document
-from liaison_infra.outbox_stream import OutboxStream
 from liaison_infra.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ SAVE_SECONDS = 1.0
 # Transactions commit out of creation order by at most their own duration: a stream that
 # cannot resume publishes again from this long before the last event it published.
 COMMIT_SKEW = timedelta(minutes=5)
+INSERTS: list[Document] = [{"$match": {"operationType": "insert"}}, {"$project": {"fullDocument": 1}}]
 SENT_FIELDS = {"topic": 1, "key": 1, "payload": 1, "created_at": 1}
 
 
@@ -69,7 +70,7 @@ class OutboxRelay:
         self.owner = f"{socket.gethostname()}:{uuid4().hex[:8]}"
         self.epoch: str | None = None
         self.producer: AIOKafkaProducer | None = None
-        self.stream: OutboxStream | None = None
+        self.stream: ChangeFeed | None = None
         self.published_until: datetime | None = None
         # Events published from the outbox itself that the stream may deliver again.
         self._sent_from_outbox: set[str] = set()
@@ -123,7 +124,8 @@ class OutboxRelay:
         if pause > 0:
             await asyncio.sleep(pause)
         self._fetched_at = asyncio.get_running_loop().time()
-        events = await self.stream.next_batch(self.settings.outbox_batch_size, self.settings.outbox_wait_seconds)
+        changes = await self.stream.next_batch(self.settings.outbox_batch_size, self.settings.outbox_wait_seconds)
+        events = [change["fullDocument"] for change in changes]
         fresh = [event for event in events if event["_id"] not in self._sent_from_outbox]
         await self._send_all(fresh)
         if events:
@@ -164,12 +166,12 @@ class OutboxRelay:
         token = state.get("resume_token")
         if token is not None:
             try:
-                self.stream = await OutboxStream.open(self.db, token)
+                self.stream = await ChangeFeed.open(self.db, OUTBOX, token, stages=INSERTS)
                 return
             except OperationFailure as exc:
                 log.warning("outbox stream cannot resume", extra={"fields": {"error": str(exc)}})
         # Opened before the outbox is read, so nothing committed in between is missed.
-        self.stream = await OutboxStream.open(self.db, None)
+        self.stream = await ChangeFeed.open(self.db, OUTBOX, None, stages=INSERTS)
         await self._publish_retained(self.published_until - COMMIT_SKEW if self.published_until else None)
         await self._save_position()
 
