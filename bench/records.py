@@ -28,7 +28,7 @@ Search. Up to ``BENCH_RECORDS_SEARCHES`` (300) searches of the station, limit 50
 ``BENCH_RECORDS_SEARCH_SECONDS`` (60), in a mix of shapes (name in characters, pinyin, pinyin
 prefix and initials; country; hardship; age range; a deputy without people; a name with a
 country), alternate between the API and the raw driver running the identical filter
-(``people_filter``, same sort and limit). Latencies are per request, one at a time; ratio:
+(the same filter as a flat MongoDB query, same sort and limit). Latencies are per request, one at a time; ratio:
 service p99 ÷ raw p99 (≥ 1: what the service adds). The store's plan for each shape
 (``explain``) is printed. SecantusDB's explain does not show its fallback of serving one clause
 of a flat filter from an index; a filter with a top-level ``$and``/``$or`` is always a
@@ -59,18 +59,17 @@ from uuid import uuid4
 
 import httpx
 import psutil
-from liaison_infra.auth import Principal, Role
+from liaison_infra.auth import Role
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import OUTBOX, Document, connect
 from liaison_infra.tokens import ensure_key_pair
 from liaison_records.adapters.indexes import ensure_indexes
-from liaison_records.adapters.people_store import PEOPLE
-from liaison_records.domain.people import Hardship
-from liaison_records.domain.pinyin import name_keys
+from liaison_records.adapters.people_store import PEOPLE, age_bounds
+from liaison_records.domain.pinyin import name_keys, query_keys
 from liaison_records.service_layer.import_chunks import CHUNK_ROWS
 from liaison_records.service_layer.imports import IMPORTS
 from liaison_records.service_layer.people import HISTORY
-from liaison_records.service_layer.search import SORTS, PeopleQuery, people_filter
+from liaison_records.service_layer.search import LIVE_STATUSES
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -87,6 +86,7 @@ MEMORY_TARGET_MB = 500.0
 P99_TARGET_MS = 50.0
 STATION = "st-shengli"
 LIMIT = 50
+BY_NAME = [("sort_name", 1), ("_id", 1)]
 PROGRESS_POLL_SECONDS = 0.5
 PHASES = ("upload and dry run", "commit")
 XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -97,7 +97,6 @@ UNITS = (
     {"id": "d-yufeng", "level": "district", "name": "鱼峰区", "parent_id": "c-liuzhou"},
     {"id": STATION, "level": "station", "name": "胜利社区联络站", "parent_id": "d-yufeng"},
 )
-STAFF = Principal("staff-1", frozenset({Role.STATION_STAFF}), frozenset({STATION}), frozenset())
 
 
 # --- the workbook ---------------------------------------------------------------------------------
@@ -420,24 +419,21 @@ def shapes(sample_names: list[str]) -> list[Shape]:
     ]
 
 
-def query_of(params: dict[str, Any]) -> PeopleQuery:
-    """The query the API builds from these parameters (``people_api.people_query``)."""
-    hardship = params.get("hardship")
-    return PeopleQuery(
-        text=params.get("q"),
-        station_id=STATION,
-        country=params.get("country"),
-        hardship=(Hardship(hardship),) if hardship else (),
-        min_age=params.get("min_age"),
-        max_age=params.get("max_age"),
-        deputy_id=params.get("deputy_id"),
-        limit=LIMIT,
-    )
-
-
 def driver_filter(params: dict[str, Any]) -> dict[str, Any]:
-    """The filter ``search_people`` sends for these parameters (first page)."""
-    return people_filter(STAFF, query_of(params), datetime.now(UTC).date())
+    """The flat MongoDB filter a search of the station with these parameters needs (live files,
+    name by its tokens), as the raw driver would send it."""
+    filter_: dict[str, Any] = {"station_id": STATION, "status": {"$in": LIVE_STATUSES}}
+    if params.get("q"):
+        filter_["name_tokens"] = query_keys(params["q"])[0]
+    for name in ("country", "deputy_id"):
+        if params.get(name):
+            filter_[name] = params[name]
+    if params.get("hardship"):
+        filter_["hardship"] = {"$all": [params["hardship"]]}
+    bounds = age_bounds(params.get("min_age"), params.get("max_age"), datetime.now(UTC).date())
+    if bounds:
+        filter_["birth_date"] = bounds
+    return filter_
 
 
 @dataclass
@@ -478,7 +474,7 @@ async def search_both(
         return len(response.json()["items"])
 
     async def through_driver(params: dict[str, Any]) -> int:
-        return len(await people.find(driver_filter(params)).sort(SORTS["name"]).limit(LIMIT + 1).to_list())
+        return len(await people.find(driver_filter(params)).sort(BY_NAME).limit(LIMIT + 1).to_list())
 
     sides: list[tuple[Latencies, Callable[[dict[str, Any]], Awaitable[int]]]] = [
         (Latencies(), through_service),
@@ -504,7 +500,7 @@ async def explain_shapes(db: AsyncDatabase[Document], plan: list[Shape]) -> dict
     """The store's plan for each shape's first variant: stages, keys and documents examined."""
     plans: dict[str, str] = {}
     for shape in plan:
-        command = {"find": PEOPLE, "filter": driver_filter(shape.variants[0]), "sort": dict(SORTS["name"])}
+        command = {"find": PEOPLE, "filter": driver_filter(shape.variants[0]), "sort": dict(BY_NAME)}
         try:
             explained = await db.command({"explain": command | {"limit": LIMIT + 1}, "verbosity": "executionStats"})
         except Exception as exc:  # an explain the store cannot give is a finding, not a failure

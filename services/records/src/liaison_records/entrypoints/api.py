@@ -6,6 +6,7 @@ from liaison_infra.runtime import Runtime
 from liaison_infra.web import create_service_app
 
 from liaison_records.adapters.indexes import ensure_indexes
+from liaison_records.adapters.people_index import PeopleIndex
 from liaison_records.adapters.people_store import PeopleCodec
 from liaison_records.bootstrap import SPEC
 from liaison_records.config import Settings
@@ -24,7 +25,9 @@ from liaison_records.service_layer.context import Records
 def create_app(settings: Settings) -> FastAPI:
     async def start(app: FastAPI, runtime: Runtime) -> None:
         await ensure_indexes(runtime.db)
-        app.state.records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)))
+        people_index = PeopleIndex(runtime.db)
+        await people_index.catch_up()  # loads every file's search facts before the first request
+        app.state.records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)), people_index)
 
     return create_service_app(
         settings,

@@ -1,4 +1,4 @@
-"""What every records handler works with: the runtime, the PII codec and a clock."""
+"""What every records handler works with: the runtime, the PII codec, the people index and a clock."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +12,7 @@ from liaison_infra.runtime import Runtime
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from liaison_records.adapters.people_index import PeopleIndex
 from liaison_records.adapters.people_store import PeopleCodec
 
 STATIONS = "org_units"
@@ -32,6 +33,7 @@ def utc_now() -> datetime:
 class Records:
     runtime: Runtime
     codec: PeopleCodec
+    people_index: PeopleIndex
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @property

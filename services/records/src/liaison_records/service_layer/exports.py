@@ -9,11 +9,11 @@ from typing import Any
 from liaison_infra.auth import Principal
 from liaison_infra.mongo import Document
 
-from liaison_records.adapters.people_store import PEOPLE, masked_view
+from liaison_records.adapters.people_store import masked_view
 from liaison_records.adapters.xlsx_export import write_people
 from liaison_records.adapters.xlsx_header import FIELD_HEADERS
 from liaison_records.service_layer.context import READERS, REVEALERS, Records, require
-from liaison_records.service_layer.search import PeopleQuery, people_filter
+from liaison_records.service_layer.search import PeopleQuery, criteria, matching_people
 
 EXPORTED_FIELDS = (
     "name",
@@ -60,12 +60,10 @@ async def export_people(
     require(principal, READERS, "export people's files")
     if reveal:
         require(principal, REVEALERS, "export unmasked personal data")
-    documents = (
-        await records.db[PEOPLE]
-        .find(people_filter(principal, query, today))
-        .sort([("sort_name", 1), ("_id", 1)])
-        .to_list(MAX_EXPORT_ROWS)
-    )
+    wanted = criteria(principal, query, today)
+    await records.people_index.catch_up()
+    found = records.people_index.page(wanted.groups, wanted.accept, "name", None, MAX_EXPORT_ROWS)
+    documents = await matching_people(records, found)
     rows = []
     for document in documents:
         revealed = None

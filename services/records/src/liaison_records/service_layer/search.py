@@ -1,17 +1,23 @@
 """Finding people: by name in characters, pinyin or initials, by facts, and by exact protected
-values through their blind indexes only. Cursor pagination keeps deep pages as cheap as the first."""
+values through their blind indexes only.
+
+Searches are answered by the in-memory people index (``adapters.people_index``: the station's
+server sorts every match before a limit), then the page's files are read by id. A cursor is the
+last file's sort value and id, so deep pages cost what the first does.
+"""
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from bson import json_util
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.mongo import Document
-from pymongo.asynchronous.collection import AsyncCollection
 
+from liaison_records.adapters.people_index import Facts, SortKey, facet, sort_keys
 from liaison_records.adapters.people_store import PEOPLE, age_bounds, masked_view
 from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 from liaison_records.domain.people import Category, Hardship, Status
@@ -19,8 +25,8 @@ from liaison_records.domain.pinyin import query_keys
 from liaison_records.service_layer.context import READERS, Records, require
 
 CURSOR_JSON = json_util.JSONOptions(tz_aware=True)
-CURSOR_MARGIN = 20  # files that may come or go before a cursor's place and still let a page find it by skipping
-SORTS = {"name": [("sort_name", 1), ("_id", 1)], "updated": [("updated_at", -1), ("_id", 1)]}
+SORT_FIELDS = {"name": "sort_name", "updated": "updated_at"}
+FETCH_CHUNK = 500  # ids a query reads at once: $in on _id costs the store per id, not per file
 
 
 @dataclass(frozen=True)
@@ -43,49 +49,68 @@ class PeopleQuery:
 LIVE_STATUSES = [status.value for status in Status if status is not Status.ERASED]
 
 
-def people_filter(principal: Principal, query: PeopleQuery, today: date) -> dict[str, Any]:
-    """The MongoDB filter for ``query`` within the caller's scope (shared by search and export).
+@dataclass(frozen=True)
+class Criteria:
+    """A query within the caller's scope, as the people index answers it: files that hold a
+    facet of every group and that ``accept`` keeps."""
 
-    It is kept flat, field conditions only: the station's server uses an index for those but
-    for no filter with a top-level ``$and``, and none for ``$ne``.
-    """
-    filter_: dict[str, Any] = dict(principal.scope_filter())
-    if query.station_id is not None:
-        visible = filter_.pop("station_id", {"$in": [query.station_id]})["$in"]
-        filter_["station_id"] = query.station_id if query.station_id in visible else {"$in": []}
-    filter_["status"] = query.status.value if query.status else {"$in": LIVE_STATUSES}
+    groups: list[set[str]]
+    accept: Callable[[Facts], bool]
+
+
+def criteria(principal: Principal, query: PeopleQuery, today: date) -> Criteria:
+    """What ``query`` asks, narrowed to the caller's scope (shared by search and export)."""
+    groups: list[set[str]] = []
+    if not principal.is_admin:
+        scope = {facet("station_id", s) for s in principal.stations}
+        groups.append(scope | {facet("district_id", d) for d in principal.districts})
+    statuses = [query.status.value] if query.status else LIVE_STATUSES
+    groups.append({facet("status", status) for status in statuses})
     for field, value in (
+        ("station_id", query.station_id),
         ("category", query.category.value if query.category else None),
         ("country", query.country.upper() if query.country else None),
         ("deputy_id", query.deputy_id),
         ("household_id", query.household_id),
+        *(("hardship", flag.value) for flag in query.hardship),
     ):
         if value is not None:
-            filter_[field] = value
-    if query.hardship:
-        filter_["hardship"] = {"$all": [flag.value for flag in query.hardship]}
+            groups.append({facet(field, value)})
     if query.text:
         keys = query_keys(query.text)
         if not keys:
             raise InvalidInput("empty_query", "the search text has no letters or characters", field="q")
-        filter_["name_tokens"] = keys[0] if len(keys) == 1 else {"$all": keys}
+        groups += [{facet("name_tokens", key)} for key in keys]
     bounds = age_bounds(query.min_age, query.max_age, today)
-    if bounds:
-        filter_["birth_date"] = bounds
-    return filter_
+    born_after, born_by = bounds.get("$gt"), bounds.get("$lte")
+
+    def accept(facts: Facts) -> bool:
+        if not bounds:
+            return True
+        born = facts.birth_date
+        return born is not None and (born_after is None or born > born_after) and (born_by is None or born <= born_by)
+
+    return Criteria(groups, accept)
+
+
+async def matching_people(records: Records, found: list[Facts]) -> list[Document]:
+    """The stored files of ``found``, in its order (one that vanished meanwhile is left out)."""
+    by_id: dict[str, Document] = {}
+    ids = [facts.id for facts in found]
+    for start in range(0, len(ids), FETCH_CHUNK):
+        async for document in records.db[PEOPLE].find({"_id": {"$in": ids[start : start + FETCH_CHUNK]}}):
+            by_id[document["_id"]] = document
+    return [by_id[id_] for id_ in ids if id_ in by_id]
 
 
 async def search_people(records: Records, principal: Principal, query: PeopleQuery, today: date) -> Document:
     require(principal, READERS, "search people's files")
-    filter_ = people_filter(principal, query, today)
-    sort = SORTS[query.sort]
-    people = records.db[PEOPLE]
-    if query.cursor:
-        position, documents = await _after(people, filter_, sort, _decode(query.cursor), query.limit + 1)
-    else:
-        position, documents = 0, await people.find(filter_).sort(sort).limit(query.limit + 1).to_list()
-    page = documents[: query.limit]
-    next_cursor = _encode(sort, page[-1], position + len(page)) if len(documents) > query.limit else None
+    wanted = criteria(principal, query, today)
+    after, position = _decode(query.cursor, query.sort) if query.cursor else (None, 0)
+    await records.people_index.catch_up()
+    found = records.people_index.page(wanted.groups, wanted.accept, query.sort, after, query.limit + 1)
+    page = await matching_people(records, found[: query.limit])
+    next_cursor = _encode(query.sort, page[-1], position + len(page)) if page and len(found) > query.limit else None
     return {"items": [masked_view(document) for document in page], "next_cursor": next_cursor}
 
 
@@ -109,54 +134,20 @@ async def lookup_people(
     return [masked_view(document) for document in documents]
 
 
-async def _after(
-    people: AsyncCollection[Document], filter_: Document, sort: list[tuple[str, int]], cursor: list[Any], limit: int
-) -> tuple[int, list[Document]]:
-    """Up to ``limit`` documents strictly after the cursor's in the (field, _id) order, and
-    where the first of them stands in the whole result.
-
-    The usual keyset condition is an ``$or``, and the station's server serves no filter with a
-    top-level ``$or`` from an index; an added range condition makes it pick a worse index than
-    the first page's. It sorts every candidate before skipping either way. So the page runs the
-    first page's filter and skips to a little before where the last page ended, keeping what
-    sorts after the cursor's document: files added since cause no repeats, and if so many came
-    or went that the window misses the place, two flat range queries find it instead.
-    """
-    (field, direction), _ = sort
-    last, last_id, offset = cursor
-    start = max(0, offset - CURSOR_MARGIN)
-    window = await people.find(filter_).sort(sort).skip(start).limit(limit + 2 * CURSOR_MARGIN).to_list()
-
-    def beyond(document: Document) -> bool:
-        value = document.get(field)
-        if value == last:
-            return bool(document["_id"] > last_id)
-        return bool(value > last if direction == 1 else value < last)
-
-    first = next((index for index, document in enumerate(window) if beyond(document)), len(window))
-    starts_before = start == 0 or first > 0
-    reaches_far_enough = len(window) - first >= limit or len(window) < limit + 2 * CURSOR_MARGIN
-    if starts_before and reaches_far_enough:
-        return start + first, window[first : first + limit]
-    ties = await people.find({**filter_, field: last, "_id": {"$gt": last_id}}).sort(sort).limit(limit).to_list()
-    if len(ties) < limit:
-        after = {**filter_, field: {"$gt" if direction == 1 else "$lt": last}}
-        ties += await people.find(after).sort(sort).limit(limit - len(ties)).to_list()
-    return offset, ties
-
-
-def _encode(sort: list[tuple[str, int]], document: Document, position: int) -> str:
-    """The last document's sort values and how many came before; extended JSON keeps a date a
-    date (``updated`` sorts by one)."""
-    values = [document.get(sort[0][0]), document["_id"], position]
+def _encode(sort: str, document: Document, position: int) -> str:
+    """The last file's sort value and id and how many came before; extended JSON keeps a date
+    a date (``updated`` sorts by one)."""
+    values = [document.get(SORT_FIELDS[sort]), document["_id"], position]
     return base64.urlsafe_b64encode(json_util.dumps(values).encode()).decode()
 
 
-def _decode(cursor: str) -> list[Any]:
+def _decode(cursor: str, sort: str) -> tuple[SortKey, int]:
+    """Where the page starts in the index's order for ``sort``, and how many came before."""
     try:
         values = json_util.loads(base64.urlsafe_b64decode(cursor.encode()), json_options=CURSOR_JSON)
     except (ValueError, TypeError) as exc:
         raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor") from exc
     if not isinstance(values, list) or len(values) != 3 or not isinstance(values[2], int) or values[2] < 0:
         raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
-    return values
+    value, id_, position = values
+    return sort_keys({"_id": id_, SORT_FIELDS[sort]: value})[sort], position

@@ -1,0 +1,181 @@
+"""Every file's search facts in memory, kept current from the people collection's change stream.
+
+The station's server answers a search with thousands of candidates slowly: it uses a compound
+index only when the index covers every field of the filter, and it fetches and sorts every
+match before applying a limit, so a common surname or a country took 0.5–2.6 s among 20,000
+people. A file's search facts are small, so each API process holds them all: a query is a few
+set lookups and a walk in sort order, and only the page's files are then read, by id. Before
+each search the index applies the changes committed since the last one, in commit order, so a
+search sees every write committed before it began, whichever process made it.
+"""
+
+import asyncio
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from liaison_infra.change_feed import ChangeFeed
+from liaison_infra.mongo import Document
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+from liaison_records.adapters.people_store import PEOPLE
+
+# What a search filters or sorts on; nothing personal beyond the name's tokens.
+FACT_FIELDS = [
+    "station_id",
+    "district_id",
+    "status",
+    "category",
+    "country",
+    "hardship",
+    "deputy_id",
+    "household_id",
+    "name_tokens",
+    "birth_date",
+    "sort_name",
+    "updated_at",
+]
+FACETED = ("station_id", "district_id", "status", "category", "country", "deputy_id", "household_id")
+CHANGES_PER_FETCH = 1000
+# A candidate set smaller than this share of all files is sorted; a larger one is met by
+# walking the files in sort order until the page is full.
+SORT_SHARE = 0.1
+
+SortKey = tuple[Any, str]
+
+
+def facet(field: str, value: object) -> str:
+    """How a fact is looked up: "station_id:st-1", "name_tokens:chen", …"""
+    return f"{field}:{value}"
+
+
+def sort_keys(document: Document) -> dict[str, SortKey]:
+    """Each order a search may ask for, as a key that sorts ascending; ties go by id."""
+    updated = document.get("updated_at")
+    return {
+        "name": (document.get("sort_name") or "", document["_id"]),
+        "updated": (-updated.timestamp() if isinstance(updated, datetime) else math.inf, document["_id"]),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    id: str
+    facets: frozenset[str]
+    birth_date: str | None
+    keys: dict[str, SortKey]
+
+    @classmethod
+    def of(cls, document: Document) -> "Facts":
+        facets = {facet(field, document[field]) for field in FACETED if document.get(field) is not None}
+        facets |= {facet("hardship", flag) for flag in document.get("hardship", [])}
+        facets |= {facet("name_tokens", token) for token in document.get("name_tokens", [])}
+        return cls(document["_id"], frozenset(facets), document.get("birth_date"), sort_keys(document))
+
+
+class PeopleIndex:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.facts: dict[str, Facts] = {}
+        self.holders: dict[str, set[str]] = defaultdict(set)  # facet → ids of the files that have it
+        self.orders: dict[str, list[SortKey]] = {"name": [], "updated": []}
+        self.feed: ChangeFeed | None = None
+        self._lock = asyncio.Lock()
+
+    async def catch_up(self) -> None:
+        """Apply every change committed so far (loading all files on first use)."""
+        async with self._lock:
+            while True:
+                if self.feed is None:
+                    await self._load()
+                    assert self.feed is not None
+                try:
+                    changes = await self.feed.next_batch(CHANGES_PER_FETCH, 0)
+                except OperationFailure:  # the feed's cursor was dropped: resume, or load afresh
+                    self.feed = await self._reopen(self.feed.resume_token)
+                    continue
+                for change in changes:
+                    self._apply(change)
+                if self.feed is not None and len(changes) < CHANGES_PER_FETCH:
+                    return
+
+    def page(
+        self,
+        groups: list[set[str]],
+        accept: Callable[[Facts], bool],
+        order: str,
+        after: SortKey | None,
+        limit: int,
+    ) -> list[Facts]:
+        """Up to ``limit`` files in ``order`` after ``after`` that hold a facet of every group
+        and that ``accept`` keeps."""
+        pool = min((self._holding(group) for group in groups), key=len, default=None)
+
+        def wanted(facts: Facts) -> bool:
+            return all(not group.isdisjoint(facts.facets) for group in groups) and accept(facts)
+
+        if pool is not None and len(pool) < SORT_SHARE * len(self.facts):
+            keyed = sorted((facts.keys[order], facts) for id_ in pool if wanted(facts := self.facts[id_]))
+            return [facts for key, facts in keyed if after is None or key > after][:limit]
+        found: list[Facts] = []
+        keys = self.orders[order]
+        for key in keys[bisect.bisect_right(keys, after) if after is not None else 0 :]:
+            facts = self.facts[key[1]]
+            if (pool is None or facts.id in pool) and wanted(facts):
+                found.append(facts)
+                if len(found) == limit:
+                    break
+        return found
+
+    def _holding(self, group: Iterable[str]) -> set[str]:
+        holders = [self.holders.get(name, set()) for name in group]
+        return holders[0] if len(holders) == 1 else set().union(*holders)
+
+    async def _load(self) -> None:
+        # Opened before the files are read, so a change committed meanwhile is applied after.
+        self.feed = await ChangeFeed.open(self.db, PEOPLE, None, full_document="updateLookup")
+        self.facts.clear()
+        self.holders.clear()
+        for keys in self.orders.values():
+            keys.clear()
+        async for document in self.db[PEOPLE].find({}, FACT_FIELDS):
+            self._put(document)
+
+    async def _reopen(self, token: Document) -> ChangeFeed | None:
+        try:
+            return await ChangeFeed.open(self.db, PEOPLE, token, full_document="updateLookup")
+        except OperationFailure:
+            return None  # history pruned past the token: the next round loads every file again
+
+    def _apply(self, change: Document) -> None:
+        kind = change["operationType"]
+        if kind in ("insert", "update", "replace", "delete"):
+            document = change.get("fullDocument")  # the file as it is now; None once deleted
+            self._remove(change["documentKey"]["_id"])
+            if document is not None:
+                self._put(document)
+        else:  # the collection was dropped or renamed: start again from what is stored
+            self.feed = None
+
+    def _put(self, document: Document) -> None:
+        facts = Facts.of(document)
+        self.facts[facts.id] = facts
+        for name in facts.facets:
+            self.holders[name].add(facts.id)
+        for order, key in facts.keys.items():
+            bisect.insort(self.orders[order], key)
+
+    def _remove(self, id_: str) -> None:
+        facts = self.facts.pop(id_, None)
+        if facts is None:
+            return
+        for name in facts.facets:
+            self.holders[name].discard(id_)
+        for order, key in facts.keys.items():
+            keys = self.orders[order]
+            del keys[bisect.bisect_left(keys, key)]

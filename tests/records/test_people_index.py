@@ -1,0 +1,94 @@
+"""The in-memory people index against a brute-force reading of the same stored files."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from liaison_infra.mongo import Document
+from liaison_records.adapters.people_index import Facts, PeopleIndex, facet, sort_keys
+from liaison_records.adapters.people_store import PEOPLE
+
+from tests.apps import own_database
+from tests.records.people_data import chen
+
+STATIONS = ["st-a", "st-b", "st-c"]
+COUNTRIES = ["VN", "ID", "MY"]
+FLAGS = ["living_alone", "disabled", "minimum_living"]
+TOKENS = ["chen", "lin", "c", "l", "陈", "林"]
+
+
+def random_file(rng: random.Random, n: int) -> Document:
+    station = rng.choice(STATIONS)
+    return {
+        "_id": f"p-{n:04d}",
+        "station_id": station,
+        "district_id": "d-1" if station != "st-c" else "d-2",
+        "status": rng.choice(["active", "active", "moved_away", "erased"]),
+        "country": rng.choice(COUNTRIES),
+        "hardship": rng.sample(FLAGS, rng.randint(0, 2)),
+        "name_tokens": rng.sample(TOKENS, 2),
+        "birth_date": rng.choice([None, f"19{rng.randint(30, 80)}-0{rng.randint(1, 9)}-15"]),
+        "sort_name": rng.choice(["chen", "lin", "huang"]) + rng.choice(["xiao", "mei", "", "ming"]),
+        "updated_at": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 60)),
+    }
+
+
+def brute_force(files: list[Document], groups: list[set[str]], order: str, after, limit: int) -> list[str]:
+    held = [(Facts.of(file), file) for file in files]
+    wanted = [f for f, _ in held if all(not group.isdisjoint(f.facets) for group in groups)]
+    keyed = sorted((f.keys[order], f.id) for f in wanted)
+    return [id_ for key, id_ in keyed if after is None or key > after][:limit]
+
+
+async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(endpoints, keys, unique, mongo) -> None:
+    rng = random.Random(7)
+    db = mongo[f"records_{unique}"]
+    files = [random_file(rng, n) for n in range(400)]
+    await db[PEOPLE].insert_many(files)
+    index = PeopleIndex(db)
+    await index.catch_up()
+    # Then the store changes under it: new files, replaced ones, deleted ones.
+    added = [random_file(rng, n) for n in range(400, 450)]
+    await db[PEOPLE].insert_many(added)
+    files += added
+    for file in rng.sample(files, 40):
+        file.update(random_file(rng, 0), _id=file["_id"])
+        await db[PEOPLE].replace_one({"_id": file["_id"]}, file)
+    for file in rng.sample(files, 30):
+        files.remove(file)
+        await db[PEOPLE].delete_one({"_id": file["_id"]})
+    await index.catch_up()
+    assert len(index.facts) == len(files)
+    for _ in range(60):
+        groups = [{facet("status", "active"), facet("status", "moved_away")}]
+        if rng.random() < 0.7:
+            groups.append({facet("station_id", s) for s in rng.sample(STATIONS, rng.randint(1, 2))})
+        if rng.random() < 0.5:
+            groups.append({facet("name_tokens", rng.choice(TOKENS))})
+        if rng.random() < 0.3:
+            groups.append({facet("country", rng.choice(COUNTRIES))})
+        if rng.random() < 0.3:
+            groups.append({facet("hardship", rng.choice(FLAGS))})
+        order = rng.choice(["name", "updated"])
+        expected_all = brute_force(files, groups, order, None, len(files))
+        after = None
+        if expected_all and rng.random() < 0.5:
+            chosen = rng.choice(expected_all)
+            pivot = next(file for file in files if file["_id"] == chosen)
+            after = sort_keys(pivot)[order]
+        limit = rng.choice([1, 5, 50])
+        found = index.page(groups, lambda facts: True, order, after, limit)
+        assert [facts.id for facts in found] == brute_force(files, groups, order, after, limit)
+
+
+async def test_a_search_sees_a_file_written_through_another_process(records, caller, station, endpoints, keys, unique):
+    headers = caller(stations=("st-shengli",))
+    async with own_database("records", endpoints, keys, unique) as other:  # a second API process
+        before = await other.get("/v1/people", params={"q": "chen"}, headers=headers)
+        assert before.status_code == 200 and before.json()["items"] == []
+        registered = await records.post("/v1/people", json=chen(), headers=headers)
+        assert registered.status_code == 201, registered.text
+        found = (await other.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"]
+        assert [item["id"] for item in found] == [registered.json()["id"]]
+        erased = await records.post(f"/v1/people/{registered.json()['id']}/erase", headers=headers)
+        assert erased.status_code == 200
+        assert (await other.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"] == []
