@@ -1,8 +1,8 @@
 """People in MongoDB: protected values encrypted, searchable only through blind indexes.
 
 A stored file keeps, for each protected value, the ciphertext and a masked form (so lists and
-masked reads never decrypt), plus keyed hashes for exact lookup. Names are indexed by their
-search tokens (characters, pinyin, initials, with prefixes) for an indexed equality match.
+masked reads never decrypt), plus keyed hashes for exact lookup. Names keep their search tokens
+(characters, pinyin, initials, with prefixes), which the in-memory people index looks up.
 """
 
 from datetime import date, datetime
@@ -10,7 +10,7 @@ from typing import Any
 
 from liaison_infra.mongo import Document
 from liaison_infra.pii import Keyring, mask_address, mask_phone
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_records.domain.consents import consent_view
@@ -32,12 +32,9 @@ async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
     await people.create_index([("id_number_index", ASCENDING)], unique=True, sparse=True)
     await people.create_index([("phone_index", ASCENDING)])
     # The station's server uses a compound index only when it covers every field of the filter.
-    await people.create_index([("station_id", ASCENDING), ("name_tokens", ASCENDING), ("status", ASCENDING)])
     await people.create_index([("station_id", ASCENDING), ("name_birth", ASCENDING)])
-    await people.create_index([("station_id", ASCENDING), ("sort_name", ASCENDING), ("_id", ASCENDING)])
-    await people.create_index([("district_id", ASCENDING), ("sort_name", ASCENDING), ("_id", ASCENDING)])
-    await people.create_index([("station_id", ASCENDING), ("updated_at", DESCENDING), ("_id", ASCENDING)])
     await people.create_index([("household_id", ASCENDING)])
+    # Searches need no index here: the in-memory people index answers them.
 
 
 class PeopleCodec:

@@ -3,8 +3,8 @@ xm all find 陈小明, as staff type on a phone or an input method.
 
 Matching contract: a person matches a query when one of ``query_keys(query)`` is one of the
 person's ``search_tokens``. The tokens already hold every prefix of what can be searched, so a
-prefix search is an exact match on an indexed array field (``{"name_tokens": {"$all": keys}}``
-in MongoDB): one index lookup, never a regular expression scan. Searchable are, each with all
+prefix search is one exact lookup of a token (the people index keeps a set of files per
+token), never a regular expression scan. Searchable are, each with all
 its prefixes: the name in characters, its full pinyin and its initials, and the same three for
 the given name alone (for a Chinese name) or for every later word (for a name in words, such as
 "Tan Ah Kow" or 阿依古丽·买买提). Nothing in the middle matches: "ming" does not find 陈小明.
