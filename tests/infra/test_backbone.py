@@ -98,34 +98,33 @@ async def test_the_relay_publishes_every_event_once_in_order_per_key(endpoints, 
     await runtime.close()
 
 
-async def test_a_restarted_relay_resumes_where_it_stopped_and_repeats_nothing(endpoints, unique) -> None:
-    runtime, Noted = probe_runtime(endpoints, unique)
+async def relayed_across_a_restart(runtime: Runtime, Noted: type[Noted], *, token: object = None) -> list[int]:
+    """Notes 0–2 relayed, the relay stopped, notes 3–4 written (and the saved token replaced by
+    ``token`` if given), the relay started again: the notes' numbers as they reached the topic."""
     await publish_notes(runtime, Noted, ["a"], per_key=3)
     async with running(runtime.relay()):
         await wait_until(lambda: relayed_everything(runtime))
     await publish_notes(runtime, Noted, ["a"], per_key=2, first=3)
+    if token is not None:
+        await runtime.db[RELAY_STATE].update_one({}, {"$set": {"resume_token": token}})
     async with running(runtime.relay()):
         await wait_until(lambda: relayed_everything(runtime))
         records = await read_topic(runtime.settings, Noted.topic, expected=5)
-    assert [Envelope.from_bytes(record.value).data["n"] for record in records] == [0, 1, 2, 3, 4]
     await runtime.close()
+    return [Envelope.from_bytes(record.value).data["n"] for record in records]
+
+
+async def test_a_restarted_relay_resumes_where_it_stopped_and_repeats_nothing(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    assert await relayed_across_a_restart(runtime, Noted) == [0, 1, 2, 3, 4]
 
 
 async def test_a_relay_that_cannot_resume_its_stream_publishes_from_the_outbox(endpoints, unique) -> None:
     runtime, Noted = probe_runtime(endpoints, unique)
-    await publish_notes(runtime, Noted, ["a"], per_key=3)
-    async with running(runtime.relay()):
-        await wait_until(lambda: relayed_everything(runtime))
-    await publish_notes(runtime, Noted, ["a"], per_key=2, first=3)
     # The saved position is no longer usable, as when the database's history was pruned past it.
-    await runtime.db[RELAY_STATE].update_one({}, {"$set": {"resume_token": {"_data": "00"}}})
-    async with running(runtime.relay()):
-        await wait_until(lambda: relayed_everything(runtime))
-        records = await read_topic(runtime.settings, Noted.topic, expected=5)
-    seen = [Envelope.from_bytes(record.value).data["n"] for record in records]
+    seen = await relayed_across_a_restart(runtime, Noted, token={"_data": "00"})
     # Everything from five minutes before its last published event goes out again: none is lost.
     assert seen == [0, 1, 2, 0, 1, 2, 3, 4]
-    await runtime.close()
 
 
 async def test_the_backlog_metrics_count_and_age_what_is_not_yet_published(endpoints, unique) -> None:
