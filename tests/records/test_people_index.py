@@ -46,8 +46,9 @@ async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(end
     await db[PEOPLE].insert_many(files)
     index = PeopleIndex(db)
     await index.catch_up()
-    # Then the store changes under it: new files, replaced ones, deleted ones.
-    added = [random_file(rng, n) for n in range(400, 450)]
+    # Then the store changes under it: new files (more than the server sends in one batch of
+    # changes), replaced ones, deleted ones.
+    added = [random_file(rng, n) for n in range(400, 700)]
     await db[PEOPLE].insert_many(added)
     files += added
     for file in rng.sample(files, 40):

@@ -101,7 +101,7 @@ class PeopleIndex:
                     continue
                 for change in changes:
                     self._apply(change)
-                if self.feed is not None and len(changes) < CHANGES_PER_FETCH:
+                if self.feed is not None and not changes:  # the server may send fewer than asked
                     return
 
     def page(
