@@ -1,5 +1,7 @@
 """The in-memory people index against a brute-force reading of the same stored files."""
 
+import asyncio
+import contextlib
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -8,6 +10,7 @@ from liaison_records.adapters.people_index import Facts, PeopleIndex, facet, sor
 from liaison_records.adapters.people_store import PEOPLE
 
 from tests.apps import own_database
+from tests.infra.support import wait_until
 from tests.records.people_data import chen
 
 STATIONS = ["st-a", "st-b", "st-c"]
@@ -93,3 +96,21 @@ async def test_a_search_sees_a_file_written_through_another_process(records, cal
         erased = await records.post(f"/v1/people/{registered.json()['id']}/erase", headers=headers)
         assert erased.status_code == 200
         assert (await other.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"] == []
+
+
+async def test_a_following_index_applies_changes_without_being_asked(unique, mongo) -> None:
+    db = mongo[f"records_{unique}"]
+    index = PeopleIndex(db)
+    await index.catch_up()
+    following = asyncio.create_task(index.follow())
+    try:
+        await db[PEOPLE].insert_many([random_file(random.Random(n), n) for n in range(300)])
+
+        async def applied() -> bool:
+            return len(index.facts) == 300
+
+        await wait_until(applied)
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following

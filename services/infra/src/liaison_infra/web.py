@@ -26,8 +26,12 @@ def create_service_app(
     *,
     title: str,
     on_startup: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """Build the app; connections open in the lifespan, never at import or construction."""
+    """Build the app; connections open in the lifespan, never at import or construction.
+
+    ``on_startup`` runs before the first request, ``on_shutdown`` after the last (before the
+    connections close)."""
     configure_logging(settings.service_name, settings.log_level)
 
     @asynccontextmanager
@@ -41,6 +45,8 @@ def create_service_app(
             if on_startup is not None:
                 await on_startup(app, runtime)
             yield
+            if on_shutdown is not None:
+                await on_shutdown(app)
         finally:
             await runtime.close()
 

@@ -11,6 +11,7 @@ search sees every write committed before it began, whichever process made it.
 
 import asyncio
 import bisect
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -21,9 +22,11 @@ from typing import Any
 from liaison_infra.change_feed import ChangeFeed
 from liaison_infra.mongo import Document
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 
 from liaison_records.adapters.people_store import PEOPLE
+
+log = logging.getLogger(__name__)
 
 # What a search filters or sorts on; nothing personal beyond the name's tokens.
 FACT_FIELDS = [
@@ -42,6 +45,8 @@ FACT_FIELDS = [
 ]
 FACETED = ("station_id", "district_id", "status", "category", "country", "deputy_id", "household_id")
 CHANGES_PER_FETCH = 1000
+# How often the index applies new changes between searches, so a search rarely has many left.
+FOLLOW_SECONDS = 0.2
 # A candidate set smaller than this share of all files is sorted; a larger one is met by
 # walking the files in sort order until the page is full.
 SORT_SHARE = 0.1
@@ -103,6 +108,16 @@ class PeopleIndex:
                     self._apply(change)
                 if self.feed is not None and not changes:  # the server may send fewer than asked
                     return
+
+    async def follow(self) -> None:
+        """Keep catching up until cancelled (a bulk import's changes are applied as they commit,
+        not by the first search after it)."""
+        while True:
+            try:
+                await self.catch_up()
+            except PyMongoError as exc:
+                log.warning("people index cannot catch up; retrying", extra={"fields": {"error": repr(exc)}})
+            await asyncio.sleep(FOLLOW_SECONDS)
 
     def page(
         self,

@@ -1,5 +1,8 @@
 """The records HTTP API (port 8101)."""
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 from liaison_infra.pii import Keyring
 from liaison_infra.runtime import Runtime
@@ -27,7 +30,13 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_indexes(runtime.db)
         people_index = PeopleIndex(runtime.db)
         await people_index.catch_up()  # loads every file's search facts before the first request
+        app.state.following = asyncio.create_task(people_index.follow())
         app.state.records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)), people_index)
+
+    async def stop(app: FastAPI) -> None:
+        app.state.following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.state.following
 
     return create_service_app(
         settings,
@@ -43,4 +52,5 @@ def create_app(settings: Settings) -> FastAPI:
         ],
         title="Liaison records: returnee files, households, deputies, visits",
         on_startup=start,
+        on_shutdown=stop,
     )
