@@ -16,7 +16,8 @@ from tests.records.people_data import chen
 STATIONS = ["st-a", "st-b", "st-c"]
 COUNTRIES = ["VN", "ID", "MY"]
 FLAGS = ["living_alone", "disabled", "minimum_living"]
-TOKENS = ["chen", "lin", "c", "l", "陈", "林"]
+WORDS = ["chen", "chenxiao", "lin", "陈", "陈小", "林"]
+TOKENS = ["chen", "lin", "c", "l", "chenx", "陈", "林", "陈小"]
 
 
 def random_file(rng: random.Random, n: int) -> Document:
@@ -28,7 +29,7 @@ def random_file(rng: random.Random, n: int) -> Document:
         "status": rng.choice(["active", "active", "moved_away", "erased"]),
         "country": rng.choice(COUNTRIES),
         "hardship": rng.sample(FLAGS, rng.randint(0, 2)),
-        "name_tokens": rng.sample(TOKENS, 2),
+        "name_tokens": sorted({word[:end] for word in rng.sample(WORDS, 2) for end in range(1, len(word) + 1)}),
         "birth_date": rng.choice([None, f"19{rng.randint(30, 80)}-0{rng.randint(1, 9)}-15"]),
         "sort_name": rng.choice(["chen", "lin", "huang"]) + rng.choice(["xiao", "mei", "", "ming"]),
         "updated_at": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 60)),
@@ -36,8 +37,10 @@ def random_file(rng: random.Random, n: int) -> Document:
 
 
 def brute_force(files: list[Document], groups: list[set[str]], order: str, after, limit: int) -> list[str]:
-    held = [(Facts.of(file), file) for file in files]
-    wanted = [f for f, _ in held if all(not group.isdisjoint(f.facets) for group in groups)]
+    def facets(file: Document) -> set[str]:
+        return {*Facts.of(file).facets, *(facet("name_tokens", token) for token in file["name_tokens"])}
+
+    wanted = [Facts.of(file) for file in files if all(not group.isdisjoint(facets(file)) for group in groups)]
     keyed = sorted((f.keys[order], f.id) for f in wanted)
     return [id_ for key, id_ in keyed if after is None or key > after][:limit]
 
