@@ -10,8 +10,8 @@ search sees every write committed before it began, whichever process made it.
 """
 
 import asyncio
-import bisect
 import gc
+import itertools
 import logging
 import math
 import sys
@@ -25,6 +25,7 @@ from liaison_infra.change_feed import ChangeFeed
 from liaison_infra.mongo import Document
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
+from sortedcontainers import SortedList
 
 from liaison_records.adapters.people_store import PEOPLE
 
@@ -101,8 +102,9 @@ class PeopleIndex:
         self.db = db
         self.facts: dict[str, Facts] = {}
         self.holders: dict[str, set[str]] = defaultdict(set)  # facet → ids of the files that have it
-        self.orders: dict[str, list[SortKey]] = {"name": [], "updated": []}
-        self.words: list[tuple[str, str]] = []  # (word, id), sorted: a name prefix is a range
+        # Sorted lists that insert and remove in logarithmic time (a plain list moves its tail).
+        self.orders: dict[str, SortedList] = {"name": SortedList(), "updated": SortedList()}
+        self.words = SortedList()  # (word, id): the files whose name has a word with a prefix are a range
         self.feed: ChangeFeed | None = None
         self._lock = asyncio.Lock()
 
@@ -154,7 +156,7 @@ class PeopleIndex:
             return [facts for key, facts in keyed if after is None or key > after][:limit]
         found: list[Facts] = []
         keys = self.orders[order]
-        for key in keys[bisect.bisect_right(keys, after) if after is not None else 0 :]:
+        for key in keys.islice(keys.bisect_right(after) if after is not None else 0):
             facts = self.facts[key[1]]
             if (pool is None or facts.id in pool) and wanted(facts):
                 found.append(facts)
@@ -166,25 +168,20 @@ class PeopleIndex:
         """The ids of the files with facet ``name``; a name token is any prefix of a name's words."""
         if not name.startswith(NAME_FACET):
             return self.holders.get(name, set())
-        prefix, ids = name[len(NAME_FACET) :], set()
-        index = bisect.bisect_left(self.words, (prefix, ""))
-        while index < len(self.words) and self.words[index][0].startswith(prefix):
-            ids.add(self.words[index][1])
-            index += 1
-        return ids
+        prefix = name[len(NAME_FACET) :]
+        entries = self.words.irange((prefix, ""))
+        return {id_ for word, id_ in itertools.takewhile(lambda entry: entry[0].startswith(prefix), entries)}
 
     async def _load(self) -> None:
         # Opened before the files are read, so a change committed meanwhile is applied after.
         self.feed = await ChangeFeed.open(self.db, PEOPLE, None, full_document="updateLookup")
         self.facts.clear()
         self.holders.clear()
-        self.words.clear()
-        for keys in self.orders.values():
-            keys.clear()
-        async for document in self.db[PEOPLE].find({}, FACT_FIELDS):
-            self._put(document, keep_sorted=False)
-        for keys in (self.words, *self.orders.values()):
-            keys.sort()
+        loaded = [Facts.of(document) async for document in self.db[PEOPLE].find({}, FACT_FIELDS)]
+        for facts in loaded:
+            self._hold(facts)
+        self.words = SortedList((word, facts.id) for facts in loaded for word in facts.words)
+        self.orders = {order: SortedList(facts.keys[order] for facts in loaded) for order in self.orders}
         # A full garbage collection walks every tracked object: 270 ms with 100,000 files held,
         # a pause any request could meet. What is loaded now lives as long as the process.
         gc.freeze()
@@ -205,17 +202,17 @@ class PeopleIndex:
         else:  # the collection was dropped or renamed: start again from what is stored
             self.feed = None
 
-    def _put(self, document: Document, *, keep_sorted: bool = True) -> None:
-        """Add a file; a bulk load appends and sorts once at the end instead."""
+    def _put(self, document: Document) -> None:
         facts = Facts.of(document)
+        self._hold(facts)
+        self.words.update((word, facts.id) for word in facts.words)
+        for order, key in facts.keys.items():
+            self.orders[order].add(key)
+
+    def _hold(self, facts: Facts) -> None:
         self.facts[facts.id] = facts
         for name in facts.facets:
             self.holders[name].add(facts.id)
-        add = bisect.insort if keep_sorted else list.append
-        for word in facts.words:
-            add(self.words, (word, facts.id))
-        for order, key in facts.keys.items():
-            add(self.orders[order], key)
 
     def _remove(self, id_: str) -> None:
         facts = self.facts.pop(id_, None)
@@ -224,7 +221,6 @@ class PeopleIndex:
         for name in facts.facets:
             self.holders[name].discard(id_)
         for word in facts.words:
-            del self.words[bisect.bisect_left(self.words, (word, id_))]
+            self.words.remove((word, id_))
         for order, key in facts.keys.items():
-            keys = self.orders[order]
-            del keys[bisect.bisect_left(keys, key)]
+            self.orders[order].remove(key)
