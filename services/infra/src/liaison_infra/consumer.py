@@ -23,7 +23,7 @@ from liaison_infra.envelope import Envelope
 from liaison_infra.kafka import BrokerEpoch, make_consumer, make_producer, provision_topics
 from liaison_infra.logs import correlation_id
 from liaison_infra.metrics import Metrics
-from liaison_infra.mongo import Document, Transaction, run_in_transaction
+from liaison_infra.mongo import Document, Transaction, ensure_outbox_indexes, run_in_transaction
 from liaison_infra.service import EventHandler, ServiceSpec
 from liaison_infra.settings import ServiceSettings
 
@@ -67,6 +67,7 @@ class ConsumerRunner:
             await self._stopping.wait()
             return
         await self.deadletters.ensure_indexes()
+        await ensure_outbox_indexes(self.db)
         next_check = 0.0
         try:
             while not self._stopping.is_set():

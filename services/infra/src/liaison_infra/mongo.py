@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -81,6 +82,24 @@ class Transaction:
             [outbox_document(topic, envelope, now, order) for order, (topic, envelope) in enumerate(self.outgoing)],
             session=self.session,
         )
+
+
+async def ensure_outbox_indexes(db: AsyncDatabase[Document]) -> None:
+    """Creation time serves the retained re-publishing, the backlog metrics and the purge.
+
+    Every process that writes calls this before its first transaction: a transaction that creates
+    the outbox implicitly deadlocks the station's server when the relay's createIndexes meets it.
+    """
+    await db[OUTBOX].create_index([("created_at", ASCENDING)])
+    await drop_retired_indexes(db[OUTBOX], ["pending_1_created_at_1_order_1"])  # of the polling relay
+
+
+async def drop_retired_indexes(collection: AsyncCollection[Document], names: list[str]) -> None:
+    """Drop the indexes a newer version no longer reads, where an older one left them: every
+    index is paid for on each write."""
+    retired = set(names) & set(await collection.index_information())
+    for name in sorted(retired):
+        await collection.drop_index(name)
 
 
 def outbox_document(topic: str, envelope: Envelope, created_at: datetime, order: int) -> Document:

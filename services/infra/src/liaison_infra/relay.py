@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from liaison_infra.change_feed import ChangeFeed
 from liaison_infra.kafka import BrokerEpoch, make_producer, provision_topics
 from liaison_infra.metrics import Metrics
-from liaison_infra.mongo import OUTBOX, Document
+from liaison_infra.mongo import OUTBOX, Document, ensure_outbox_indexes
 from liaison_infra.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,6 @@ SAVE_SECONDS = 1.0
 COMMIT_SKEW = timedelta(minutes=5)
 INSERTS: list[Document] = [{"$match": {"operationType": "insert"}}, {"$project": {"fullDocument": 1}}]
 SENT_FIELDS = {"topic": 1, "key": 1, "payload": 1, "created_at": 1}
-
-
-async def ensure_outbox_indexes(db: AsyncDatabase[Document]) -> None:
-    """Creation time serves the retained re-publishing, the backlog metrics and the purge."""
-    await db[OUTBOX].create_index([("created_at", ASCENDING)])
 
 
 class OutboxRelay:

@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from liaison_infra.consumer import ConsumerRunner
 from liaison_infra.logs import configure_logging
 from liaison_infra.metrics import Metrics
-from liaison_infra.mongo import Document, Transaction, connect, run_in_transaction
+from liaison_infra.mongo import Document, Transaction, connect, ensure_outbox_indexes, run_in_transaction
 from liaison_infra.relay import OutboxRelay
 from liaison_infra.service import ServiceSpec
 from liaison_infra.settings import ServiceSettings
@@ -40,11 +40,15 @@ class Runtime:
         self.client: AsyncMongoClient[Document] = connect(settings.mongodb_url)
         self.db: AsyncDatabase[Document] = self.client[settings.mongodb_database]
         self.metrics = Metrics(settings.service_name)
+        self._outbox_exists = False
 
     async def close(self) -> None:
         await self.client.close()
 
     async def transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        if not self._outbox_exists:
+            await ensure_outbox_indexes(self.db)
+            self._outbox_exists = True
         return await run_in_transaction(self.client, self.db, self.settings.service_name, work)
 
     def relay(self) -> OutboxRelay:

@@ -8,7 +8,7 @@ masked reads never decrypt), plus keyed hashes for exact lookup. Names keep thei
 from datetime import date, datetime
 from typing import Any
 
-from liaison_infra.mongo import Document
+from liaison_infra.mongo import Document, drop_retired_indexes
 from liaison_infra.pii import Keyring, mask_address, mask_phone
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,6 +22,13 @@ PEOPLE = "people"
 ID_CONTEXT = "person.id_number"
 PHONE_CONTEXT = "person.phone"
 ADDRESS_CONTEXT = "person.address"
+# Those searches read before the people index answered them.
+RETIRED_INDEXES = [
+    "station_id_1_name_tokens_1_status_1",
+    "station_id_1_sort_name_1__id_1",
+    "district_id_1_sort_name_1__id_1",
+    "station_id_1_updated_at_-1__id_1",
+]
 
 
 async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
@@ -35,6 +42,7 @@ async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
     await people.create_index([("station_id", ASCENDING), ("name_birth", ASCENDING)])
     await people.create_index([("household_id", ASCENDING)])
     # Searches need no index here: the in-memory people index answers them.
+    await drop_retired_indexes(people, RETIRED_INDEXES)
 
 
 class PeopleCodec:
