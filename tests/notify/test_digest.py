@@ -4,7 +4,9 @@ from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 
+from liaison_infra.envelope import Envelope
 from liaison_infra.runtime import Runtime
+from liaison_notify.adapters.households_store import STATIONS
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.bootstrap import SPEC
 from liaison_notify.domain.digest import reported_week
@@ -84,3 +86,42 @@ async def test_one_digest_per_station_head_counts_the_week(endpoints, keys, uniq
     title, body = render(digest["template"], digest["variables"])
     assert title.startswith("st-a") and "2026-W48" in title
     assert "已走访2户" in body and "逾期未走访1户" in body and "意见建议1件" in body
+
+
+async def test_the_digest_names_each_station_as_records_announces_it(endpoints, keys, unique, mongo) -> None:
+    db = mongo[f"notify_{unique}"]
+    settings = service_settings("notify", endpoints, keys, mongodb_database=f"notify_{unique}")
+    notify = Notify(Runtime(settings, SPEC))
+
+    async def announce(kind: str, unit_id: str, level: str, name: str, parent_id: str | None) -> None:
+        subscription = SPEC.subscription_for(f"org_unit.{kind}")
+        assert subscription is not None
+        data = {"unit_id": unit_id, "level": level, "name": name, "parent_id": parent_id}
+        envelope = Envelope(
+            source="records",
+            type=f"org_unit.{kind}",
+            subject=unit_id,
+            dataschema=f"urn:liaison:org_unit.{kind}:v1",
+            station_id=unit_id if level == "station" else None,
+            district_id=parent_id if level == "station" else unit_id,
+            correlationid="corr-1",
+            data=data,
+        )
+        event = subscription.reader.model_validate(data)
+        await notify.runtime.transaction(lambda tx: subscription.handler(event, envelope, tx))
+
+    try:
+        await db[STATIONS].insert_one({"_id": "st-a", "district_id": "d-yufeng"})  # from a household's events
+        await announce("registered", "d-yufeng", "district", "鱼峰区", "c-liuzhou")  # not a station: ignored
+        await announce("registered", "st-a", "station", "胜利联络站", "d-yufeng")
+        await announce("updated", "st-a", "station", "胜利社区联络站", "d-yufeng")  # renamed
+        await announce("registered", "st-new", "station", "新村联络站", "d-liuzhong")  # no household yet
+        assert await produce_weekly_digests(notify, MONDAY_MORNING) == 2
+    finally:
+        await notify.runtime.close()
+    stored = {m["subject_id"]: m async for m in db[MESSAGES].find({})}
+    assert set(stored) == {"st-a", "st-new"}
+    title, _ = render(stored["st-a"]["template"], stored["st-a"]["variables"])
+    assert title == "胜利社区联络站2026-W48工作小结"
+    newcomer = stored["st-new"]
+    assert (newcomer["variables"]["station_name"], newcomer["district_id"]) == ("新村联络站", "d-liuzhong")

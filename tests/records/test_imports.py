@@ -49,7 +49,8 @@ async def upload(records, caller, content: bytes):
 
 
 async def events(mongo, unique) -> list[Envelope]:
-    return [Envelope.from_bytes(d["payload"]) async for d in mongo[f"records_{unique}"]["outbox"].find({})]
+    people = mongo[f"records_{unique}"]["outbox"].find({"topic": "records.person.v1"})
+    return [Envelope.from_bytes(d["payload"]) async for d in people]
 
 
 async def test_the_dry_run_reports_problems_by_row_and_column_and_nothing_is_written(

@@ -2,7 +2,7 @@
 
 from liaison_infra.service import ServiceDefinition, ServiceSpec, Subscription
 
-from liaison_notify.adapters.records_events import DeputyRead
+from liaison_notify.adapters.records_events import DeputyRead, OrgUnitRead
 from liaison_notify.adapters.upstream_events import (
     ActivityRead,
     AssignmentRead,
@@ -15,6 +15,7 @@ from liaison_notify.domain import events as duty_events
 from liaison_notify.domain import reminder_events
 from liaison_notify.service_layer import duty_events as duties
 from liaison_notify.service_layer.recipients import on_deputy_changed
+from liaison_notify.service_layer.stations import on_org_unit_changed
 
 CASE_TOPIC = "cases.case.v1"
 
@@ -31,6 +32,8 @@ SPEC = ServiceSpec(
         Subscription("case.closed", CASE_TOPIC, CaseRead, duties.on_case_answered),
         Subscription("deputy.registered", "records.deputy.v1", DeputyRead, on_deputy_changed),
         Subscription("deputy.updated", "records.deputy.v1", DeputyRead, on_deputy_changed),
+        Subscription("org_unit.registered", "records.org.v1", OrgUnitRead, on_org_unit_changed),
+        Subscription("org_unit.updated", "records.org.v1", OrgUnitRead, on_org_unit_changed),
     ),
 )
 

@@ -1,7 +1,7 @@
 """Read models fed by records events: the households to visit and the stations that exist.
 
-Records announces no station of its own, so a station is known once an event names it; its
-district comes from the event's envelope.
+A station is known once an event names it: records announces each station (its name and
+district), and a household's events name its station too, with the district in the envelope.
 """
 
 from datetime import datetime
@@ -25,6 +25,12 @@ async def remember_station(tx: Transaction, station_id: str, district_id: str | 
         change["$set"] = {"district_id": district_id}
     else:
         change["$setOnInsert"]["district_id"] = None
+    await tx.db[STATIONS].update_one({"_id": station_id}, change, upsert=True, session=tx.session)
+
+
+async def describe_station(tx: Transaction, station_id: str, name: str, district_id: str | None) -> None:
+    """What records says of a station: its name, for the weekly digest, and its district."""
+    change = {"$set": {"name": name, "district_id": district_id}}
     await tx.db[STATIONS].update_one({"_id": station_id}, change, upsert=True, session=tx.session)
 
 

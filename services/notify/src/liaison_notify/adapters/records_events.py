@@ -22,3 +22,12 @@ class DeputyRead(BaseModel):
     name: str
     station_ids: list[str]
     channels: DeputyChannelsRead
+
+
+class OrgUnitRead(BaseModel):
+    """org_unit.registered and org_unit.updated; notify keeps stations only (their name and district)."""
+
+    unit_id: str
+    level: str
+    name: str
+    parent_id: str | None

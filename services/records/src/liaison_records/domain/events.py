@@ -259,6 +259,34 @@ class ActivityHeld(Event):
         ]
 
 
+ORG_TOPIC = "records.org.v1"
+
+
+class OrgUnitRegistered(Event):
+    """A station, district, city or region was created: other services keep the hierarchy from
+    these events (cases rolls figures up by city, notify names stations). No contacts travel."""
+
+    event_type = "org_unit.registered"
+    topic = ORG_TOPIC
+    unit_id: str
+    level: str
+    name: str
+    parent_id: str | None
+
+    @classmethod
+    def examples(cls) -> list[Self]:
+        return [
+            cls(unit_id="st-shengli", level="station", name="胜利社区联络站", parent_id="d-yufeng"),
+            cls(unit_id="r-guangxi", level="region", name="广西壮族自治区", parent_id=None),
+        ]
+
+
+class OrgUnitUpdated(OrgUnitRegistered):
+    """A unit was renamed or moved (a district to another city, a city to another region)."""
+
+    event_type = "org_unit.updated"
+
+
 PUBLISHED = (
     ReturneeRegistered,
     ReturneeUpdated,
@@ -270,4 +298,6 @@ PUBLISHED = (
     DeputyUpdated,
     VisitLogged,
     ActivityHeld,
+    OrgUnitRegistered,
+    OrgUnitUpdated,
 )

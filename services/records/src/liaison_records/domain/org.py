@@ -7,6 +7,7 @@ scope rules need; cities and regions exist for supervisors' roll-ups.
 from enum import StrEnum
 from typing import Annotated, Any
 
+from liaison_infra.domain_errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
@@ -36,12 +37,28 @@ class Contact(BaseModel):
     phone: Text | None = None
 
 
-class OrgUnitFields(BaseModel):
+class OrgUnitDetails(BaseModel):
+    """What a change of a unit may give: all but its id and level, which never change."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: Slug = Field(description="stable id, e.g. st-shengli or d-yufeng")
-    level: Level
     name: Text
     parent_id: Slug | None = None
     address: Text | None = None
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
+
+
+class OrgUnitFields(OrgUnitDetails):
+    id: Slug = Field(description="stable id, e.g. st-shengli or d-yufeng")
+    level: Level
+
+
+def check_move(level: Level, parent_id: str | None, new_parent_id: str | None) -> None:
+    """A district may move to another city and a city to another region, but a station stays in
+    its district: its files, households, logs and cases carry that district for scope."""
+    if level is Level.STATION and new_parent_id != parent_id:
+        raise InvalidInput(
+            "station_move_unsupported",
+            "a station cannot move to another district: its records are scoped by that district",
+            field="parent_id",
+        )
