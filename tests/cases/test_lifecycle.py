@@ -1,5 +1,6 @@
 """The case lifecycle under random sequences of actions by random roles (hypothesis stateful):
-no invalid state, no unauthorised transition, and a complete timeline."""
+no invalid state, no unauthorised transition, a complete timeline, and the working calendar
+consulted only by the actions the service reads it afresh for."""
 
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -12,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from liaison_cases.domain.cases import Actor, Case, Kind, Satisfaction, collected, handle
 from liaison_cases.domain.lifecycle import RULES, Action, State
 from liaison_cases.domain.working_days import WorkingCalendar
+from liaison_cases.service_layer.cases import DECIDED_BY_CALENDAR
 from liaison_infra.auth import Role
 from liaison_infra.domain_errors import Conflict, DomainError, Forbidden
 
@@ -45,6 +47,16 @@ NEEDS_REPLY = {State.REPLIED, State.RATED, State.CLOSED}
 NEEDS_LEAD = {State.ASSIGNED, State.IN_PROGRESS, State.REPLIED, State.RATED, State.CLOSED}
 
 
+class WatchedCalendar(WorkingCalendar):
+    """The library's calendar, noting whether any working day was asked about."""
+
+    consulted = False
+
+    def is_working_day(self, d: date) -> bool:
+        self.consulted = True
+        return super().is_working_day(d)
+
+
 def new_case() -> Case:
     case = Case(id="c-1", station_id="st-1", district_id="d-1", kind=Kind.REQUEST, title="路灯", content="楼道灯坏了")
     return collected(case, ACTORS[0], START)
@@ -55,6 +67,7 @@ class CaseMachine(RuleBasedStateMachine):
         super().__init__()
         self.case = new_case()
         self.now = START
+        self.calendar = WatchedCalendar(CALENDAR.schedules)
 
     @rule(
         action=st.sampled_from(list(Action)),
@@ -67,8 +80,9 @@ class CaseMachine(RuleBasedStateMachine):
         before = self.case
         allowed_state = before.state in RULES[action].sources
         allowed_role = bool(actor.roles & set(RULES[action].roles))
+        self.calendar.consulted = False
         try:
-            self.case = handle(before, action, actor, payload, now=self.now, calendar=CALENDAR)
+            self.case = handle(before, action, actor, payload, now=self.now, calendar=self.calendar)
         except Forbidden:
             assert not allowed_role or action in (*LEAD_ONLY, Action.CO_OPINION)
             return
@@ -80,6 +94,7 @@ class CaseMachine(RuleBasedStateMachine):
         except DomainError:
             return
         assert allowed_state and allowed_role, (action, before.state, actor.roles)
+        assert action in DECIDED_BY_CALENDAR or not self.calendar.consulted, action
         assert len(self.case.timeline) == len(before.timeline) + 1
         step = self.case.timeline[-1]
         assert (step.action, step.by, step.from_state) == (action.value, actor.subject, before.state)

@@ -1,17 +1,19 @@
 """The statistics read model equals a recount from the raw cases, after many random case histories
 driven through the real service layer (transitions, merges, reopenings, extensions, hand-backs,
-opinions from a visit, an official schedule moving deadlines), for every dimension and period."""
+opinions from a visit, an official schedule moving deadlines), for every dimension and period; by
+city through the hierarchy records announces, over two cities."""
 
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from liaison_cases.adapters.records_events import OpinionRead, VisitRead
-from liaison_cases.adapters.statistics_store import STATISTICS, ensure_indexes
+from liaison_cases.adapters.statistics_store import STATISTICS, UNPACKED_STATISTICS, ensure_indexes, unpacked
 from liaison_cases.adapters.store import CASES
 from liaison_cases.adapters.store import ensure_indexes as ensure_case_indexes
 from liaison_cases.domain.cases import Category, Kind
@@ -22,7 +24,14 @@ from liaison_cases.service_layer import cases as handlers
 from liaison_cases.service_layer.context import Cases
 from liaison_cases.service_layer.directory import load_schedule, save_department
 from liaison_cases.service_layer.opinions import on_visit_logged
-from liaison_cases.service_layer.statistics import Dimension, StatisticsQuery, rebuild, recount, statistics
+from liaison_cases.service_layer.statistics import (
+    Dimension,
+    StatisticsQuery,
+    rebuild,
+    recount,
+    statistics,
+    upgrade_read_model,
+)
 from liaison_infra.auth import Principal, Role
 from liaison_infra.domain_errors import DomainError
 from liaison_infra.envelope import Envelope
@@ -30,8 +39,10 @@ from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services
 
 from tests.apps import service_settings
+from tests.cases.org_events import place
 
 STATIONS = {"st-a": "d-1", "st-b": "d-1", "st-c": "d-2"}
+CITIES = {"d-1": "c-1", "d-2": "c-2"}
 DEPARTMENTS = ("dept-roads", "dept-civil", "dept-health")
 ADMIN = Principal("admin", frozenset({Role.ADMIN}), frozenset(), frozenset())
 STAFF = Principal("staff", frozenset({Role.STATION_STAFF}), frozenset(STATIONS), frozenset())
@@ -142,12 +153,6 @@ def visit_envelope(at: datetime) -> Envelope:
     )
 
 
-def pruned(tree: dict[str, Any]) -> dict[str, Any]:
-    """Counters retracted to zero stay in the stored cells; a recount never writes them."""
-    kept = {k: pruned(v) if isinstance(v, dict) else v for k, v in tree.items() if v != 0}
-    return {k: v for k, v in kept.items() if v != {}}
-
-
 def naive(
     documents: list[dict[str, Any]], dimension: Dimension, period: Period, today: date
 ) -> dict[Any, Counter[str]]:
@@ -160,6 +165,7 @@ def naive(
         key = {
             Dimension.STATION: case["station_id"],
             Dimension.DISTRICT: case["district_id"],
+            Dimension.CITY: CITIES[STATIONS[case["station_id"]]],
             Dimension.MONTH: month,
             Dimension.CATEGORY: case["category"],
             Dimension.DEPARTMENT: case["lead_department_id"] or "unassigned",
@@ -184,18 +190,20 @@ async def test_the_read_model_equals_a_recount_after_random_histories(service: C
     assert (await load_schedule(service, ADMIN, due.year, [due.isoformat()], [], "test"))["deadlines_changed"] >= 1
     documents = await service.db[CASES].find({}).to_list()
     assert {d["state"] for d in documents} >= {"closed", "in_progress", "merged", "replied"}
-    cells = {d.pop("_id"): d async for d in service.db[STATISTICS].find({})}
+    cells = {d["_id"]: d async for d in service.db[STATISTICS].find({})}
     expected = await recount(service)
     assert {cell.id for cell in expected} == set(cells)
     for cell, sections in expected.items():
         stored = cells[cell.id]
-        place = (stored.pop("station_id"), stored.pop("district_id"), stored.pop("period"))
-        assert place == (cell.station_id, cell.district_id, cell.period)
-        assert pruned(stored) == sections, cell
+        assert (stored["station_id"], stored["district_id"], stored["period"]) == astuple(cell)
+        # Exactly: counters retracted to zero are dropped, as a recount never has them.
+        assert unpacked(stored) == sections, cell
 
+    for unit, parent in (*STATIONS.items(), *CITIES.items()):
+        await place(service, unit, parent)
     today, overdue_seen = china_day(service.clock()), 0
     for period in map(Period.parse, ("2025", "2026", "2026-Q3", "2025-12", "2026-10")):
-        for dimension in (d for d in Dimension if d is not Dimension.CITY):
+        for dimension in Dimension:
             report = await statistics(service, ADMIN, StatisticsQuery(dimension, period), min_cell=5)
             shown = {row["key"]: Counter({k: row[k] for k in NAIVE if row[k]}) for row in report["rows"]}
             assert shown == naive(documents, dimension, period, today), (dimension, period)
@@ -203,6 +211,15 @@ async def test_the_read_model_equals_a_recount_after_random_histories(service: C
             overdue_seen += report["total"]["overdue"]
     assert overdue_seen > 0
 
-    before = {d["_id"]: pruned(d) async for d in service.db[STATISTICS].find({})}
+    before = {d["_id"]: unpacked(d) async for d in service.db[STATISTICS].find({})}
     assert (await rebuild(service, ADMIN))["cells"] == len(before)
-    assert {d["_id"]: d async for d in service.db[STATISTICS].find({})} == before
+    assert {d["_id"]: unpacked(d) async for d in service.db[STATISTICS].find({})} == before
+
+    # A station upgraded from the unpacked cells gets the packed ones at start-up, from a recount.
+    await service.db[STATISTICS].delete_many({})
+    await service.db[UNPACKED_STATISTICS].insert_one({"_id": "st-a|2025", "all": {"collected": 1}})
+    await upgrade_read_model(service)
+    assert {d["_id"]: unpacked(d) async for d in service.db[STATISTICS].find({})} == before
+    assert UNPACKED_STATISTICS not in await service.db.list_collection_names()
+    await upgrade_read_model(service)  # once upgraded, a start leaves the cells alone
+    assert await service.db[STATISTICS].count_documents({}) == len(before)

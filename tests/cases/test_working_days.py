@@ -154,6 +154,18 @@ def test_official_schedule_overrides_the_library_for_its_year() -> None:
     assert not cal.is_working_day(d("2025-10-01"))
 
 
+def test_one_calendar_serves_each_set_of_official_schedules() -> None:
+    def loaded(*holidays: str) -> WorkingCalendar:  # as read from the store on every transition
+        return WorkingCalendar.with_library({2031: YearSchedule.from_lists(2031, holidays, [], "notice")})
+
+    first = loaded("2031-01-15")
+    assert loaded("2031-01-15") is first and WorkingCalendar.with_library() is WorkingCalendar.with_library()
+    moved = loaded("2031-01-20")  # the administrator corrects the schedule: a calendar of its own
+    assert moved is not first
+    assert first.is_working_day(date(2031, 1, 20)) and not moved.is_working_day(date(2031, 1, 20))
+    assert not first.is_working_day(date(2031, 1, 15)) and moved.is_working_day(date(2031, 1, 15))
+
+
 def test_a_notice_can_arrange_the_previous_december() -> None:
     # Like the 2019 notice (2018-12-29 worked, 2018-12-31 off); here with made-up 2027 data.
     s = YearSchedule.from_lists(2027, holidays=["2026-12-31"], workdays=["2026-12-26"], source="test fixture")

@@ -9,6 +9,7 @@ from liaison_cases.adapters.records_events import (
     DeputyRead,
     ErasedRead,
     HouseholdRead,
+    OrgUnitRead,
     PersonChangedRead,
     VisitRead,
 )
@@ -23,6 +24,7 @@ from liaison_cases.service_layer.links import (
     on_person_changed,
 )
 from liaison_cases.service_layer.opinions import on_activity_held, on_visit_logged
+from liaison_cases.service_layer.org_units import on_org_unit_changed
 
 SPEC = ServiceSpec(
     published=PUBLISHED,
@@ -37,6 +39,8 @@ SPEC = ServiceSpec(
         Subscription("assignment.changed", "records.assignment.v1", AssignmentRead, on_assignment_changed),
         Subscription("deputy.registered", "records.deputy.v1", DeputyRead, on_deputy_changed),
         Subscription("deputy.updated", "records.deputy.v1", DeputyRead, on_deputy_changed),
+        Subscription("org_unit.registered", "records.org.v1", OrgUnitRead, on_org_unit_changed),
+        Subscription("org_unit.updated", "records.org.v1", OrgUnitRead, on_org_unit_changed),
     ),
 )
 

@@ -79,3 +79,10 @@ class DeputyRead(BaseModel):
     name: str
     level: str
     station_ids: list[str]
+
+
+class OrgUnitRead(BaseModel):
+    """org_unit.registered and org_unit.updated: the unit above a station, district or city."""
+
+    unit_id: str
+    parent_id: str | None

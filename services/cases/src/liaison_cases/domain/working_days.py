@@ -16,7 +16,7 @@ from calendar import monthrange
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
@@ -116,7 +116,6 @@ def schedule_from_library(year: int) -> YearSchedule | None:
 
 
 @cache
-@cache
 def _library_schedules() -> Mapping[int, YearSchedule]:
     """Every year chinese-calendar knows (built once: the library's data is fixed for a process)."""
     years = sorted({d.year for d in chinese_calendar.holidays})
@@ -169,10 +168,13 @@ class WorkingCalendar:
             self._days.update(dict.fromkeys(schedule.holidays, False))
             self._days.update(dict.fromkeys(schedule.workdays, True))
 
-    @classmethod
-    def with_library(cls, official: Mapping[int, YearSchedule] | None = None) -> WorkingCalendar:
-        """chinese-calendar's years, overridden year by year by the `official` schedules admins loaded."""
-        return cls({**_library_schedules(), **(official or {})})
+    @staticmethod
+    def with_library(official: Mapping[int, YearSchedule] | None = None) -> WorkingCalendar:
+        """chinese-calendar's years, overridden year by year by the `official` schedules admins loaded.
+
+        Transitions ask for one all the time, so a calendar is built once per set of official
+        schedules and shared (it is immutable); loading a schedule makes a new set, so a new one."""
+        return _calendar_with(frozenset((official or {}).items()))
 
     def with_schedule(self, schedule: YearSchedule) -> WorkingCalendar:
         """A new calendar where `schedule` replaces whatever this one had for its year."""
@@ -229,6 +231,11 @@ class WorkingCalendar:
         if isinstance(rule, WorkingDays):
             return self.add_working_days(start, rule.n)
         return self.add_months(start, rule.n)
+
+
+@lru_cache(maxsize=4)
+def _calendar_with(official: frozenset[tuple[int, YearSchedule]]) -> WorkingCalendar:
+    return WorkingCalendar({**_library_schedules(), **dict(official)})
 
 
 def changed_deadlines(

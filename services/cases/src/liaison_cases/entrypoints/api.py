@@ -10,6 +10,7 @@ from liaison_cases.bootstrap import SPEC
 from liaison_cases.config import Settings
 from liaison_cases.domain.supervision import SupervisionPolicy
 from liaison_cases.entrypoints import cases_api, directory_api, statistics_api, supervision_api
+from liaison_cases.service_layer import statistics as figures
 from liaison_cases.service_layer.context import Cases
 
 
@@ -19,6 +20,7 @@ def create_app(settings: Settings) -> FastAPI:
         await statistics_store.ensure_indexes(runtime.db)
         policy = SupervisionPolicy(settings.supervision_red_working_days, settings.supervision_yellow_share)
         app.state.cases = Cases(runtime, policy=policy)
+        await figures.upgrade_read_model(app.state.cases)
         app.state.statistics_min_cell = settings.statistics_min_cell
 
     return create_service_app(

@@ -44,7 +44,7 @@ async def statistics(
     query: Annotated[FiguresQuery, Query()], principal: CurrentPrincipal, cases: CasesDep, request: Request
 ) -> Document:
     """Collected, resolved, in progress, overdue, on-time and satisfaction rates, average days per
-    stage, for the cases collected in the period, by station, district, month, category or department."""
+    stage, for the cases collected in the period, by station, district, city, month, category or department."""
     asked = StatisticsQuery(query.dimension, Period.parse(query.period), query.station_id, query.district_id)
     return await figures.statistics(cases, principal, asked, min_cell=min_cell(request))
 

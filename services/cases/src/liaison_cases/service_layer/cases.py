@@ -2,6 +2,7 @@
 merged case the answer of the case it was merged into). Search is in search.py, overdue lists in
 supervision.py."""
 
+import asyncio
 from typing import Any
 
 from liaison_infra.auth import Principal, Role
@@ -25,6 +26,8 @@ from liaison_cases.service_layer.statistics import count_change
 OPENERS = (Role.STATION_STAFF, Role.DEPUTY)
 MERGE_TARGETS = (State.COLLECTED, State.SUBMITTED, State.ASSIGNED, State.IN_PROGRESS)
 MERGE_CHAIN = 10  # a merged case's survivor may itself have been merged; follow that far
+# Deadlines (assign, extend) and the hand-back window count working days; no other action does.
+DECIDED_BY_CALENDAR = frozenset({Action.ASSIGN, Action.EXTEND, Action.HAND_BACK})
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -120,8 +123,12 @@ async def _check_departments(cases: Cases, case: Case) -> None:
 async def act(
     cases: Cases, principal: Principal, case_id: str, action: Action, payload: dict[str, Any], *, expected_version: int
 ) -> Document:
-    """One transition, stored with its timeline step and its events, or refused with the reason."""
-    case = await load_case(cases, principal, case_id)
+    """One transition, stored with its timeline step and its events, or refused with the reason.
+
+    An action the working calendar decides reads it as stored now, at once with the case (an
+    administrator may have loaded a schedule in another process); the others only show colours."""
+    read_calendar = cases.calendar() if action in DECIDED_BY_CALENDAR else cases.recent_calendar()
+    case, calendar = await asyncio.gather(load_case(cases, principal, case_id), read_calendar)
     check_version(case_id, case.version, expected_version)
     target: Case | None = None
     into = payload.get("into_case_id") if action is Action.MERGE else None
@@ -130,7 +137,6 @@ async def act(
         if target.state not in MERGE_TARGETS:
             raise Conflict("merge_target_closed", "merge into a case that is still being handled")
     now, actor = cases.clock(), actor_of(principal)
-    calendar = await cases.calendar()
     after = rules.handle(case, action, actor, payload, now=now, calendar=calendar)
     if action is Action.ASSIGN:
         await _check_departments(cases, after)

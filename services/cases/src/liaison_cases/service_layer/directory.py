@@ -117,6 +117,7 @@ async def load_schedule(
                 tx.publish(event, subject=case.id, station_id=case.station_id, district_id=case.district_id)
 
     await cases.runtime.transaction(write)
+    await cases.calendar()  # read again: this process shows the new schedule's colours at once
     return {"year": year, "source": source, "deadlines_changed": len(moved)}
 
 

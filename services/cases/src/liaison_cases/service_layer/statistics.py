@@ -10,8 +10,13 @@ cases in the same cell at once conflict on it; the transaction is retried like a
 
 Roles that see aggregates only (auditor, district supervisor: DESIGN, "Aggregates for supervisors
 suppress cells smaller than a threshold") get rows with fewer cases than the threshold marked
-``suppressed`` with no figures. City roll-ups are not offered: cases carry station and district
-only, and records publishes no event with the station hierarchy (``dimension=city`` says so).
+``suppressed`` with no figures.
+
+Cells stay per station; figures by city sum the cells of each city's stations, the station →
+district → city links read at query time from the hierarchy records announces (``org_store``),
+so a district moved to another city moves its figures with it, past periods included. A station
+records has not placed yet counts in the row of no city (key None), as a case without a district
+does by district.
 """
 
 from collections import Counter
@@ -22,10 +27,17 @@ from enum import StrEnum
 from typing import Any
 
 from liaison_infra.auth import Principal, Role
-from liaison_infra.domain_errors import Forbidden, InvalidInput, NotFound
+from liaison_infra.domain_errors import Forbidden, NotFound
 from liaison_infra.mongo import Document, Transaction
 
-from liaison_cases.adapters.statistics_store import find_cells, move_cell, replace_cells
+from liaison_cases.adapters.org_store import cities_of
+from liaison_cases.adapters.statistics_store import (
+    drop_unpacked_cells,
+    find_cells,
+    holds_unpacked_cells,
+    move_cells,
+    replace_cells,
+)
 from liaison_cases.adapters.store import CASES, to_case
 from liaison_cases.domain.cases import Case
 from liaison_cases.domain.statistics import (
@@ -54,7 +66,12 @@ class Dimension(StrEnum):
     DEPARTMENT = "department"
 
 
-CELL_FIELDS = {Dimension.STATION: "station_id", Dimension.DISTRICT: "district_id", Dimension.MONTH: "period"}
+CELL_FIELDS = {
+    Dimension.STATION: "station_id",
+    Dimension.DISTRICT: "district_id",
+    Dimension.CITY: "city_id",  # not stored: added to each cell read (``_placed_in_cities``)
+    Dimension.MONTH: "period",
+}
 
 
 @dataclass(frozen=True)
@@ -67,9 +84,7 @@ class StatisticsQuery:
 
 async def count_change(tx: Transaction, before: Case | None, after: Case) -> None:
     """Move the read model with a case change, in the change's own transaction."""
-    moved = change(before, after)
-    for cell in cells_of(after):
-        await move_cell(tx, cell, moved)
+    await move_cells(tx, cells_of(after), change(before, after))
 
 
 async def recount(cases: Cases) -> dict[Cell, dict[str, Any]]:
@@ -89,6 +104,14 @@ async def rebuild(cases: Cases, principal: Principal) -> Document:
     cells = await recount(cases)
     await replace_cells(cases.db, cells)
     return {"cells": len(cells)}
+
+
+async def upgrade_read_model(cases: Cases) -> None:
+    """At start-up, fill the packed cells from a recount where a station still has the cells of
+    before, then drop those: figures are right from the first query after an upgrade."""
+    if await holds_unpacked_cells(cases.db):
+        await replace_cells(cases.db, await recount(cases))
+        await drop_unpacked_cells(cases.db)
 
 
 def _own_department(principal: Principal) -> str | None:
@@ -155,12 +178,6 @@ def sees_aggregates_only(principal: Principal) -> bool:
 
 
 async def statistics(cases: Cases, principal: Principal, query: StatisticsQuery, *, min_cell: int) -> Document:
-    if query.dimension is Dimension.CITY:
-        raise InvalidInput(
-            "dimension_unavailable",
-            "figures by city are not available: cases know their station and district only",
-            field="dimension",
-        )
     department = _own_department(principal)
     if department is not None and query.dimension is Dimension.CATEGORY:
         raise Forbidden("department_figures_only", "department handlers see their own department's figures")
@@ -171,6 +188,8 @@ async def statistics(cases: Cases, principal: Principal, query: StatisticsQuery,
         query.period.cells(by_month=query.dimension is Dimension.MONTH),
         [base if department is not None or query.dimension in CELL_FIELDS else query.dimension.value],
     )
+    if query.dimension is Dimension.CITY:
+        documents = await _placed_in_cities(cases, documents)
     today = china_day(cases.clock())
     total, rows = report(documents, query.dimension, base, today)
     answer = {
@@ -181,6 +200,12 @@ async def statistics(cases: Cases, principal: Principal, query: StatisticsQuery,
         "rows": rows,
     }
     return shown_to(principal, answer, min_cell)
+
+
+async def _placed_in_cities(cases: Cases, documents: list[Document]) -> list[Document]:
+    """The cells, each with the city its station belongs to now."""
+    cities = await cities_of(cases.db, {document["station_id"] for document in documents})
+    return [{**document, "city_id": cities.get(document["station_id"])} for document in documents]
 
 
 def shown_to(principal: Principal, answer: Document, min_cell: int) -> Document:
