@@ -143,16 +143,23 @@ async def move_cells(tx: Transaction, cells: Iterable[Cell], moved: Mapping[str,
     await tx.db[STATISTICS].bulk_write(updates, session=tx.session)
 
 
-async def replace_cells(db: AsyncDatabase[Document], cells: Mapping[Cell, Mapping[str, Any]]) -> None:
-    """Replace the whole read model with recounted cells (the admin's rebuild)."""
-    await db[STATISTICS].delete_many({})
+async def store_cells(db: AsyncDatabase[Document], cells: Mapping[Cell, Mapping[str, Any]]) -> None:
+    """Write recounted cells over the stored ones; a case change moving one meanwhile meets a
+    write conflict and is retried on top of it."""
     documents = [
         {"_id": cell.id, **_cell_fields(cell), **{name: _packed(name, section) for name, section in sections.items()}}
         for cell, sections in cells.items()
     ]
     for start in range(0, len(documents), REBUILD_BATCH):
-        batch = documents[start : start + REBUILD_BATCH]  # replaced, not inserted: two rebuilds at once agree
+        batch = documents[start : start + REBUILD_BATCH]
         await db[STATISTICS].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in batch])
+
+
+async def replace_cells(db: AsyncDatabase[Document], cells: Mapping[Cell, Mapping[str, Any]]) -> None:
+    """Replace the whole read model with recounted cells: those written over the stored, then any
+    other dropped (queries meanwhile read the old figures, never none)."""
+    await store_cells(db, cells)
+    await db[STATISTICS].delete_many({"_id": {"$nin": [cell.id for cell in cells]}})
 
 
 async def holds_unpacked_cells(db: AsyncDatabase[Document]) -> bool:

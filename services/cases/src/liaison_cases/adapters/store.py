@@ -1,5 +1,9 @@
 """Cases and the local read model of people in MongoDB; every query has its index."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from liaison_infra.change_feed import ChangeFeed
 from liaison_infra.mongo import Document
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -13,6 +17,7 @@ HOUSEHOLDS = "households"
 DEPUTIES = "deputies"
 DEPARTMENTS = "departments"
 CALENDAR_YEARS = "calendar_years"
+CHANGES_A_FETCH = 200  # the most the station's server returns a fetch
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
@@ -35,3 +40,27 @@ def to_document(case: Case) -> Document:
 
 def to_case(document: Document) -> Case:
     return Case.model_validate({**document, "id": document["_id"]})
+
+
+def station_cases(station_id: str | None) -> Document:
+    """A station's cases, by the facet its search index serves (every case when None)."""
+    return {} if station_id is None else {"facets": f"station:{station_id}", "opened_key": {"$gte": ""}}
+
+
+@asynccontextmanager
+async def changed_stations(db: AsyncDatabase[Document]) -> AsyncIterator[Callable[[], Awaitable[set[str]]]]:
+    """Follow the cases collection from now: each call of the yielded function returns the
+    stations of the cases changed since the last call."""
+    feed = await ChangeFeed.open(db, CASES, None, stages=[{"$project": {"documentKey": 1}}])
+
+    async def changed() -> set[str]:
+        ids: set[str] = set()
+        while changes := await feed.next_batch(CHANGES_A_FETCH, 0):
+            ids.update(change["documentKey"]["_id"] for change in changes)
+        found = db[CASES].find({"_id": {"$in": sorted(ids)}}, {"station_id": 1})
+        return {document["station_id"] async for document in found} if ids else set()
+
+    try:
+        yield changed
+    finally:
+        await feed.close()

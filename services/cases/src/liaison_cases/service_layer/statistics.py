@@ -37,8 +37,9 @@ from liaison_cases.adapters.statistics_store import (
     holds_unpacked_cells,
     move_cells,
     replace_cells,
+    store_cells,
 )
-from liaison_cases.adapters.store import CASES, to_case
+from liaison_cases.adapters.store import CASES, changed_stations, station_cases, to_case
 from liaison_cases.domain.cases import Case
 from liaison_cases.domain.statistics import (
     Cell,
@@ -53,6 +54,9 @@ from liaison_cases.domain.statistics import (
 )
 from liaison_cases.service_layer.context import Cases
 
+# A rebuild recounts the stations changed meanwhile at most this many times (a station's
+# traffic settles within one or two).
+REBUILD_PASSES = 10
 DERIVED_FIELDS = {"facets": 0, "watch": 0}  # search keys stored with a case; a recount needs none
 AGGREGATES_ONLY = frozenset({Role.AUDITOR, Role.DISTRICT_SUPERVISOR})
 
@@ -87,23 +91,31 @@ async def count_change(tx: Transaction, before: Case | None, after: Case) -> Non
     await move_cells(tx, cells_of(after), change(before, after))
 
 
-async def recount(cases: Cases) -> dict[Cell, dict[str, Any]]:
-    """Every cell counted from scratch from the raw cases: what the read model must hold."""
+async def recount(cases: Cases, station_id: str | None = None) -> dict[Cell, dict[str, Any]]:
+    """Every cell (or a station's) counted from scratch from the raw cases: what the read model must hold."""
     counted: dict[Cell, Counter[str]] = {}
-    async for document in cases.db[CASES].find({}, DERIVED_FIELDS):
+    async for document in cases.db[CASES].find(station_cases(station_id), DERIVED_FIELDS):
         tally(counted, to_case(document))
     return {cell: nest(flat) for cell, flat in counted.items()}
 
 
 async def rebuild(cases: Cases, principal: Principal) -> Document:
-    """Replace the read model by a recount (administrators only).
+    """Replace the read model by a recount (administrators only), safe while cases change.
 
-    Run it when no case changes: a change committed during the recount may be missed."""
+    A change committed during the recount may be missing from it, or overwritten by it: the
+    cases collection's changes are followed from before the recount, and the stations they touch
+    are recounted again until a pass meets no change (a station's cells are its cases' alone)."""
     if not principal.is_admin:
         raise Forbidden("forbidden", "only administrators may rebuild the statistics")
-    cells = await recount(cases)
-    await replace_cells(cases.db, cells)
-    return {"cells": len(cells)}
+    async with changed_stations(cases.db) as changed:
+        cells = await recount(cases)
+        await replace_cells(cases.db, cells)
+        passes = 0
+        while (stations := await changed()) and passes < REBUILD_PASSES:
+            passes += 1
+            for station_id in stations:
+                await store_cells(cases.db, await recount(cases, station_id))
+    return {"cells": len(cells), "settled": not stations}
 
 
 async def upgrade_read_model(cases: Cases) -> None:
