@@ -130,7 +130,8 @@ async def test_bad_queries_are_refused_with_details_and_change_nothing(cases, ca
         assert refused.json()["error"]["field"] == field, refused.json()
     assert (await cases.post("/v1/statistics/rebuild", headers=caller(stations=("st-1",)))).status_code == 403
     rebuilt = await cases.post("/v1/statistics/rebuild", headers=admin)
-    assert rebuilt.status_code == 200 and rebuilt.json() == {"cells": 4}  # two stations, a month and a year each
+    # Two stations, a month and a year each.
+    assert rebuilt.status_code == 200 and rebuilt.json() == {"cells": 4, "settled": True}
     assert (await figures(cases, admin, dimension="category")).json() == before
     quarter = f"{MONTH[:4]}-Q{(int(MONTH[5:]) + 2) // 3}"
     assert (await figures(cases, admin, dimension="month", period=quarter)).json()["rows"][0]["key"] == MONTH
