@@ -8,9 +8,9 @@ import pytest
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
 from liaison_infra.runtime import Runtime
-from liaison_infra.service import installed_services
 
-from tests.apps import Caller, add_station, bus_settings, own_database, serve
+from tests.apps import Caller, add_station, own_database, serve
+from tests.cases.runtimes import records_and_cases
 from tests.infra.support import forget_relay_position, running, wait_until
 
 
@@ -88,11 +88,7 @@ async def test_each_opinion_raised_on_a_visit_becomes_exactly_one_case(endpoints
     here is counted within this test's own station.
     """
     station = f"st-{unique}"
-    records_settings = bus_settings("records", endpoints, keys, unique)
-    cases_settings = bus_settings("cases", endpoints, keys, unique, service_name=f"cases-{unique}")
-    services = installed_services()
-    records_runtime = Runtime(records_settings, services["records"].spec)
-    cases_runtime = Runtime(cases_settings, services["cases"].spec)
+    records_settings, _, records_runtime, cases_runtime = records_and_cases(endpoints, keys, unique)
     admin, staff = caller(Role.ADMIN), caller(stations=(station,))
     async with serve("records", records_settings) as records:
         await add_station(records, admin, station)

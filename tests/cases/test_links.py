@@ -8,9 +8,9 @@ from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
-from liaison_infra.service import installed_services
 
-from tests.apps import add_station, bus_settings, serve
+from tests.apps import add_station, serve
+from tests.cases.runtimes import records_and_cases
 from tests.infra.support import forget_relay_position, running, wait_until
 
 READ_MODEL = ("people", "households", "deputies")
@@ -24,11 +24,7 @@ async def read_model(db: Any, ids: list[str]) -> dict[str, list[Document]]:
 async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
     endpoints, keys, unique, caller, mongo
 ) -> None:
-    records_settings = bus_settings("records", endpoints, keys, unique)
-    cases_settings = bus_settings("cases", endpoints, keys, unique, service_name=f"cases-{unique}")
-    services = installed_services()
-    records_runtime = Runtime(records_settings, services["records"].spec)
-    cases_runtime = Runtime(cases_settings, services["cases"].spec)
+    records_settings, cases_settings, records_runtime, cases_runtime = records_and_cases(endpoints, keys, unique)
     cases_db = mongo[f"cases_{unique}"]
     station = f"st-{unique}"  # the cases consumer also reads other tests' visits: count only ours
     staff = caller(stations=(station,))
@@ -126,7 +122,7 @@ async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
         before_replay = await read_model(cases_db, ours)
         # Replay all that records' outbox retains: nothing in it may bring the name back.
         outbox = mongo[f"records_{unique}"]["outbox"]
-        consumed = {s.event_type for s in services["cases"].spec.subscriptions}
+        consumed = {s.event_type for s in cases_runtime.spec.subscriptions}
         redelivered = sum([Envelope.from_bytes(d["payload"]).type in consumed async for d in outbox.find({})])
         assert redelivered > 0
         await forget_relay_position(records_runtime)

@@ -7,19 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from liaison_cases.adapters.statistics_store import ensure_indexes
-from liaison_cases.adapters.store import ensure_indexes as ensure_case_indexes
 from liaison_cases.domain.cases import Category, Kind
 from liaison_cases.domain.statistics import CHINA, Period
 from liaison_cases.service_layer import cases as handlers
 from liaison_cases.service_layer.context import Cases
 from liaison_cases.service_layer.statistics import Dimension, StatisticsQuery, statistics
 from liaison_infra.auth import Principal, Role
-from liaison_infra.runtime import Runtime
-from liaison_infra.service import installed_services
 
-from tests.apps import Caller, bus_settings, serve, service_settings
+from tests.apps import Caller, serve
 from tests.cases.org_events import place
+from tests.cases.runtimes import cases_service, records_and_cases
 from tests.infra.support import running, wait_until
 
 # Station: (district, cases opened there). d-1 and d-2 are in c-1, d-3 in c-2; st-e is unplaced.
@@ -30,32 +27,27 @@ MONTH = datetime.now(CHINA).strftime("%Y-%m")
 
 @pytest.fixture
 async def service(endpoints, keys, unique) -> AsyncIterator[Cases]:
-    settings = service_settings("cases", endpoints, keys, mongodb_database=f"cases_{unique}")
-    runtime = Runtime(settings, installed_services()["cases"].spec)
-    await ensure_case_indexes(runtime.db)
-    await ensure_indexes(runtime.db)
-    cases = Cases(runtime)
-    staff = Principal("staff", frozenset({Role.STATION_STAFF}), frozenset(OPENED), frozenset())
-    for station, (district, count) in OPENED.items():
-        for n in range(count):
-            await handlers.open_case(
-                cases,
-                staff,
-                station_id=station,
-                district_id=district,
-                kind=Kind.REQUEST,
-                category=Category.HOUSING,
-                title="t",
-                content="c",
-                originators=[],
-                case_id=f"c-{station}-{n}",
-            )
-    for unit, parent in (("st-a", "d-1"), ("st-b", "d-1"), ("st-c", "d-2"), ("st-d", "d-3")):
-        await place(cases, unit, parent)
-    for unit, parent in (("d-1", "c-1"), ("d-2", "c-1"), ("d-3", "c-2"), ("c-1", "r-1"), ("c-2", "r-1")):
-        await place(cases, unit, parent)
-    yield cases
-    await runtime.close()
+    async with cases_service(endpoints, keys, unique) as cases:
+        staff = Principal("staff", frozenset({Role.STATION_STAFF}), frozenset(OPENED), frozenset())
+        for station, (district, count) in OPENED.items():
+            for n in range(count):
+                await handlers.open_case(
+                    cases,
+                    staff,
+                    station_id=station,
+                    district_id=district,
+                    kind=Kind.REQUEST,
+                    category=Category.HOUSING,
+                    title="t",
+                    content="c",
+                    originators=[],
+                    case_id=f"c-{station}-{n}",
+                )
+        for unit, parent in (("st-a", "d-1"), ("st-b", "d-1"), ("st-c", "d-2"), ("st-d", "d-3")):
+            await place(cases, unit, parent)
+        for unit, parent in (("d-1", "c-1"), ("d-2", "c-1"), ("d-3", "c-2"), ("c-1", "r-1"), ("c-2", "r-1")):
+            await place(cases, unit, parent)
+        yield cases
 
 
 async def by_city(cases: Cases, principal: Principal = ADMIN, **filters: str) -> dict[str | None, int]:
@@ -102,11 +94,7 @@ async def figures_by_city(cases: httpx.AsyncClient, headers: dict[str, str], *ci
 async def test_a_district_moved_in_records_moves_its_figures_to_the_new_city(
     endpoints, keys, unique, caller: Caller, mongo
 ) -> None:
-    records_settings = bus_settings("records", endpoints, keys, unique)
-    cases_settings = bus_settings("cases", endpoints, keys, unique, service_name=f"cases-{unique}")
-    services = installed_services()
-    records_runtime = Runtime(records_settings, services["records"].spec)
-    cases_runtime = Runtime(cases_settings, services["cases"].spec)
+    records_settings, cases_settings, records_runtime, cases_runtime = records_and_cases(endpoints, keys, unique)
     admin = caller(Role.ADMIN)
     # Ids of this test's own: the cases consumer also reads other tests' hierarchies.
     region, first, second, district, station = (f"{kind}-{unique}" for kind in ("r", "c1", "c2", "d", "st"))

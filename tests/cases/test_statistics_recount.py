@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from liaison_cases.adapters.records_events import OpinionRead, VisitRead
-from liaison_cases.adapters.statistics_store import STATISTICS, UNPACKED_STATISTICS, ensure_indexes, unpacked
+from liaison_cases.adapters.statistics_store import STATISTICS, UNPACKED_STATISTICS, unpacked
 from liaison_cases.adapters.store import CASES
-from liaison_cases.adapters.store import ensure_indexes as ensure_case_indexes
 from liaison_cases.domain.cases import Category, Kind
 from liaison_cases.domain.departments import Department
 from liaison_cases.domain.lifecycle import RULES, Action, State
@@ -36,11 +35,9 @@ from liaison_cases.service_layer.statistics import (
 from liaison_infra.auth import Principal, Role
 from liaison_infra.domain_errors import DomainError
 from liaison_infra.envelope import Envelope
-from liaison_infra.runtime import Runtime
-from liaison_infra.service import installed_services
 
-from tests.apps import service_settings
 from tests.cases.org_events import place
+from tests.cases.runtimes import cases_service
 
 STATIONS = {"st-a": "d-1", "st-b": "d-1", "st-c": "d-2"}
 CITIES = {"d-1": "c-1", "d-2": "c-2"}
@@ -62,15 +59,10 @@ class Clock:
 
 @pytest.fixture
 async def service(endpoints, keys, unique) -> AsyncIterator[Cases]:
-    settings = service_settings("cases", endpoints, keys, mongodb_database=f"cases_{unique}")
-    runtime = Runtime(settings, installed_services()["cases"].spec)
-    await ensure_case_indexes(runtime.db)
-    await ensure_indexes(runtime.db)
-    cases = Cases(runtime, clock=Clock())
-    for department in DEPARTMENTS:
-        await save_department(cases, ADMIN, Department(id=department, name=department))
-    yield cases
-    await runtime.close()
+    async with cases_service(endpoints, keys, unique, clock=Clock()) as cases:
+        for department in DEPARTMENTS:
+            await save_department(cases, ADMIN, Department(id=department, name=department))
+        yield cases
 
 
 def handler(department: str | None) -> Principal:
