@@ -247,7 +247,8 @@ async def raw_transitions(url: str, database: str, cases: list[Document]) -> flo
             async with client.start_session() as session, await session.start_transaction():
                 changed = {**case, "state": State.IN_PROGRESS.value, "version": case["version"] + 1}
                 await db[CASES].replace_one({"_id": case["_id"], "version": case["version"]}, changed, session=session)
-                outbox = {"_id": uuid4().hex, "topic": "cases.case.v1", "key": case["_id"], "pending": True}
+                outbox = {"_id": uuid4().hex, "topic": "cases.case.v1", "key": case["_id"], "order": 0}
+                outbox["created_at"] = datetime.now(UTC)  # what the service's outbox documents hold
                 await db[OUTBOX].insert_one({**outbox, "payload": b"x" * 400}, session=session)
 
         return go
@@ -278,10 +279,10 @@ async def measure_statistics(
         await runtime.client.drop_database(database)
         await runtime.close()
     for name in service:
+        raw = f"raw $group p50 {percentile(driver[name], 0.5):7.1f} ms" if name in driver else "no raw $group run"
         print(
             f"  {name:30} service p50 {percentile(service[name], 0.5):6.1f} ms p99 "
-            f"{percentile(service[name], 0.99):6.1f} ms | raw $group p50 {percentile(driver[name], 0.5):7.1f} ms "
-            f"p99 {percentile(driver[name], 0.99):7.1f} ms"
+            f"{percentile(service[name], 0.99):6.1f} ms | {raw}"
         )
     every_service = [ms for values in service.values() for ms in values]
     every_raw = [ms for values in driver.values() for ms in values]
