@@ -17,9 +17,10 @@ before the upload (``/proc/self/clear_refs``) and read after the commit, so it i
 covers the import alone; a sampling thread (psutil, every 10 ms) gives each phase's peak too,
 and the store's. A timer task reports the longest stall of the event loop in each phase.
 
-The raw side then writes the very documents the service stored (people, history, outbox; read
-back untimed) into a fresh database with the same indexes, in the service's chunks of 500, each
-one transaction of three ``insert_many``: the writes no import can avoid. It leaves out the
+The raw side then writes the very documents the service stored (people, outbox, and history
+where there is any: a new file's registration entry is read from the file itself; read back
+untimed) into a fresh database with the same indexes, in the service's chunks of 500, each one
+transaction of an ``insert_many`` per collection: the writes no import can avoid. It leaves out the
 service's per-chunk existence check (``id_number_index $in``, 50 keys a query, served by the
 unique index), which upserting by ID number needs and a raw bulk load does not. Ratios: the service's import rows/s
 (dry run and commit) and its commit rows/s, each ÷ the raw rows/s.
@@ -45,6 +46,7 @@ search p99 under 50 ms.
 import asyncio
 import gc
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -422,10 +424,10 @@ def shapes(sample_names: list[str]) -> list[Shape]:
 
 def driver_filter(params: dict[str, Any]) -> dict[str, Any]:
     """The flat MongoDB filter a search of the station with these parameters needs (live files,
-    name by its tokens), as the raw driver would send it."""
+    name by a prefix of its stored search words), as the raw driver would send it."""
     filter_: dict[str, Any] = {"station_id": STATION, "status": {"$in": LIVE_STATUSES}}
     if params.get("q"):
-        filter_["name_tokens"] = query_keys(params["q"])[0]
+        filter_["name_tokens"] = {"$regex": f"^{re.escape(query_keys(params['q'])[0])}"}
     for name in ("country", "deputy_id"):
         if params.get(name):
             filter_[name] = params[name]

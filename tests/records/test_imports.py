@@ -107,6 +107,49 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     assert [(u["person"]["person_id"], u["changed_fields"]) for u in updates] == [(people[0]["id"], ["phones"])]
 
 
+async def test_an_imported_registration_is_read_from_the_file_and_a_merge_carries_it(
+    records, caller, station, mongo, unique
+):
+    headers = caller(stations=("st-shengli",))
+    imported = (await upload(records, caller, roster(GOOD[:1]))).json()["id"]
+    await records.post(f"/v1/imports/{imported}/commit", json={}, headers=headers)
+    assert await mongo[f"records_{unique}"]["history"].count_documents({}) == 0  # no document per new file
+    [duplicate] = (await records.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"]
+    history = (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json()
+    assert [(h["field"], h["after"], h["version"], h["import_id"]) for h in history] == [("*", "imported", 1, imported)]
+    keep = await records.post(
+        "/v1/people",
+        params={"allow_duplicates": "true"},
+        json={"station_id": "st-shengli", "category": "returnee", "name": "陈小明"},
+        headers=headers,
+    )
+    merged = await records.post(
+        f"/v1/people/{keep.json()['id']}/merge",
+        json={"duplicate_id": duplicate["id"]},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert merged.status_code == 200, merged.text
+    kept = (await records.get(f"/v1/people/{keep.json()['id']}/history", headers=headers)).json()
+    assert [(h["after"], h.get("merged_from")) for h in kept if h["field"] == "*"] == [
+        ("imported", duplicate["id"]),  # in time order: the import came first
+        ("registered", None),
+        (f"merged from {duplicate['id']}", None),
+    ]
+    assert (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json() == []
+
+
+async def test_registering_an_imported_person_again_by_name_and_birth_date_is_a_likely_duplicate(
+    records, caller, station
+):
+    headers = caller(stations=("st-shengli",))
+    imported = (await upload(records, caller, roster(GOOD[:1]))).json()["id"]
+    await records.post(f"/v1/imports/{imported}/commit", json={}, headers=headers)
+    again = {"station_id": "st-shengli", "category": "returnee", "name": "陈小明", "birth_date": "1948-05-03"}
+    response = await records.post("/v1/people", json=again, headers=headers)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "possible_duplicates"
+    assert [c["name"] for c in response.json()["error"]["candidates"]] == ["陈小明"]
+
+
 async def test_an_unknown_header_can_be_mapped_by_the_user(records, caller, station):
     headers = caller(stations=("st-shengli",))
     uploaded = (await upload(records, caller, roster(GOOD, phone_header="微信手机"))).json()

@@ -143,7 +143,7 @@ async def hand_over(
                 HOUSEHOLDS, {**household, "deputy_id": to_deputy_id}, expected_version=household["version"]
             )
             await tx.db[PEOPLE].update_many(
-                {"household_id": household["_id"]},
+                {"_id": {"$in": [member["person_id"] for member in household["members"]]}},
                 {"$set": {"deputy_id": to_deputy_id}, "$inc": {"version": 1}},
                 session=tx.session,
             )

@@ -3,9 +3,11 @@
 ``read_chunk`` (CPU only, run in a thread) parses the next rows and builds, for each valid row,
 the file and stored document it would register: pinyin keys, encryption and blind indexes.
 ``write_chunk`` (on the event loop) looks up which ID numbers are already on file and writes
-the chunk in one transaction: new files, changed files, their history and one event each,
-every collection through one ``insert_many``. So the commit parses chunk N+1 while the store
-writes chunk N, and the database sees a few large writes per chunk instead of one per row.
+the chunk in one transaction: new files, changed files with their field-level history, and one
+event each, every collection through one ``insert_many``. So the commit parses chunk N+1 while
+the store writes chunk N, and the database sees a few large writes per chunk instead of one per
+row. A new file names its import, and its registration entry in the history is read from it
+(``imported_registration``): no history document per new file.
 
 Rows are upserted by ID number through the blind index: a row whose file already says the same
 changes nothing, so importing the same file again writes nothing.
@@ -28,11 +30,10 @@ from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.import_rows import RowFile
-from liaison_records.service_layer.people import HISTORY, KEPT_ON_CHANGE, history_entries, routing
+from liaison_records.service_layer.people import HISTORY, IMPORT_ID, KEPT_ON_CHANGE, history_entries, routing
 
 CHUNK_ROWS = 500
 LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in
-IMPORTED = FieldChange(field="*", before=None, after="imported")
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def read_chunk(rows: Iterator[RowFile], codec: PeopleCodec, station: Document) -
     return Chunk(len(chunk), candidates, aliases)
 
 
-async def write_chunk(records: Records, principal: Principal, chunk: Chunk) -> dict[str, int]:
+async def write_chunk(records: Records, principal: Principal, import_id: str, chunk: Chunk) -> dict[str, int]:
     """Upsert the chunk by ID number in one transaction, with history and events; returns the counts."""
     on_file = await _on_file(records, chunk)
     new = [candidate for key, candidate in chunk.candidates.items() if key not in on_file]
@@ -85,12 +86,15 @@ async def write_chunk(records: Records, principal: Principal, chunk: Chunk) -> d
             changed.append((current, person, changes))
     now = records.clock()
     stamp = {"updated_at": now, "updated_by": principal.subject}
-    created = [{**c.document, "version": 1, "created_at": now, "created_by": principal.subject, **stamp} for c in new]
+    created = [
+        {**c.document, "version": 1, "created_at": now, "created_by": principal.subject, IMPORT_ID: import_id, **stamp}
+        for c in new
+    ]
     replaced = [
         {**records.codec.to_document(person), **{key: current.get(key) for key in KEPT_ON_CHANGE}, **stamp}
         for current, person, _ in changed
     ]
-    history = [entry for c in new for entry in history_entries(c.person, [IMPORTED], principal, now)]
+    history: list[Document] = []
     for current, person, changes in changed:
         next_version = person.model_copy(update={"version": current["version"] + 1})
         history += history_entries(next_version, changes, principal, now)
@@ -100,14 +104,15 @@ async def write_chunk(records: Records, principal: Principal, chunk: Chunk) -> d
             await tx.db[PEOPLE].insert_many(created, session=tx.session)
         if replaced:
             await _replace_all(tx, replaced, [current["version"] for current, _, _ in changed])
-        await tx.db[HISTORY].insert_many(history, session=tx.session)
+        if history:
+            await tx.db[HISTORY].insert_many(history, session=tx.session)
         for candidate in new:
             tx.publish(ReturneeRegistered(person=files.snapshot(candidate.person)), **routing(candidate.person))
         for _, person, changes in changed:
             changed_fields = sorted({change.field.split(".")[0] for change in changes})
             tx.publish(ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), **routing(person))
 
-    if history:  # something to write
+    if created or replaced:
         await records.runtime.transaction(write)
     return {
         "created": len(new),

@@ -133,7 +133,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     try:
         while chunk := await reading_ahead:
             reading_ahead = next_chunk()
-            counts = await write_chunk(records, principal, chunk)
+            counts = await write_chunk(records, principal, import_id, chunk)
             for key, value in counts.items():
                 progress[key] += value
             progress["rows_done"] += chunk.rows
