@@ -36,11 +36,15 @@ def random_file(rng: random.Random, n: int) -> Document:
     }
 
 
-def brute_force(files: list[Document], groups: list[set[str]], order: str, after, limit: int) -> list[str]:
+def brute_force(files: list[Document], groups: list[set[str]], order: str, after, limit: int, accept=None) -> list[str]:
     def facets(file: Document) -> set[str]:
         return {*Facts.of(file).facets, *(facet("name_tokens", token) for token in file["name_tokens"])}
 
-    wanted = [Facts.of(file) for file in files if all(not group.isdisjoint(facets(file)) for group in groups)]
+    wanted = [
+        Facts.of(file)
+        for file in files
+        if all(not group.isdisjoint(facets(file)) for group in groups) and (accept is None or accept(Facts.of(file)))
+    ]
     keyed = sorted((f.keys[order], f.id) for f in wanted)
     return [id_ for key, id_ in keyed if after is None or key > after][:limit]
 
@@ -83,8 +87,10 @@ async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(end
             pivot = next(file for file in files if file["_id"] == chosen)
             after = sort_keys(pivot)[order]
         limit = rng.choice([1, 5, 50])
-        found = index.page(groups, lambda facts: True, order, after, limit)
-        assert [facts.id for facts in found] == brute_force(files, groups, order, after, limit)
+        born_by = rng.choice([None, "1955-06-01"])
+        accept = None if born_by is None else (lambda facts, by=born_by: (facts.birth_date or "9") <= by)
+        found = index.page(groups, accept, order, after, limit)
+        assert [facts.id for facts in found] == brute_force(files, groups, order, after, limit, accept)
 
 
 async def test_a_search_sees_a_file_written_through_another_process(records, caller, station, endpoints, keys, unique):

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.records.people_data import id_number
+from tests.records.people_data import chen, id_number
 
 
 def person(name: str, birth: str, sequence: str, **extra) -> dict[str, Any]:
@@ -110,6 +110,27 @@ async def test_a_cursor_page_neither_repeats_nor_skips_when_files_come_and_go_be
     assert [item["name"] for item in page.json()["items"]] == ["林美华", "王建国"]
     last = await records.get("/v1/people", params={"limit": 2, "cursor": page.json()["next_cursor"]}, headers=headers)
     assert [item["name"] for item in last.json()["items"]] == ["曾国华"] and last.json()["next_cursor"] is None
+
+
+async def test_a_search_row_is_the_file_as_a_masked_read_shows_it_before_and_after_a_change(
+    records, caller, station
+) -> None:
+    headers = caller(stations=("st-shengli",))
+    registered = await records.post("/v1/people", json=chen(), headers=headers)
+    assert registered.status_code == 201, registered.text
+    url = f"/v1/people/{registered.json()['id']}"
+
+    async def row_and_read() -> tuple[Any, Any]:
+        found = (await records.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"]
+        return found, [(await records.get(url, headers=headers)).json()]
+
+    found, read = await row_and_read()
+    assert found == read and found[0]["phones"] == ["138****2345"]
+    patch = {"phones": ["13977200000"], "notes": "腿脚不便"}
+    changed = await records.patch(url, json=patch, headers={**headers, "If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    found, read = await row_and_read()
+    assert found == read and found[0]["phones"] == ["139****0000"] and found[0]["notes"] == "腿脚不便"
 
 
 async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None:

@@ -2,8 +2,8 @@
 values through their blind indexes only.
 
 Searches are answered by the in-memory people index (``adapters.people_index``: the station's
-server sorts every match before a limit), then the page's files are read by id. A cursor is the
-last file's sort value and id, so deep pages cost what the first does.
+server sorts every match before a limit), page rows included. A cursor is the last file's sort
+value and id, so deep pages cost what the first does.
 """
 
 import base64
@@ -52,10 +52,10 @@ LIVE_STATUSES = [status.value for status in Status if status is not Status.ERASE
 @dataclass(frozen=True)
 class Criteria:
     """A query within the caller's scope, as the people index answers it: files that hold a
-    facet of every group and that ``accept`` keeps."""
+    facet of every group and that ``accept`` keeps (None: every one)."""
 
     groups: list[set[str]]
-    accept: Callable[[Facts], bool]
+    accept: Callable[[Facts], bool] | None
 
 
 def criteria(principal: Principal, query: PeopleQuery, today: date) -> Criteria:
@@ -84,13 +84,11 @@ def criteria(principal: Principal, query: PeopleQuery, today: date) -> Criteria:
     bounds = age_bounds(query.min_age, query.max_age, today)
     born_after, born_by = bounds.get("$gt"), bounds.get("$lte")
 
-    def accept(facts: Facts) -> bool:
-        if not bounds:
-            return True
+    def born_within(facts: Facts) -> bool:
         born = facts.birth_date
         return born is not None and (born_after is None or born > born_after) and (born_by is None or born <= born_by)
 
-    return Criteria(groups, accept)
+    return Criteria(groups, born_within if bounds else None)
 
 
 async def matching_people(records: Records, found: list[Facts]) -> list[Document]:
@@ -109,7 +107,7 @@ async def search_people(records: Records, principal: Principal, query: PeopleQue
     after, position = _decode(query.cursor, query.sort) if query.cursor else (None, 0)
     await records.people_index.catch_up()
     found = records.people_index.page(wanted.groups, wanted.accept, query.sort, after, query.limit + 1)
-    page = await matching_people(records, found[: query.limit])
+    page = records.people_index.rows(found[: query.limit])
     next_cursor = _encode(query.sort, page[-1], position + len(page)) if page and len(found) > query.limit else None
     return {"items": [masked_view(document) for document in page], "next_cursor": next_cursor}
 
