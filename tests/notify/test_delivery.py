@@ -1,5 +1,6 @@
 """Delivery against real local receivers: fallback after a failing gateway, at most one send
-however often deliver() runs, reminders of closed duties dropped, nobody reachable made visible."""
+however often deliver() runs, a batch recorded part by part, reminders of closed duties dropped,
+nobody reachable made visible."""
 
 import asyncio
 from collections import Counter
@@ -9,7 +10,7 @@ from liaison_infra.envelope import Envelope
 from liaison_infra.harness.servers import Endpoints
 from liaison_notify.adapters import deliveries_store, inbox_store
 from liaison_notify.service_layer.context import Notify
-from liaison_notify.service_layer.delivery import deliver
+from liaison_notify.service_layer.delivery import SENDS_PER_RECORD, deliver
 
 from tests.notify.delivery_support import advance, delivering, enqueue, message, reachable, reminder, scan_and_deliver
 from tests.notify.receivers import http_receiver, smtp_server
@@ -80,6 +81,28 @@ async def test_the_same_delivery_called_twice_and_concurrently_sends_once(
             assert await events_of(notify) == Counter({"reminder.sent": 5})
 
 
+async def test_a_batch_sent_in_parts_records_each_part_once(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as bot:
+        urls_and_rate = {"wecom_url": bot.url("wecom"), "rate_per_second": {"wecom": 1000}}
+        async with delivering(endpoints, keys, unique, **urls_and_rate) as notify:
+            await reachable(notify, "deputy:dep-1", ("wecom", "bot-key-1"))
+            batch = [reminder(n) for n in range(1, 2 * SENDS_PER_RECORD + 11)]  # three parts
+            await enqueue(notify, batch)
+            ids = [m.key for m in batch]
+
+            await asyncio.gather(deliver(notify, ids), deliver(notify, ids))
+
+            assert len(bot.received) == len(batch)
+            assert len({item["message"] for item in bot.received}) == len(batch)
+            sent = await notify.db["messages"].count_documents({"_id": {"$in": ids}, "status": "sent"})
+            assert sent == len(batch)
+            claims = notify.db[deliveries_store.DELIVERIES].find({"message_id": {"$in": ids}})
+            assert [len(claim["attempts"]) async for claim in claims] == [1] * len(batch)
+            assert await events_of(notify) == Counter({"reminder.sent": len(batch)})
+
+
 async def test_a_reminder_of_a_fulfilled_duty_is_dropped_not_sent(
     endpoints: Endpoints, keys: tuple[Path, Path], unique: str
 ) -> None:
@@ -118,3 +141,32 @@ async def test_a_recipient_with_no_usable_channel_gets_the_inbox_and_the_station
         station = await inbox_store.items_of(notify.db, ["station_head:st-1"], after=None, limit=10)
         assert [item["template"] for item in station] == ["no_channel_alert"]
         assert "deputy:dep-unknown" in station[0]["body"] and "走访提醒" in station[0]["body"]
+
+
+async def test_attempts_an_older_version_logged_apart_move_onto_their_claims(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str, monkeypatch
+) -> None:
+    monkeypatch.setattr(deliveries_store, "FOLD_BATCH", 2)  # three attempts: two transactions
+    async with delivering(endpoints, keys, unique) as notify:
+        at = notify.clock()
+        about = {"station_id": "st-1", "district_id": "d-1"}
+        await notify.db[deliveries_store.DELIVERIES].insert_many(
+            [
+                {"_id": "m-1|sms", "channel": "sms", "status": "failed", "claimed_at": at, **about},
+                {"_id": "m-1|email", "channel": "email", "status": "sent", "claimed_at": at, **about},
+            ]
+        )
+        logged = [("sms", 1, False, "503"), ("sms", 2, False, "503"), ("email", 1, True, "250 ok")]
+        await notify.db[deliveries_store.SEPARATE_ATTEMPTS].insert_many(
+            [
+                {"message_id": "m-1", "channel": channel, "attempt": n, "at": at.replace(second=i), "delivered": ok}
+                | {"settled": True, "answer": answer, **about}
+                for i, (channel, n, ok, answer) in enumerate(logged)
+            ]
+        )
+        await deliveries_store.fold_separate_attempts(notify.runtime)
+        _, attempts = await deliveries_store.of_message(notify.db, "m-1")
+        assert [(a["channel"], a["attempt"], a["delivered"], a["answer"]) for a in attempts] == logged
+        assert deliveries_store.SEPARATE_ATTEMPTS not in await notify.db.list_collection_names()
+        await deliveries_store.fold_separate_attempts(notify.runtime)  # a later start: nothing to fold
+        assert len((await deliveries_store.of_message(notify.db, "m-1"))[1]) == 3

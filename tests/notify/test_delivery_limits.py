@@ -1,12 +1,16 @@
 """Delivery under pressure: a channel's rate shared through Redis, and a worker killed between
-its claim and its record, whose message is never sent again outside the inbox."""
+its claim and its record, whose message is never sent again outside the inbox (nor is an
+attempt it records late lost from the log)."""
 
 from datetime import timedelta
 from pathlib import Path
 
 from liaison_infra.harness.servers import Endpoints
 from liaison_notify.adapters import deliveries_store, inbox_store
+from liaison_notify.adapters.providers import Outcome
+from liaison_notify.domain.channels import Channel, Route
 from liaison_notify.service_layer.delivery import deliver, pending_message_ids
+from liaison_notify.service_layer.delivery_record import Result, record
 
 from tests.notify.delivery_support import (
     Clock,
@@ -68,6 +72,32 @@ async def test_a_worker_killed_mid_send_is_never_resent_outside_the_inbox(
             alert = await notify.db[inbox_store.ALERTS].find_one({"message_id": key})
             assert alert is not None and alert["reason"] == "delivery_unknown"
             assert await pending_message_ids(notify, notify.clock() + timedelta(days=1), 10) == []
+
+
+async def test_a_worker_recording_after_its_lease_ran_out_loses_no_attempt_from_the_log(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    async with delivering(endpoints, keys, unique, claim_lease_seconds=120) as notify:
+        await reachable(notify, "deputy:dep-1", ("wecom", "bot-key-1"))
+        await enqueue(notify, [reminder()])
+        key = reminder().key
+        claim = deliveries_store.Claim(key, "wecom", "st-1", "d-1")
+        token, _ = await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))
+        advance(notify, seconds=121)
+        await scan_and_deliver(notify)  # the lease ran out: unknown, and the inbox stands in
+
+        # The slow worker comes back with WeCom's answer and records it with the token it took.
+        advance(notify, seconds=1)
+        late = Result(reminder(), Channel.WECOM, token, 1, Outcome(True, "errcode 0"), Route(Channel.INBOX))
+        await notify.runtime.transaction(lambda tx: record(tx, notify.settings, [late], notify.clock()))
+
+        _, attempts = await deliveries_store.of_message(notify.db, key)
+        assert [(a["channel"], a["delivered"], a["settled"]) for a in attempts] == [
+            ("wecom", False, False),
+            ("inbox", True, True),
+            ("wecom", True, True),
+        ]
+        assert "lease" in attempts[0]["answer"] and attempts[2]["answer"] == "errcode 0"
 
 
 async def test_a_send_left_unanswered_is_unknown_and_never_repeated(

@@ -1,5 +1,6 @@
 """Duties against the real database: generated exactly once, reminded on an injected clock,
-fulfilled by events, moved with their household, missed and escalated."""
+fulfilled by events, moved with their household, missed and escalated; released messages handed
+out batch by batch."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ import pytest
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.domain.periods import SHANGHAI
+from liaison_notify.service_layer import scans
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import generate_duties, release_due_reminders
 
@@ -90,6 +92,24 @@ async def test_a_whole_month_reminds_at_the_right_times_follows_the_deputy_and_e
     before = await notify.db[MESSAGES].count_documents({})
     assert await scan_at(notify, every(timedelta(hours=6), local(2026, 11, 1), local(2026, 12, 6))) == []
     assert await notify.db[MESSAGES].count_documents({}) == before
+
+
+async def test_each_released_batch_is_handed_out_once_stored_and_never_again(notify, monkeypatch) -> None:
+    monkeypatch.setattr(scans, "BATCH", 2)  # five duties: three batches
+    for number in (1, 2, 3):
+        await household(notify, f"h-{number}", "dep-a", at=local(2026, 10, 20))
+    await generate_duties(notify, local(2026, 11, 1))
+    handed: list[list[str]] = []
+
+    released = await release_due_reminders(notify, local(2026, 11, 1, 10), handed.append)
+
+    stored = sorted([m["_id"] async for m in notify.db[MESSAGES].find({}, {"_id": 1})])
+    assert released == len(stored) >= 3
+    assert sorted(key for keys in handed for key in keys) == stored
+    assert len(handed) >= 2 and all(len(keys) <= 2 for keys in handed)
+    handed.clear()
+    assert await release_due_reminders(notify, local(2026, 11, 1, 11), handed.append) == 0
+    assert [key for keys in handed for key in keys] == []
 
 
 async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(notify) -> None:

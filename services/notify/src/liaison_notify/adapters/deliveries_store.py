@@ -4,15 +4,19 @@
 idempotency key (rule, subject, occurrence, recipient, channel). A claim is taken before the send
 and is the only way to send: ``sending`` (with a lease and the taker's token) → ``sent`` | ``retry`` (taken again once
 ``retry_at`` passes) | ``failed`` | ``unknown`` (the send may have happened; never taken again).
-``delivery_attempts`` keeps every attempt with the provider's answer.
+Each claim keeps its attempts with the provider's answers (``attempts``), appended as it is
+settled: one write settles and logs (on the station's server a separate attempts collection cost
+an insert and an index more per send).
 """
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from liaison_infra.mongo import Document
+from liaison_infra.mongo import Document, Transaction
+from liaison_infra.runtime import Runtime
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,7 +26,9 @@ from liaison_notify.adapters.grouped_updates import grouped
 from liaison_notify.domain.channels import Channel
 
 DELIVERIES = "deliveries"
-ATTEMPTS = "delivery_attempts"
+# Where attempts were logged, one document each, before claims kept them.
+SEPARATE_ATTEMPTS = "delivery_attempts"
+FOLD_BATCH = 500
 DUPLICATE_KEY = 11000
 
 
@@ -40,7 +46,6 @@ class Claim:
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[DELIVERIES].create_index([("status", ASCENDING), ("lease_until", ASCENDING)])
-    await db[ATTEMPTS].create_index([("message_id", ASCENDING), ("at", ASCENDING)])
 
 
 async def claim(
@@ -55,8 +60,8 @@ async def claim(
     token = uuid4().hex
     if not wanted:
         return token, {}
-    taking = {"status": "sending", "token": token, "claimed_at": now, "lease_until": now + lease}
-    new = [{"_id": c.id, **asdict(c), **taking, "attempt": 1} for c in wanted]
+    taking = {"status": "sending", "token": token, "lease_until": now + lease}
+    new = [{"_id": c.id, **asdict(c), **taking, "claimed_at": now, "attempt": 1} for c in wanted]
     lost: set[int] = set()
     try:
         await db[DELIVERIES].insert_many(new, ordered=False)
@@ -83,14 +88,18 @@ async def _retake(db: AsyncDatabase[Document], claim_ids: list[str], now: dateti
 async def settle(
     db: AsyncDatabase[Document], settled: dict[tuple[str, str], Document], session: AsyncClientSession
 ) -> None:
-    """Record how each claim ended (``$set`` fields by claim id and taker's token): only its taker
-    settles a claim, and by ``_id`` and token alone, which the station's server serves fastest;
-    claims settled alike together."""
+    """Record how each claim ended, its attempt logged (an update by claim id and taker's token):
+    only its taker settles a claim, and by ``_id`` and token alone, which the station's server
+    serves fastest; claims settled alike together. A late taker's attempt is appended beside the
+    one recorded for it when its lease ran out, so neither is lost."""
     if settled:
-        requests = grouped(
-            (claim_id, {"token": token}, {"$set": fields}) for (claim_id, token), fields in settled.items()
-        )
+        requests = grouped((claim_id, {"token": token}, change) for (claim_id, token), change in settled.items())
         await db[DELIVERIES].bulk_write(requests, ordered=False, session=session)
+
+
+def settling(fields: Document, attempt: Document) -> Document:
+    """The update that settles a claim with ``fields`` and logs ``attempt``."""
+    return {"$set": fields, "$push": {"attempts": attempt}}
 
 
 async def expired(db: AsyncDatabase[Document], now: datetime, limit: int) -> list[Document]:
@@ -99,14 +108,49 @@ async def expired(db: AsyncDatabase[Document], now: datetime, limit: int) -> lis
     return [document async for document in cursor]
 
 
-async def log_attempts(db: AsyncDatabase[Document], attempts: list[Document], session: AsyncClientSession) -> None:
-    if attempts:
-        await db[ATTEMPTS].insert_many(attempts, ordered=False, session=session)
-
-
 async def of_message(db: AsyncDatabase[Document], message_id: str) -> tuple[list[Document], list[Document]]:
-    """A message's claims (looked up by key, one per channel: no index to keep) and its attempts, oldest first."""
+    """A message's claims (looked up by key, one per channel: no index to keep), in the order
+    they were first taken, and every attempt of any of them, oldest first (at one moment, those
+    of the channel taken first), each with its claim's channel and scope."""
     claim_ids = [f"{message_id}|{channel}" for channel in Channel]
     claims = [d async for d in db[DELIVERIES].find({"_id": {"$in": claim_ids}}, sort=[("claimed_at", ASCENDING)])]
-    attempts = [d async for d in db[ATTEMPTS].find({"message_id": message_id}, sort=[("at", ASCENDING)])]
-    return claims, attempts
+    attempts = [
+        (
+            attempt["at"],
+            order,
+            {"_id": f"{claim['_id']}|{number}", "message_id": message_id, **_about(claim), **attempt},
+        )
+        for order, claim in enumerate(claims)
+        for number, attempt in enumerate(claim.get("attempts", []), start=1)
+    ]
+    return claims, [attempt for _, _, attempt in sorted(attempts, key=lambda entry: entry[:2])]
+
+
+def _about(claim: Document) -> Document:
+    return {name: claim.get(name) for name in ("channel", "station_id", "district_id")}
+
+
+async def fold_separate_attempts(runtime: Runtime) -> None:
+    """At start-up, move the attempts an older version logged apart onto their claims, a batch
+    per transaction (each moved and deleted at once, so a restart midway repeats none), then drop
+    their collection: the delivery log reads the claims only."""
+    attempts = runtime.db[SEPARATE_ATTEMPTS]
+    if SEPARATE_ATTEMPTS not in await runtime.db.list_collection_names():
+        return
+
+    async def fold(tx: Transaction) -> int:
+        batch = await attempts.find({}, session=tx.session).sort("at", ASCENDING).to_list(FOLD_BATCH)
+        by_claim: defaultdict[str, list[Document]] = defaultdict(list)
+        for attempt in batch:
+            by_claim[f"{attempt['message_id']}|{attempt['channel']}"].append(
+                {name: attempt.get(name) for name in ("attempt", "at", "delivered", "settled", "answer")}
+            )
+        for claim_id, logged in by_claim.items():
+            change = {"$push": {"attempts": {"$each": logged}}}
+            await tx.db[DELIVERIES].update_one({"_id": claim_id}, change, session=tx.session)
+        await attempts.delete_many({"_id": {"$in": [attempt["_id"] for attempt in batch]}}, session=tx.session)
+        return len(batch)
+
+    while await runtime.transaction(fold) == FOLD_BATCH:
+        pass
+    await runtime.db.drop_collection(SEPARATE_ATTEMPTS)

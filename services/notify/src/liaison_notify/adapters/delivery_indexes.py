@@ -1,4 +1,5 @@
-"""Every index the delivery half queries by: messages, claims and attempts, recipients, inbox, alerts."""
+"""Every index the delivery half queries by: messages, claims (with their attempts), recipients,
+inbox, alerts."""
 
 from liaison_infra.mongo import Document
 from pymongo.asynchronous.database import AsyncDatabase

@@ -14,7 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from liaison_notify.adapters.grouped_updates import grouped
+from liaison_notify.adapters.grouped_updates import grouped, in_parts
 from liaison_notify.domain.messages import Message
 
 MESSAGES = "messages"
@@ -48,22 +48,22 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[MESSAGES].create_index([("recipient_id", ASCENDING)])
 
 
-async def enqueue(tx: Transaction, messages: Sequence[Message]) -> int:
-    """Store messages not stored before, in one batched write; returns how many were new.
+async def enqueue(tx: Transaction, messages: Sequence[Message]) -> list[str]:
+    """Store messages not stored before, in one batched write; returns the keys of those new.
 
     The keys already stored are read first and left out: inserting one again would abort the
     whole transaction, and the alternative, an upsert per message, costs the station's server
     more than twice this read and one insert of the batch (measured: 1.8 vs 0.7 ms a message).
     """
     if not messages:
-        return 0
+        return []
     unique = {message.key: message for message in messages}
     cursor = tx.db[MESSAGES].find({"_id": {"$in": list(unique)}}, {"_id": 1}, session=tx.session)
     stored = {document["_id"] async for document in cursor}
     new = [to_document(message) for key, message in unique.items() if key not in stored]
     if new:
         await tx.db[MESSAGES].insert_many(new, ordered=False, session=tx.session)
-    return len(new)
+    return [document["_id"] for document in new]
 
 
 async def due_ids(db: AsyncDatabase[Document], now: datetime, limit: int) -> list[str]:
@@ -76,8 +76,9 @@ async def due_ids(db: AsyncDatabase[Document], now: datetime, limit: int) -> lis
 async def due(db: AsyncDatabase[Document], message_ids: Sequence[str], now: datetime) -> list[Document]:
     """Those of ``message_ids`` still pending and due: a message already sent, or waiting for a
     retry, is not handed out again however often its id is."""
-    query = {"_id": {"$in": list(message_ids)}, "status": "pending", "next_attempt_at": {"$lte": now}}
-    return [document async for document in db[MESSAGES].find(query)]
+    due = {"status": "pending", "next_attempt_at": {"$lte": now}}
+    queries = ({"_id": {"$in": ids}, **due} for ids in in_parts(message_ids))
+    return [document for query in queries async for document in db[MESSAGES].find(query)]
 
 
 async def update(

@@ -5,6 +5,7 @@ from liaison_infra.runtime import Runtime
 from liaison_infra.web import create_service_app
 
 from liaison_notify.adapters.calendar_tokens_store import ensure_calendar_token_indexes
+from liaison_notify.adapters.deliveries_store import fold_separate_attempts
 from liaison_notify.adapters.delivery_indexes import ensure_delivery_indexes
 from liaison_notify.adapters.duty_indexes import ensure_duties_indexes
 from liaison_notify.bootstrap import SPEC
@@ -18,6 +19,7 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_calendar_token_indexes(runtime.db)
         await ensure_duties_indexes(runtime.db)
         await ensure_delivery_indexes(runtime.db)
+        await fold_separate_attempts(runtime)
         app.state.notify = Notify(runtime)
 
     return create_service_app(

@@ -13,6 +13,7 @@ other's work. Results are not stored: the effects live in MongoDB.
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -115,19 +116,23 @@ def _register_tasks(app: Celery, settings: Settings, loop: WorkerLoop) -> None:
 
         app.task(name=name)(task)
 
-    def scan_due(now: str | None) -> dict[str, int]:
-        """Release reminders that fell due, then hand every pending message to the deliverers in batches.
-
-        Messages are handed out only while no delivery is queued: the queued ones will be sent,
-        and handing them out again every minute would only make deliverers find them claimed.
-        """
-        released = run_at(now, release_due_reminders)
-        if _queued(app, deliveries):
-            return {"released": released, "handed_out": 0}
-        message_ids = run_at(now, lambda notify, at: pending_message_ids(notify, at, settings.scan_limit))
+    def hand_out(message_ids: list[str], now: str | None) -> None:
         size = settings.delivery_batch_size
         for start in range(0, len(message_ids), size):
             deliver_task.apply_async((message_ids[start : start + size], now))
+
+    def scan_due(now: str | None) -> dict[str, int]:
+        """Release reminders that fell due, each released batch handed to the deliverers at once,
+        then hand out every pending message in batches.
+
+        Pending messages are handed out only while no delivery is queued: the queued ones will be
+        sent, and handing them out again every minute would only make deliverers find them claimed.
+        """
+        released = run_at(now, lambda notify, at: release_due_reminders(notify, at, partial(hand_out, now=now)))
+        if _queued(app, deliveries):
+            return {"released": released, "handed_out": 0}
+        message_ids = run_at(now, lambda notify, at: pending_message_ids(notify, at, settings.scan_limit))
+        hand_out(message_ids, now)
         return {"released": released, "handed_out": len(message_ids)}
 
     def deliver_messages(message_ids: list[str], now: str | None = None) -> None:

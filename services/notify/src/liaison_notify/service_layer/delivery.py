@@ -4,7 +4,8 @@ For each due message: a reminder whose duty is no longer open is dropped; otherw
 recipient's first route not yet given up on is claimed in MongoDB (one batched write for the
 whole batch) before anything is sent, so a duplicated or redelivered call finds the claim taken
 and sends nothing. Each send's outcome, the attempts log, the message's next step and the
-reminder events are then written in one transaction per batch.
+reminder events are then written in one transaction per part of the batch, while the next part
+is sent.
 
 A failed send is retried by a later scan after an exponential backoff (never a sleep here); after
 the channel's attempts the next route is tried. A send that outlived its timeout, or a claim still
@@ -25,6 +26,7 @@ from liaison_infra.mongo import Document
 from redis.asyncio import Redis
 
 from liaison_notify.adapters import deliveries_store, inbox_store, messages_store, recipients_store
+from liaison_notify.adapters.grouped_updates import in_parts
 from liaison_notify.adapters.providers import Outcome, apprise_url, send
 from liaison_notify.adapters.rate_limit import RateLimiter
 from liaison_notify.config import Settings
@@ -37,6 +39,8 @@ from liaison_notify.service_layer.delivery_record import Result, record
 log = logging.getLogger(__name__)
 DUTIES = "duties"  # the duties engineer's collection, read only: is the duty still open?
 EXPIRED_PER_SCAN = 1000
+# Sends recorded per transaction; the next ones go out meanwhile (a batch of 100 in four parts).
+SENDS_PER_RECORD = 25
 
 
 @dataclass(frozen=True)
@@ -87,19 +91,35 @@ async def deliver(notify: Notify, message_ids: Sequence[str]) -> None:
     lease = timedelta(seconds=settings.claim_lease_seconds)
     token, attempts = await deliveries_store.claim(notify.db, [plan.claim for plan in plans], now, lease)
     claimed = [(plan, attempts[plan.claim.id]) for plan in plans if plan.claim.id in attempts]
-    if not claimed:
-        return
-    outcomes = await _send_all(notify, settings, claimed)
-    results = [plan.result(token, attempt, outcome) for (plan, attempt), outcome in zip(claimed, outcomes, strict=True)]
-    await notify.runtime.transaction(lambda tx: record(tx, settings, results, now))
+    await _send_and_record(notify, token, claimed, now)
+
+
+async def _send_and_record(notify: Notify, token: str, claimed: list[tuple[Plan, int]], now: datetime) -> None:
+    """Send the claimed plans ``SENDS_PER_RECORD`` at a time, each part recorded while the next
+    one is sent: the store's writes and the providers' answers overlap instead of adding up.
+    Should a record fail, the parts not sent yet are not sent (their claims end as unknown)."""
+    async with asyncio.TaskGroup() as recording:
+        recorded: asyncio.Task[None] | None = None
+        for start in range(0, len(claimed), SENDS_PER_RECORD):
+            part = claimed[start : start + SENDS_PER_RECORD]
+            outcomes = await _send_all(notify, notify.settings, part)
+            results = [plan.result(token, n, outcome) for (plan, n), outcome in zip(part, outcomes, strict=True)]
+            recorded = recording.create_task(_record(notify, results, now, after=recorded))
+
+
+async def _record(notify: Notify, results: list[Result], now: datetime, after: asyncio.Task[None] | None) -> None:
+    """Record ``results`` in one transaction, once the part before them is recorded."""
+    if after is not None:
+        await after
+    await notify.runtime.transaction(lambda tx: record(tx, notify.settings, results, now))
 
 
 async def _drop_closed_duties(notify: Notify, documents: list[Document], now: datetime) -> list[Document]:
     duty_ids = {d["duty_id"] for d in documents if d.get("duty_id")}
     if not duty_ids:
         return documents
-    cursor = notify.db[DUTIES].find({"_id": {"$in": sorted(duty_ids)}, "status": "open"}, {"_id": 1})
-    still_open = {duty["_id"] async for duty in cursor}
+    open_ones = ({"_id": {"$in": ids}, "status": "open"} for ids in in_parts(sorted(duty_ids)))
+    still_open = {duty["_id"] for query in open_ones async for duty in notify.db[DUTIES].find(query, {"_id": 1})}
     dropped = [d for d in documents if d.get("duty_id") and d["duty_id"] not in still_open]
     for document in dropped:
         log.info("reminder dropped: its duty is no longer open", extra={"fields": {"message": document["_id"]}})

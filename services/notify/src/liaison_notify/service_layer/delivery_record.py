@@ -4,7 +4,6 @@ the station's alerts (stored, and shown in the station's inbox)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 from liaison_infra.mongo import Document, Transaction
 
@@ -40,19 +39,17 @@ class Result:
 
 @dataclass
 class Batch:
-    claims: dict[tuple[str, str], Document]  # by (claim id, token)
+    claims: dict[tuple[str, str], Document]  # the claim's end and its attempt, by (claim id, token)
     messages: dict[str, Document]
-    attempts: list[Document]
     alerts: list[Document]
     alert_items: list[Document]
 
 
 async def record(tx: Transaction, settings: Settings, results: list[Result], now: datetime) -> None:
-    batch = Batch({}, {}, [], [], [])
+    batch = Batch({}, {}, [], [])
     for result in results:
         _follow(tx, settings, batch, result, now)
     await deliveries_store.settle(tx.db, batch.claims, tx.session)
-    await deliveries_store.log_attempts(tx.db, batch.attempts, tx.session)
     await messages_store.update(tx.db, batch.messages, tx.session)
     await inbox_store.raise_alerts(tx.db, batch.alerts, tx.session)
     await inbox_store.put(tx.db, batch.alert_items, tx.session)
@@ -61,36 +58,18 @@ async def record(tx: Transaction, settings: Settings, results: list[Result], now
 def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, now: datetime) -> None:
     """Decide the claim's end and the message's next step from one send's outcome."""
     message, outcome = result.message, result.outcome
-    claim_id = f"{message.key}|{result.channel}"
-    claim = (claim_id, result.token)
-    batch.attempts.append(
-        {
-            # Not derived from the claim: a worker recording after its lease ran out must not
-            # collide with the "unknown" the scan recorded, or its whole batch would be lost.
-            "_id": uuid4().hex,
-            "message_id": message.key,
-            "channel": result.channel.value,
-            "attempt": result.attempt,
-            "at": now,
-            "delivered": outcome.delivered,
-            "settled": outcome.settled,
-            "answer": outcome.answer,
-            "station_id": message.station_id,
-            "district_id": message.district_id,
-        }
-    )
-    settled: Document = {"settled_at": now, "answer": outcome.answer}
+    end: Document
     if outcome.delivered:
-        batch.claims[claim] = {**settled, "status": "sent"}
+        end = {"status": "sent"}
         batch.messages[message.key] = {"$set": {"status": "sent", "channel": result.channel.value, "sent_at": now}}
         _publish(tx, ReminderSent.model_validate(_about(result)), message)
         if result.alert_reason:
             _alert(batch, result, result.alert_reason, now)
     elif not outcome.settled and result.channel == Channel.INBOX:  # idempotent: simply write it again
-        batch.claims[claim] = {**settled, "status": "retry", "retry_at": now}
+        end = {"status": "retry", "retry_at": now}
         batch.messages[message.key] = {"$set": {"next_attempt_at": now}}
     elif not outcome.settled:
-        batch.claims[claim] = {**settled, "status": "unknown"}
+        end = {"status": "unknown"}
         batch.messages[message.key] = {
             "$set": {"next_attempt_at": now, "fallback_reason": "delivery_unknown"},
             "$addToSet": {"tried": {"$each": [channel.value for channel in EXTERNAL]}},
@@ -98,15 +77,24 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
         _publish_failure(tx, result, "unknown", Channel.INBOX)
     elif result.attempt < settings.channel_attempts:
         retry_at = _retry_at(now, settings.retry_base_seconds * 2 ** (result.attempt - 1))
-        batch.claims[claim] = {**settled, "status": "retry", "retry_at": retry_at}
+        end = {"status": "retry", "retry_at": retry_at}
         batch.messages[message.key] = {"$set": {"next_attempt_at": retry_at}}
     else:
-        batch.claims[claim] = {**settled, "status": "failed"}
+        end = {"status": "failed"}
         batch.messages[message.key] = {
             "$set": {"next_attempt_at": now, "fallback_reason": "channels_failed"},
             "$addToSet": {"tried": result.channel.value},
         }
         _publish_failure(tx, result, "failed", result.fallback.channel)
+    attempt = {
+        "attempt": result.attempt,
+        "at": now,
+        "delivered": outcome.delivered,
+        "settled": outcome.settled,
+        "answer": outcome.answer,
+    }
+    claim = (f"{message.key}|{result.channel}", result.token)
+    batch.claims[claim] = deliveries_store.settling({**end, "settled_at": now, "answer": outcome.answer}, attempt)
 
 
 def _retry_at(now: datetime, backoff_seconds: float) -> datetime:

@@ -22,7 +22,7 @@ async def produce_weekly_digests(notify: Notify, now: datetime) -> int:
     week = reported_week(now)
     figures = await station_weeks(notify.db, week)
     messages = [digest_message(week, station, now) for station in figures]
-    return await notify.runtime.transaction(lambda tx: enqueue(tx, messages))
+    return len(await notify.runtime.transaction(lambda tx: enqueue(tx, messages)))
 
 
 async def station_weeks(db: AsyncDatabase[Document], week: Week) -> list[StationWeek]:

@@ -61,10 +61,16 @@ async def _generate_for_station(notify: Notify, plans: Plans, station_id: str, d
 
 
 BatchStep = Callable[[Duty, Rule], tuple[Duty, list[Message]]]
+# Told the keys of each batch's new messages once they are stored, to hand them to the deliverers.
+HandOut = Callable[[list[str]], None]
 
 
 async def _in_batches(
-    notify: Notify, query: Document, step: BatchStep, announce: Callable[[Duty], Event] | None = None
+    notify: Notify,
+    query: Document,
+    step: BatchStep,
+    announce: Callable[[Duty], Event] | None = None,
+    hand_out: HandOut | None = None,
 ) -> tuple[int, int]:
     """Apply ``step`` to the duties matching ``query``, a batch per transaction, until none match;
     ``step`` must take each duty out of ``query``. A batch that met a duty changed meanwhile (an
@@ -72,7 +78,7 @@ async def _in_batches(
     duties = messages = 0
     while True:
 
-        async def work(tx: Transaction) -> tuple[int, int]:
+        async def work(tx: Transaction) -> tuple[int, int, list[str]]:
             found = await duties_store.find(tx, query, limit=BATCH)
             book = await load_rulebook(tx.db, session=tx.session)
             changed, produced = [], []
@@ -85,26 +91,30 @@ async def _in_batches(
                         announce(after), subject=duty.id, station_id=duty.station_id, district_id=duty.district_id
                     )
             await duties_store.save(tx, changed)
-            await enqueue(tx, produced)
-            return len(found), len(produced)
+            return len(found), len(produced), await enqueue(tx, produced)
 
         try:
-            batch_duties, batch_messages = await notify.runtime.transaction(work)
+            batch_duties, batch_messages, new = await notify.runtime.transaction(work)
         except ConcurrencyConflict:
             continue
+        if hand_out is not None:
+            hand_out(new)
         duties, messages = duties + batch_duties, messages + batch_messages
         if batch_duties < BATCH:
             return duties, messages
 
 
-async def release_due_reminders(notify: Notify, now: datetime) -> int:
-    """Enqueue the reminders of open duties that are due at ``now``; returns how many messages."""
+async def release_due_reminders(notify: Notify, now: datetime, hand_out: HandOut | None = None) -> int:
+    """Enqueue the reminders of open duties that are due at ``now``, each batch's new messages
+    given to ``hand_out`` once stored (a month's fan-out is delivered while the scan still
+    releases, instead of after it); returns how many messages."""
 
     def release(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
         advanced, reminder = duty.release_due(now, rule.quiet_hours)
         return advanced, [reminder_message(duty, rule, reminder)] if reminder else []
 
-    _, messages = await _in_batches(notify, {"next_reminder_at": {"$lte": now}, "status": "open"}, release)
+    query = {"next_reminder_at": {"$lte": now}, "status": "open"}
+    _, messages = await _in_batches(notify, query, release, hand_out=hand_out)
     return messages
 
 
