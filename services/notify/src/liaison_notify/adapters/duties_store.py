@@ -14,7 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from liaison_notify.adapters.grouped_updates import grouped
+from liaison_notify.adapters.grouped_updates import grouped, in_parts
 from liaison_notify.domain.duties import Duty, DutyStatus, Escalation
 from liaison_notify.domain.schedule import Reminder
 
@@ -129,6 +129,17 @@ def _change(before: Duty, after: Duty) -> Document | None:
     return change
 
 
-async def find(tx: Transaction, query: Document, *, limit: int = 0) -> list[Duty]:
-    cursor = tx.db[DUTIES].find(query, session=tx.session, limit=limit)
-    return [from_document(document) async for document in cursor]
+async def find(tx: Transaction, query: Document) -> list[Duty]:
+    return [from_document(document) async for document in tx.db[DUTIES].find(query, session=tx.session)]
+
+
+async def matching_ids(db: AsyncDatabase[Document], query: Document) -> list[str]:
+    return [document["_id"] async for document in db[DUTIES].find(query, {"_id": 1})]
+
+
+async def find_among(tx: Transaction, ids: Sequence[str], query: Document) -> list[Duty]:
+    """Those of ``ids`` that still match ``query``, found by id in small parts (``in_parts``)."""
+    found: list[Duty] = []
+    for part in in_parts(ids):
+        found += await find(tx, {"_id": {"$in": part}, **query})
+    return found
