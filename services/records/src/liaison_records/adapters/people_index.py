@@ -32,7 +32,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 from sortedcontainers import SortedList
 
-from liaison_records.adapters.people_store import PEOPLE
+from liaison_records.adapters.people_store import PEOPLE, search_words
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,10 @@ class Facts:
     def of(cls, document: Document) -> "Facts":
         facets = {facet(field, document[field]) for field in FACETED if document.get(field) is not None}
         facets |= {facet("hardship", flag) for flag in document.get("hardship", [])}
-        tokens = sorted(document.get("name_tokens", []))
-        words = [token for token, after in zip(tokens, [*tokens[1:], ""], strict=True) if not after.startswith(token)]
         return cls(
             document["_id"],
             tuple(sys.intern(name) for name in facets),
-            tuple(sys.intern(word) for word in words),
+            tuple(sys.intern(word) for word in search_words(document.get("name_tokens", []))),
             document.get("birth_date"),
             sort_keys(document),
             packed_row(document),
