@@ -29,6 +29,7 @@ def duty(
         station_id=station_id,
         district_id="d-yufeng",
         deputy_id=deputy_id,
+        made_at=window.start,
     )
     if status == DutyStatus.MISSED:
         closed_at = closed_at or made.window_end

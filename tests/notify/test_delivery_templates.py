@@ -28,7 +28,7 @@ def duty_of(rule_id: str) -> Duty:
         window_start=datetime(2026, 10, 31, 16, tzinfo=UTC),
         window_end=datetime(2026, 11, 30, 16, tzinfo=UTC),
         reminders=(),
-        next_reminder_at=None,
+        catch_up_at=None,
     )
 
 

@@ -112,6 +112,33 @@ async def test_each_released_batch_is_handed_out_once_stored_and_never_again(not
     assert [key for keys in handed for key in keys] == []
 
 
+async def test_releasing_a_reminder_writes_nothing_on_its_duty(notify) -> None:
+    for number in (1, 2):
+        await household(notify, f"h-{number}", "dep-a", at=local(2026, 10, 20))
+    await generate_duties(notify, local(2026, 11, 1))
+
+    assert await release_due_reminders(notify, local(2026, 11, 1, 10)) == 4
+    assert await release_due_reminders(notify, local(2026, 11, 20, 10)) == 2  # the 20th's, visits only
+
+    versions = {d["rule_id"]: d["version"] async for d in notify.db[DUTIES].find({}, {"rule_id": 1, "version": 1})}
+    # The visits were made before their reminders; the quarter's duties, made after their first
+    # (1 October), caught up by themselves once, which is written.
+    assert versions == {"monthly_visit": 1, "quarterly_lecture": 2, "quarterly_study": 2}
+
+
+async def test_a_duty_written_just_before_its_reminder_catches_up_by_itself(notify) -> None:
+    # The 09:00 scan went by before the duties a generation at 08:55 wrote were to be seen.
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))
+    assert await release_due_reminders(notify, local(2026, 11, 1, 9)) == 0
+    await generate_duties(notify, local(2026, 11, 1, 8, 55))
+
+    assert await release_due_reminders(notify, local(2026, 11, 1, 9, 1)) == 3
+
+    visits = [m["occurrence"] async for m in notify.db[MESSAGES].find({"rule_id": "monthly_visit"})]
+    assert visits == ["2026-11-01T09:00"]
+    assert await release_due_reminders(notify, local(2026, 11, 1, 9, 2)) == 0
+
+
 async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(notify) -> None:
     # Registered late in the evening of the 5th: the reminder of the 1st is due, but not at night.
     await household(notify, "h-1", "dep-a", at=local(2026, 11, 5, 22))

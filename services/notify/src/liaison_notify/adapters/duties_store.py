@@ -7,13 +7,15 @@ indexes than the queries need, since each one slows every write.
 
 from collections.abc import Sequence
 from dataclasses import fields as dataclass_fields
+from datetime import datetime
 from typing import Any
 
-from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
+from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction, drop_retired_indexes
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from liaison_notify.adapters import release_mark
 from liaison_notify.adapters.grouped_updates import grouped, in_parts
 from liaison_notify.domain.duties import Duty, DutyStatus, Escalation
 from liaison_notify.domain.schedule import Reminder
@@ -21,9 +23,12 @@ from liaison_notify.domain.schedule import Reminder
 DUTIES = "duties"
 
 
-# When to look at a duty next; left out while None, so their sparse indexes hold only duties due
-# to be looked at (every index makes each write dearer on the station's server).
-WAKE_FIELDS = ("next_reminder_at", "next_escalation_at")
+# When to look at a duty by itself; left out while None, so their sparse indexes hold only duties
+# due to be looked at (every index makes each write dearer on the station's server).
+WAKE_FIELDS = ("catch_up_at", "next_escalation_at")
+STORED_FIELDS = frozenset(field.name for field in dataclass_fields(Duty)) - {"id"}
+# An older version's: each release rewrote the duty's next reminder time, indexed.
+OLD_RELEASE_INDEX = "next_reminder_at_1"
 
 
 def to_document(duty: Duty) -> Document:
@@ -34,7 +39,6 @@ def to_document(duty: Duty) -> Document:
         "status": duty.status.value,
         "recipient_id": duty.recipient_id,
         "reminders": [dict(vars(reminder)) for reminder in duty.reminders],
-        "released": list(duty.released),
         "escalations": [dict(vars(escalation)) for escalation in duty.escalations],
         "escalated": list(duty.escalated),
     }
@@ -45,7 +49,7 @@ def to_document(duty: Duty) -> Document:
 
 
 def from_document(document: Document) -> Duty:
-    fields: dict[str, Any] = {k: v for k, v in document.items() if k not in ("_id", "recipient_id")}
+    fields: dict[str, Any] = {k: v for k, v in document.items() if k in STORED_FIELDS}
     return Duty(
         **{
             **dict.fromkeys(WAKE_FIELDS),
@@ -53,7 +57,6 @@ def from_document(document: Document) -> Duty:
             "id": document["_id"],
             "status": DutyStatus(document["status"]),
             "reminders": tuple(Reminder(**r) for r in document["reminders"]),
-            "released": tuple(document["released"]),
             "escalations": tuple(Escalation(**e) for e in document["escalations"]),
             "escalated": tuple(document["escalated"]),
         }
@@ -62,12 +65,27 @@ def from_document(document: Document) -> Duty:
 
 async def ensure_duty_indexes(db: AsyncDatabase[Document]) -> None:
     duties = db[DUTIES]
-    await duties.create_index([("next_reminder_at", ASCENDING)], sparse=True)
+    await duties.create_index([("reminders.at", ASCENDING)])
+    await duties.create_index([("catch_up_at", ASCENDING)], sparse=True)
     await duties.create_index([("next_escalation_at", ASCENDING)], sparse=True)
     await duties.create_index([("status", ASCENDING), ("window_end", ASCENDING)])
     await duties.create_index([("subject_id", ASCENDING), ("status", ASCENDING)])
     await duties.create_index([("station_id", ASCENDING), ("period_id", ASCENDING)])
     await duties.create_index([("deputy_id", ASCENDING), ("window_end", ASCENDING)])
+
+
+async def upgrade_release_state(db: AsyncDatabase[Document], now: datetime) -> None:
+    """Duties an older version stored catch up at their next reminder's time and lose their list
+    of released reminders, and the scans' time ranges start at ``now``: nothing released before
+    is released again. Runs where that version's index is still there, and drops it last, so a
+    start stopped midway does it again."""
+    duties = db[DUTIES]
+    if OLD_RELEASE_INDEX not in await duties.index_information():
+        return
+    await duties.update_many({"next_reminder_at": {"$exists": True}}, {"$rename": {"next_reminder_at": "catch_up_at"}})
+    await duties.update_many({"released": {"$exists": True}}, {"$unset": {"released": ""}})
+    await release_mark.advance(db, now)
+    await drop_retired_indexes(duties, [OLD_RELEASE_INDEX])
 
 
 async def stored_ids(

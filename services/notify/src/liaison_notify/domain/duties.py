@@ -3,6 +3,11 @@
 open → fulfilled (an event proves it done) | missed (its window closed first). An open duty may
 move to another deputy or another window; a missed one climbs its escalation ladder until an
 event resolves it late. Every transition returns a new duty; nothing here does I/O.
+
+Reminders are released by time range: each scan sends, for every open duty, the latest reminder
+timed since the scan before, so releasing writes no duty. A duty written too close to (or after)
+one of its reminder times for the scans to be sure to see it in time catches up by itself
+(``catch_up_at``): made late in its window, moved to a new window, or due in quiet hours.
 """
 
 from dataclasses import dataclass, replace
@@ -12,6 +17,10 @@ from enum import StrEnum
 from liaison_notify.domain.periods import SHANGHAI, Window, local_day
 from liaison_notify.domain.rules import EscalationStep, QuietHours, Rule
 from liaison_notify.domain.schedule import Reminder, outside_quiet_hours, schedule
+
+# How long a duty's write may take to be seen by the scans, at most: a reminder timed sooner than
+# this after the write is left to the duty's own catch-up, not to the scans' time ranges.
+CATCH_UP_MARGIN = timedelta(minutes=10)
 
 
 class DutyStatus(StrEnum):
@@ -43,9 +52,8 @@ class Duty:
     window_start: datetime
     window_end: datetime
     reminders: tuple[Reminder, ...]
-    next_reminder_at: datetime | None
+    catch_up_at: datetime | None  # when the duty looks for a due reminder by itself (see above)
     status: DutyStatus = DutyStatus.OPEN
-    released: tuple[str, ...] = ()
     fulfilled_by: str | None = None
     closed_at: datetime | None = None
     resolved_at: datetime | None = None  # a missed duty done late
@@ -59,23 +67,19 @@ class Duty:
         """The deputy responsible, or the station head for station duties and unassigned households."""
         return f"deputy:{self.deputy_id}" if self.deputy_id else f"station_head:{self.station_id}"
 
-    def release_due(self, now: datetime, quiet: QuietHours) -> tuple["Duty", Reminder | None]:
-        """The reminder due at ``now`` (the latest, when several were missed) and the duty advanced
-        past it; a duty that is not open releases nothing. In quiet hours a reminder is only
-        postponed: the duty comes due again when they end."""
-        if self.status != DutyStatus.OPEN or self.next_reminder_at is None or self.next_reminder_at > now:
+    def release(self, after: datetime | None, now: datetime, quiet: QuietHours) -> tuple["Duty", Reminder | None]:
+        """The reminder to send at ``now`` and the duty as it stands then: the latest of its
+        reminders timed in the scan's range (``after``, ``now``], or up to ``now`` once its
+        catch-up is due (several missed reminders are not all sent). An open duty only. In quiet
+        hours nothing is sent: the duty catches up when they end."""
+        if self.status != DutyStatus.OPEN:
             return self, None
+        catching_up = self.catch_up_at is not None and self.catch_up_at <= now
+        due = [r for r in self.reminders if r.at <= now and (catching_up or after is None or r.at > after)]
         local_now = now.astimezone(SHANGHAI)
-        if quiet.contains(local_now.time()):
-            return replace(self, next_reminder_at=outside_quiet_hours(local_now, quiet).astimezone(UTC)), None
-        due = [r for r in self.reminders if r.occurrence not in self.released and r.at <= now]
-        upcoming = [r.at for r in self.reminders if r.at > now]
-        advanced = replace(
-            self,
-            released=self.released + tuple(r.occurrence for r in due),
-            next_reminder_at=min(upcoming, default=None),
-        )
-        return advanced, (due[-1] if due else None)
+        if due and quiet.contains(local_now.time()):
+            return replace(self, catch_up_at=outside_quiet_hours(local_now, quiet).astimezone(UTC)), None
+        return (replace(self, catch_up_at=None) if catching_up else self), (due[-1] if due else None)
 
     def done_by(self, day: date) -> bool:
         """Whether something done on local ``day`` fulfils this duty: inside its window while it is
@@ -88,7 +92,7 @@ class Duty:
     def fulfil(self, by: str, at: datetime) -> "Duty | None":
         """Done: an open duty is fulfilled, a missed one resolved late; None when nothing changes."""
         if self.status == DutyStatus.OPEN:
-            return replace(self, status=DutyStatus.FULFILLED, fulfilled_by=by, closed_at=at, next_reminder_at=None)
+            return replace(self, status=DutyStatus.FULFILLED, fulfilled_by=by, closed_at=at, catch_up_at=None)
         if self.status == DutyStatus.MISSED and self.resolved_at is None:
             return replace(self, fulfilled_by=by, resolved_at=at, next_escalation_at=None)
         return None
@@ -107,7 +111,7 @@ class Duty:
             self,
             status=DutyStatus.MISSED,
             closed_at=self.window_end,
-            next_reminder_at=None,
+            catch_up_at=None,
             escalations=planned,
             next_escalation_at=min(routable, default=None),
         )
@@ -138,19 +142,19 @@ class Duty:
             return None
         return replace(self, deputy_id=deputy_id)
 
-    def reschedule(self, rule: Rule, window: Window) -> "Duty | None":
-        """An open duty moves to a new window (a case's deadline changed); reminders follow it."""
+    def reschedule(self, rule: Rule, window: Window, at: datetime) -> "Duty | None":
+        """An open duty moves to a new window at ``at`` (a case's deadline changed); reminders
+        follow it, one already due going out at once."""
         if self.status != DutyStatus.OPEN:
             return None
         reminders = tuple(schedule(rule, window))
-        pending = [r.at for r in reminders if r.occurrence not in self.released]
         return replace(
             self,
             period_id=window.period_id,
             window_start=window.start,
             window_end=window.end,
             reminders=reminders,
-            next_reminder_at=min(pending, default=None),
+            catch_up_at=catch_up(reminders, at),
         )
 
 
@@ -160,8 +164,22 @@ def duty_id(rule_id: str, subject_id: str, period_id: str) -> str:
     return f"{rule_id}|{period_id}|{subject_id}"
 
 
+def catch_up(reminders: tuple[Reminder, ...], written_at: datetime) -> datetime | None:
+    """When a duty written at ``written_at`` must look for a due reminder by itself: at its first
+    reminder, if the scans' time ranges might miss that one (see ``CATCH_UP_MARGIN``)."""
+    first = reminders[0].at if reminders else None
+    return first if first is not None and first <= written_at + CATCH_UP_MARGIN else None
+
+
 def new_duty(
-    rule: Rule, window: Window, *, subject_id: str, station_id: str, district_id: str | None, deputy_id: str | None
+    rule: Rule,
+    window: Window,
+    *,
+    subject_id: str,
+    station_id: str,
+    district_id: str | None,
+    deputy_id: str | None,
+    made_at: datetime,
 ) -> Duty:
     reminders = tuple(schedule(rule, window))
     return Duty(
@@ -176,5 +194,5 @@ def new_duty(
         window_start=window.start,
         window_end=window.end,
         reminders=reminders,
-        next_reminder_at=reminders[0].at if reminders else None,
+        catch_up_at=catch_up(reminders, made_at),
     )

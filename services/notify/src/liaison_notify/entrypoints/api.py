@@ -7,6 +7,7 @@ from liaison_infra.web import create_service_app
 from liaison_notify.adapters.calendar_tokens_store import ensure_calendar_token_indexes
 from liaison_notify.adapters.deliveries_store import fold_separate_attempts
 from liaison_notify.adapters.delivery_indexes import ensure_delivery_indexes
+from liaison_notify.adapters.duties_store import upgrade_release_state
 from liaison_notify.adapters.duty_indexes import ensure_duties_indexes
 from liaison_notify.bootstrap import SPEC
 from liaison_notify.config import Settings
@@ -20,7 +21,8 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_duties_indexes(runtime.db)
         await ensure_delivery_indexes(runtime.db)
         await fold_separate_attempts(runtime)
-        app.state.notify = Notify(runtime)
+        notify = app.state.notify = Notify(runtime)
+        await upgrade_release_state(runtime.db, notify.clock())
 
     return create_service_app(
         settings,

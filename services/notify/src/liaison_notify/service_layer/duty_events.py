@@ -74,6 +74,7 @@ async def on_visit_logged(visit: VisitRead, envelope: Envelope, tx: Transaction)
                 station_id=station_id,
                 district_id=household.get("district_id") or district,
                 deputy_id=household.get("deputy_id"),
+                made_at=envelope.time,
             )
             for rule, window in plans.for_household(station_id, district, household)
         ]
@@ -93,6 +94,7 @@ async def on_activity_held(activity: ActivityRead, envelope: Envelope, tx: Trans
             station_id=activity.station_id,
             district_id=district,
             deputy_id=None,
+            made_at=envelope.time,
         )
         for rule, window in plans.for_station(activity.station_id, district)
         if rule.activity_kind == activity.kind
@@ -110,12 +112,18 @@ async def on_case_scheduled(case: CaseRead, envelope: Envelope, tx: Transaction)
     rule = (await rulebook_for(tx.db, case.station_id, district, tx.session)).rule(CASE_RULE, case.station_id, district)
     stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
     if stored:
-        moved = stored[0].reschedule(rule, case_window(local_day(stored[0].window_start), case.due))
+        moved = stored[0].reschedule(rule, case_window(local_day(stored[0].window_start), case.due), envelope.time)
         await duties_store.save(tx, [(stored[0], moved)] if moved else [])
     elif rule.enabled:
         window = case_window(local_day(envelope.time), case.due)
         duty = new_duty(
-            rule, window, subject_id=case.case_id, station_id=case.station_id, district_id=district, deputy_id=None
+            rule,
+            window,
+            subject_id=case.case_id,
+            station_id=case.station_id,
+            district_id=district,
+            deputy_id=None,
+            made_at=envelope.time,
         )
         await store_new(tx, [duty])
 

@@ -14,7 +14,7 @@ from liaison_infra.envelope import Event
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from liaison_notify.adapters import duties_store
+from liaison_notify.adapters import duties_store, release_mark
 from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
 from liaison_notify.adapters.messages_store import enqueue
 from liaison_notify.adapters.rules_store import load_rulebook
@@ -35,14 +35,24 @@ async def generate_duties(notify: Notify, now: datetime) -> int:
     plans = Plans(await load_rulebook(notify.db), local_day(now))
     created = 0
     async for station in notify.db[STATIONS].find({}):
-        created += await _generate_for_station(notify, plans, station["_id"], station.get("district_id"))
+        created += await _generate_for_station(notify, plans, station["_id"], station.get("district_id"), now)
     return created
 
 
-async def _generate_for_station(notify: Notify, plans: Plans, station_id: str, district: str | None) -> int:
+async def _generate_for_station(
+    notify: Notify, plans: Plans, station_id: str, district: str | None, now: datetime
+) -> int:
     """The station's own duties and its households', stored in batches."""
     owed = [
-        new_duty(rule, window, subject_id=station_id, station_id=station_id, district_id=district, deputy_id=None)
+        new_duty(
+            rule,
+            window,
+            subject_id=station_id,
+            station_id=station_id,
+            district_id=district,
+            deputy_id=None,
+            made_at=now,
+        )
         for rule, window in plans.for_station(station_id, district)
     ]
     async for household in notify.db[HOUSEHOLDS].find({"station_id": station_id}, batch_size=BATCH):
@@ -54,6 +64,7 @@ async def _generate_for_station(notify: Notify, plans: Plans, station_id: str, d
                 station_id=station_id,
                 district_id=household.get("district_id") or district,
                 deputy_id=household.get("deputy_id"),
+                made_at=now,
             )
             for rule, window in plans.for_household(station_id, district, household)
         ]
@@ -72,18 +83,18 @@ async def _in_batches(
     announce: Callable[[Duty], Event] | None = None,
     hand_out: HandOut | None = None,
 ) -> tuple[int, int]:
-    """Apply ``step`` to the duties matching ``query``, a batch per transaction; ``step`` must take
-    each duty out of ``query``. The matching ids are read once and each batch read again by id in
-    its transaction, keeping those that still match: the station's server reads every document a
-    filter matches before applying a limit, so a limited find per batch made a 50,000-duty month
-    quadratic. A batch that met a duty changed meanwhile (an event fulfilled it, another scan ran)
-    is read again. Returns how many duties and messages."""
+    """Apply ``step`` to the duties matching ``query``, a batch per transaction. The matching ids
+    are read once and each batch read again by id in its transaction, keeping those that still
+    match: the station's server reads every document a filter matches before applying a limit,
+    so a limited find per batch made a 50,000-duty month quadratic. A batch that met a duty
+    changed meanwhile (an event fulfilled it, another scan ran) is read again. Returns how many
+    duties, and how many messages were new."""
     duties = messages = 0
     ids = await duties_store.matching_ids(notify.db, query)
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
 
-        async def work(tx: Transaction, batch: list[str] = batch) -> tuple[int, int, list[str]]:
+        async def work(tx: Transaction, batch: list[str] = batch) -> tuple[int, list[str]]:
             found = await duties_store.find_among(tx, batch, query)
             book = await load_rulebook(tx.db, session=tx.session)
             changed, produced = [], []
@@ -96,31 +107,42 @@ async def _in_batches(
                         announce(after), subject=duty.id, station_id=duty.station_id, district_id=duty.district_id
                     )
             await duties_store.save(tx, changed)
-            return len(found), len(produced), await enqueue(tx, produced)
+            return len(found), await enqueue(tx, produced)
 
         while True:
             try:
-                batch_duties, batch_messages, new = await notify.runtime.transaction(work)
+                batch_duties, new = await notify.runtime.transaction(work)
                 break
             except ConcurrencyConflict:
                 continue
         if hand_out is not None:
             hand_out(new)
-        duties, messages = duties + batch_duties, messages + batch_messages
+        duties, messages = duties + batch_duties, messages + len(new)
     return duties, messages
 
 
 async def release_due_reminders(notify: Notify, now: datetime, hand_out: HandOut | None = None) -> int:
     """Enqueue the reminders of open duties that are due at ``now``, each batch's new messages
     given to ``hand_out`` once stored (a month's fan-out is delivered while the scan still
-    releases, instead of after it); returns how many messages."""
+    releases, instead of after it); returns how many new messages.
+
+    The reminders timed since the last scan (``release_mark``) are found by their times and
+    write nothing on their duties; duties whose catch-up is due are written, to clear it. A
+    message produced twice (a catch-up that is also in the range, two scans at once, a scan
+    stopped midway and repeated) is stored once.
+    """
+    mark = await release_mark.released_to(notify.db)
+    after = min(mark, now) if mark else None
 
     def release(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
-        advanced, reminder = duty.release_due(now, rule.quiet_hours)
-        return advanced, [reminder_message(duty, rule, reminder)] if reminder else []
+        released, reminder = duty.release(after, now, rule.quiet_hours)
+        return released, [reminder_message(duty, rule, reminder)] if reminder else []
 
-    query = {"next_reminder_at": {"$lte": now}, "status": "open"}
-    _, messages = await _in_batches(notify, query, release, hand_out=hand_out)
+    timed = {"$gt": after, "$lte": now} if after else {"$lte": now}
+    messages = 0
+    for query in ({"catch_up_at": {"$lte": now}}, {"reminders.at": timed}):
+        messages += (await _in_batches(notify, {**query, "status": "open"}, release, hand_out=hand_out))[1]
+    await release_mark.advance(notify.db, now)
     return messages
 
 
