@@ -10,17 +10,16 @@ Queues are named after the database, so two stations sharing one Redis never tak
 other's work. Results are not stored: the effects live in MongoDB.
 """
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
-from uuid import uuid4
 
 from celery import Celery
 from celery.schedules import crontab
 
 from liaison_notify.config import Settings
+from liaison_notify.entrypoints.task_lock import held_alone
 from liaison_notify.entrypoints.worker_loop import WorkerLoop
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.delivery import deliver, pending_message_ids
@@ -36,7 +35,7 @@ CLOSE_WINDOWS = "notify.close_windows"
 WEEKLY_DIGEST = "notify.weekly_digest"
 # A scan older than its interval is dropped: the next one does the same work with fresher data.
 SCAN_EXPIRES_SECONDS = 55
-# How long a periodic task keeps others of its kind away, at most (its worker may have died).
+# How long a periodic task keeps others of its kind away after its worker died.
 PERIODIC_LOCK_SECONDS = 120
 # How a task travels and is acknowledged: JSON, acknowledged after it ran, one held per process,
 # no results (the effects live in MongoDB). The benchmark's raw Celery floor uses the same.
@@ -111,7 +110,7 @@ def _register_tasks(app: Celery, settings: Settings, loop: WorkerLoop) -> None:
 
     def periodic(name: str, body: Callable[[str | None], dict[str, int]]) -> None:
         def task(now: str | None = None) -> dict[str, int]:
-            with _alone(app, f"{settings.mongodb_database}.{name}") as alone:
+            with held_alone(app, f"{settings.mongodb_database}.{name}", PERIODIC_LOCK_SECONDS) as alone:
                 return body(now) if alone else {"skipped": 1}
 
         app.task(name=name)(task)
@@ -149,17 +148,3 @@ def _queued(app: Celery, queue: str) -> int:
     """How many tasks wait in ``queue``, not counting those workers hold (the broker is Redis: a list)."""
     with app.connection_for_read() as connection:
         return int(connection.default_channel.client.llen(queue))
-
-
-@contextmanager
-def _alone(app: Celery, name: str) -> Iterator[bool]:
-    """Whether no other task holds ``name``; held for the block, or until it expires (a killed worker)."""
-    key, token = f"{name}.running", uuid4().hex
-    with app.connection_for_write() as connection:
-        redis = connection.default_channel.client
-        alone = bool(redis.set(key, token, nx=True, ex=PERIODIC_LOCK_SECONDS))
-        try:
-            yield alone
-        finally:
-            if alone and redis.get(key) == token.encode():
-                redis.delete(key)
