@@ -3,16 +3,20 @@ fulfilled by events, moved with their household, missed and escalated; released 
 out batch by batch."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 
 import pytest
+from liaison_infra.mongo import Document, Transaction
+from liaison_notify.adapters import duties_store
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.adapters.messages_store import MESSAGES
+from liaison_notify.domain.duties import Duty
 from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.service_layer import scans
 from liaison_notify.service_layer.context import Notify
-from liaison_notify.service_layer.scans import generate_duties, release_due_reminders
+from liaison_notify.service_layer.scans import close_windows, generate_duties, release_due_reminders
 
 from tests.notify.duty_support import apply, envelope, every, household, local, own_notify, scan_at
 
@@ -110,6 +114,30 @@ async def test_each_released_batch_is_handed_out_once_stored_and_never_again(not
     handed.clear()
     assert await release_due_reminders(notify, local(2026, 11, 1, 11), handed.append) == 0
     assert [key for keys in handed for key in keys] == []
+
+
+async def test_two_scans_closing_the_month_at_once_miss_each_duty_once(notify, monkeypatch) -> None:
+    monkeypatch.setattr(scans, "BATCH", 2)  # many small batches, so the two scans meet
+    read_again: list[list[str]] = []
+    find_among = duties_store.find_among
+
+    def counted(tx: Transaction, ids: list[str], query: Document) -> Awaitable[list[Duty]]:
+        read_again.append(ids)
+        return find_among(tx, ids, query)
+
+    monkeypatch.setattr(duties_store, "find_among", counted)
+    for number in range(1, 7):
+        await household(notify, f"h-{number}", "dep-a", at=local(2026, 10, 20))
+    await generate_duties(notify, local(2026, 11, 1))
+
+    await asyncio.gather(*(close_windows(notify, local(2026, 12, 1, 10)) for _ in range(2)))
+
+    missed = notify.db[DUTIES].find({"rule_id": "monthly_visit"}, {"status": 1, "version": 1})
+    assert [(d["status"], d["version"]) async for d in missed] == [("missed", 2)] * 6
+    events = notify.db["outbox"].find({"topic": "notify.duty.v1"}, {"key": 1, "payload": 1})
+    announced = Counter([e["key"] async for e in events if b"duty.missed" in e["payload"]])
+    assert len(announced) == 6 and set(announced.values()) == {1}
+    assert read_again  # a batch met duties the other scan had changed, and was read again
 
 
 async def test_releasing_a_reminder_writes_nothing_on_its_duty(notify) -> None:

@@ -5,7 +5,7 @@ write hundreds of duties per batch; every query is served by an index, and there
 indexes than the queries need, since each one slows every write.
 """
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
@@ -118,7 +118,8 @@ async def insert_new(tx: Transaction, duties: Sequence[Duty], known: set[str] | 
 async def save(tx: Transaction, changes: Sequence[tuple[Duty, Duty]]) -> None:
     """Store each (as read, as changed) duty in one batch, only if still at the version read.
 
-    Only the fields that changed are written, a duty that did not change is not written at all,
+    Only the fields that changed are written, a duty that did not change is not written at all
+    (nor compared, when a step handed back the very duty it was given),
     and duties changed alike are changed together (see ``grouped_updates``). (On the station's
     server every update costs about a millisecond more per index on the collection, changed or
     not: another reason to keep the indexes few.)
@@ -126,7 +127,7 @@ async def save(tx: Transaction, changes: Sequence[tuple[Duty, Duty]]) -> None:
     changed = [
         (after.id, {"version": before.version}, change)
         for before, after in changes
-        if (change := _change(before, after))
+        if after is not before and (change := _change(before, after))
     ]
     if not changed:
         return
@@ -151,8 +152,12 @@ async def find(tx: Transaction, query: Document) -> list[Duty]:
     return [from_document(document) async for document in tx.db[DUTIES].find(query, session=tx.session)]
 
 
-async def matching_ids(db: AsyncDatabase[Document], query: Document) -> list[str]:
-    return [document["_id"] async for document in db[DUTIES].find(query, {"_id": 1})]
+async def matching(db: AsyncDatabase[Document], query: Document, size: int) -> AsyncIterator[list[Duty]]:
+    """The duties matching ``query``, ``size`` at a time, read by one cursor: the station's server
+    reads every match before a limit, so a limited find per batch would read them all each time."""
+    cursor = db[DUTIES].find(query, batch_size=size)
+    while documents := await cursor.to_list(size):
+        yield [from_document(document) for document in documents]
 
 
 async def find_among(tx: Transaction, ids: Sequence[str], query: Document) -> list[Duty]:

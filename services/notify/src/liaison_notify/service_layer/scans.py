@@ -83,38 +83,34 @@ async def _in_batches(
     announce: Callable[[Duty], Event] | None = None,
     hand_out: HandOut | None = None,
 ) -> tuple[int, int]:
-    """Apply ``step`` to the duties matching ``query``, a batch per transaction. The matching ids
-    are read once and each batch read again by id in its transaction, keeping those that still
-    match: the station's server reads every document a filter matches before applying a limit,
-    so a limited find per batch made a 50,000-duty month quadratic. A batch that met a duty
-    changed meanwhile (an event fulfilled it, another scan ran) is read again. Returns how many
-    duties, and how many messages were new."""
+    """Apply ``step`` to the duties matching ``query``, a batch per transaction, each read once
+    (``duties_store.matching``). Every change is a compare-and-set on the version read, so a batch
+    that met a duty changed since (an event fulfilled it, another scan ran) is read again by id,
+    keeping those still matching, and done again; a duty the cursor did not bring, changed into
+    the query meanwhile, waits for the next scan. Returns how many duties, and how many messages
+    were new."""
+
+    async def work(tx: Transaction, read: list[Duty]) -> tuple[int, list[str]]:
+        book = await load_rulebook(tx.db, session=tx.session)
+        changed, produced = [], []
+        for duty in read:
+            after, out = step(duty, book.rule(duty.rule_id, duty.station_id, duty.district_id))
+            changed.append((duty, after))
+            produced += out
+            if announce is not None:
+                tx.publish(announce(after), subject=duty.id, station_id=duty.station_id, district_id=duty.district_id)
+        await duties_store.save(tx, changed)
+        return len(read), await enqueue(tx, produced)
+
     duties = messages = 0
-    ids = await duties_store.matching_ids(notify.db, query)
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
-
-        async def work(tx: Transaction, batch: list[str] = batch) -> tuple[int, list[str]]:
-            found = await duties_store.find_among(tx, batch, query)
-            book = await load_rulebook(tx.db, session=tx.session)
-            changed, produced = [], []
-            for duty in found:
-                after, out = step(duty, book.rule(duty.rule_id, duty.station_id, duty.district_id))
-                changed.append((duty, after))
-                produced += out
-                if announce is not None:
-                    tx.publish(
-                        announce(after), subject=duty.id, station_id=duty.station_id, district_id=duty.district_id
-                    )
-            await duties_store.save(tx, changed)
-            return len(found), await enqueue(tx, produced)
-
+    async for read in duties_store.matching(notify.db, query, BATCH):
         while True:
             try:
-                batch_duties, new = await notify.runtime.transaction(work)
+                batch_duties, new = await notify.runtime.transaction(partial(work, read=read))
                 break
-            except ConcurrencyConflict:
-                continue
+            except ConcurrencyConflict:  # read again those still matching
+                ids = [duty.id for duty in read]
+                read = await notify.runtime.transaction(partial(duties_store.find_among, ids=ids, query=query))
         if hand_out is not None:
             hand_out(new)
         duties, messages = duties + batch_duties, messages + len(new)
