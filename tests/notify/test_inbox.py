@@ -15,6 +15,7 @@ import uvicorn
 from liaison_infra.auth import Role
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.service import installed_services, load_app_factory
+from liaison_notify.adapters.households_store import STATIONS
 
 from tests.apps import Caller, own_database, service_settings
 from tests.notify.delivery_support import delivering, enqueue, reminder, scan_and_deliver
@@ -50,6 +51,15 @@ async def test_my_inbox_alerts_and_the_delivery_log_within_scope(
         assert (await api.get("/v1/reminders", headers=other_staff)).json() == []
         assert (await api.get("/v1/reminders", headers=other_deputy)).json() == []
         assert (await api.get("/v1/reminders?status=lost", headers=staff)).status_code == 422
+        # A district sees its stations' reminders; a filter outside the caller's scope finds nothing.
+        await notify.db[STATIONS].insert_one({"_id": "st-1", "district_id": "d-1"})
+        supervisor = caller(Role.DISTRICT_SUPERVISOR, districts=("d-1",))
+        other_district = caller(Role.DISTRICT_SUPERVISOR, districts=("d-2",))
+        assert len((await api.get("/v1/reminders?station_id=st-1", headers=supervisor)).json()) == 1
+        assert (await api.get("/v1/reminders?station_id=st-2", headers=supervisor)).json() == []
+        assert (await api.get("/v1/reminders", headers=other_district)).json() == []
+        assert len((await api.get("/v1/reminders?recipient_id=deputy:dep-1", headers=me)).json()) == 1
+        assert (await api.get("/v1/reminders?recipient_id=deputy:dep-1", headers=other_deputy)).json() == []
         log_path = f"/v1/reminders/{quote(reminder().key, safe='')}/deliveries"
         log = (await api.get(log_path, headers=me)).json()
         assert [(a["channel"], a["delivered"]) for a in log["attempts"]] == [("inbox", True)]

@@ -1,10 +1,12 @@
-"""Notify started on a database an older version wrote: duties whose every release rewrote them
-(``next_reminder_at``, ``released``) go on without any reminder released twice or lost."""
+"""Notify started on a database an older version wrote: indexes it no longer needs are dropped,
+and duties whose every release rewrote them (``next_reminder_at``, ``released``) go on without
+any reminder released twice or lost."""
 
 from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
+from liaison_notify.adapters.delivery_indexes import ensure_delivery_indexes
 from liaison_notify.adapters.duties_store import DUTIES, OLD_RELEASE_INDEX, to_document, upgrade_release_state
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.domain.periods import month_window
@@ -55,3 +57,16 @@ async def test_older_duties_catch_up_where_they_were_and_release_nothing_twice(n
         ("h-2", "2026-11-20T09:00"),
         ("h-2", "2026-11-30T09:00"),
     ]
+
+
+async def test_the_messages_district_index_an_older_version_kept_is_dropped(notify) -> None:
+    await notify.db[MESSAGES].create_index("district_id")
+
+    await ensure_delivery_indexes(notify.db)
+
+    assert set(await notify.db[MESSAGES].index_information()) == {
+        "_id_",
+        "status_1_next_attempt_at_1",
+        "station_id_1",
+        "recipient_id_1",
+    }

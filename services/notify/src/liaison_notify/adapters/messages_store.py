@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from liaison_infra.mongo import Document, Transaction
+from liaison_infra.mongo import Document, Transaction, drop_retired_indexes
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -42,10 +42,11 @@ def to_message(document: Document) -> Message:
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[MESSAGES].create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
-    # Listing indexes leave out the status, so a message changing state updates only the first one.
+    # Listing indexes leave out the status, so a message changing state updates only the first
+    # one; a district is listed by its stations (``scope``), with no index of its own.
     await db[MESSAGES].create_index([("station_id", ASCENDING)])
-    await db[MESSAGES].create_index([("district_id", ASCENDING)])
     await db[MESSAGES].create_index([("recipient_id", ASCENDING)])
+    await drop_retired_indexes(db[MESSAGES], ["district_id_1"])
 
 
 async def enqueue(tx: Transaction, messages: Sequence[Message]) -> list[str]:

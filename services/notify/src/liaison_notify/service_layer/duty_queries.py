@@ -6,24 +6,18 @@ from liaison_infra.domain_errors import NotFound
 from liaison_infra.mongo import Document
 
 from liaison_notify.adapters.duties_store import DUTIES
-from liaison_notify.adapters.households_store import STATIONS
 from liaison_notify.service_layer.context import Notify
+from liaison_notify.service_layer.scope import stations_in_scope, within
 
 SUPERVISING = (Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR)
 
 
 async def visible(notify: Notify, principal: Principal) -> Document:
-    """The filter that keeps a caller to their own scope.
-
-    A district stands for its stations, so one index on the station serves every scope: each
-    index on duties makes every reminder released dearer on the station's server.
-    """
+    """The filter that keeps a caller to their own scope."""
     if principal.is_admin:
         return {}
     if principal.has_any(*SUPERVISING):
-        in_districts = notify.db[STATIONS].find({"district_id": {"$in": sorted(principal.districts)}}, {"_id": 1})
-        stations = principal.stations | {station["_id"] async for station in in_districts}
-        return {"station_id": {"$in": sorted(stations)}}
+        return {"station_id": {"$in": await stations_in_scope(notify.db, principal)}}
     if Role.DEPUTY in principal.roles:
         return {"deputy_id": principal.subject}
     raise NotFound("not_found", "no duties")
@@ -39,15 +33,13 @@ async def list_duties(
     notify: Notify, principal: Principal, filters: dict[str, str | None], *, limit: int
 ) -> list[Document]:
     """The caller's duties matching ``filters``, latest window first."""
-    wanted = {field: value for field, value in filters.items() if value is not None}
-    scope = await visible(notify, principal)
-    query = {"$and": [scope, wanted]} if wanted else scope
+    query = within(await visible(notify, principal), filters)
     cursor = notify.db[DUTIES].find(query).sort([("window_end", -1), ("_id", 1)]).limit(limit)
     return [view(document) async for document in cursor]
 
 
 async def read_duty(notify: Notify, principal: Principal, duty_id: str) -> Document:
-    document = await notify.db[DUTIES].find_one({"$and": [{"_id": duty_id}, await visible(notify, principal)]})
+    document = await notify.db[DUTIES].find_one({"_id": duty_id, **await visible(notify, principal)})
     if document is None:
         raise NotFound("not_found", "no such duty")
     return view(document)

@@ -10,32 +10,32 @@ from pymongo import DESCENDING
 
 from liaison_notify.adapters import deliveries_store, inbox_store, messages_store
 from liaison_notify.service_layer.context import Notify
+from liaison_notify.service_layer.scope import stations_in_scope, within
 
 
-def _visible(principal: Principal) -> dict[str, Any]:
-    """Station staff, supervisors and auditors by station or district scope; a deputy alone, their own."""
+async def _visible(notify: Notify, principal: Principal) -> dict[str, Any]:
+    """Station staff, supervisors and auditors their stations' (a district's by its stations), an
+    administrator all; a deputy alone, their own."""
+    if principal.is_admin:
+        return {}
     if principal.has_any(Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR, Role.AUDITOR):
-        return principal.scope_filter()
+        return {"station_id": {"$in": await stations_in_scope(notify.db, principal)}}
     return {"recipient_id": f"deputy:{principal.subject}"}
-
-
-def _within(scope: dict[str, Any], filters: dict[str, str | None]) -> dict[str, Any]:
-    """The filters given, inside the scope: a filter naming a station out of scope finds nothing."""
-    wanted = {name: value for name, value in filters.items() if value is not None}
-    return {"$and": [scope, wanted]} if scope and wanted else scope or wanted
 
 
 async def list_reminders(
     notify: Notify, principal: Principal, filters: dict[str, str | None], limit: int
 ) -> list[Document]:
-    query = _within(_visible(principal), filters)
+    query = within(await _visible(notify, principal), filters)
     cursor = notify.db[messages_store.MESSAGES].find(query, sort=[("_id", DESCENDING)], limit=limit)
     return [document async for document in cursor]
 
 
 async def delivery_log(notify: Notify, principal: Principal, message_id: str) -> Document:
     """A message with its claims (one per channel tried) and every attempt, oldest first."""
-    message = await notify.db[messages_store.MESSAGES].find_one({"_id": message_id, **_visible(principal)})
+    message = await notify.db[messages_store.MESSAGES].find_one(
+        {"_id": message_id, **await _visible(notify, principal)}
+    )
     if message is None:
         raise NotFound("not_found", f"no reminder {message_id}")
     claims, attempts = await deliveries_store.of_message(notify.db, message_id)
@@ -45,6 +45,6 @@ async def delivery_log(notify: Notify, principal: Principal, message_id: str) ->
 async def list_alerts(notify: Notify, principal: Principal, station_id: str | None, limit: int) -> list[Document]:
     if not principal.has_any(Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR, Role.AUDITOR):
         return []
-    query = _within(principal.scope_filter(), {"station_id": station_id})
+    query = within(principal.scope_filter(), {"station_id": station_id})
     cursor = notify.db[inbox_store.ALERTS].find(query, sort=[("created_at", DESCENDING)], limit=limit)
     return [document async for document in cursor]
