@@ -165,6 +165,13 @@ async def test_a_duty_written_just_before_its_reminder_catches_up_by_itself(noti
     visits = [m["occurrence"] async for m in notify.db[MESSAGES].find({"rule_id": "monthly_visit"})]
     assert visits == ["2026-11-01T09:00"]
     assert await release_due_reminders(notify, local(2026, 11, 1, 9, 2)) == 0
+    # Registered at 08:55 on the 20th: the reminder of the 20th catches up, that of the 1st is past.
+    await household(notify, "h-2", "dep-a", at=local(2026, 11, 20, 8, 55))
+    await generate_duties(notify, local(2026, 11, 20, 8, 55))
+    assert await release_due_reminders(notify, local(2026, 11, 20, 8, 58)) == 0
+    assert await release_due_reminders(notify, local(2026, 11, 20, 9, 0)) == 2  # h-1 by the range, h-2 caught up
+    late = [m["occurrence"] async for m in notify.db[MESSAGES].find({"subject_id": "h-2"})]
+    assert late == ["2026-11-20T09:00"]
 
 
 async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(notify) -> None:

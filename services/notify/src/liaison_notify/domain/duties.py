@@ -165,10 +165,11 @@ def duty_id(rule_id: str, subject_id: str, period_id: str) -> str:
 
 
 def catch_up(reminders: tuple[Reminder, ...], written_at: datetime) -> datetime | None:
-    """When a duty written at ``written_at`` must look for a due reminder by itself: at its first
-    reminder, if the scans' time ranges might miss that one (see ``CATCH_UP_MARGIN``)."""
-    first = reminders[0].at if reminders else None
-    return first if first is not None and first <= written_at + CATCH_UP_MARGIN else None
+    """When a duty written at ``written_at`` must look for a due reminder by itself: at the latest
+    of its reminders the scans' time ranges might miss (see ``CATCH_UP_MARGIN``), if any; the
+    reminders after it are theirs."""
+    missable = [reminder.at for reminder in reminders if reminder.at <= written_at + CATCH_UP_MARGIN]
+    return max(missable, default=None)
 
 
 def new_duty(
