@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from liaison_infra.mongo import Document
-from liaison_records.adapters.people_index import Facts, PeopleIndex, facet, sort_keys
+from liaison_records.adapters import people_index
+from liaison_records.adapters.people_index import SLOT_MASK, Facts, Ordering, PeopleIndex, facet, sort_keys
 from liaison_records.adapters.people_store import PEOPLE
 
 from tests.apps import own_database
@@ -41,15 +42,17 @@ def brute_force(files: list[Document], groups: list[set[str]], order: str, after
         return {*Facts.of(file).facets, *(facet("name_tokens", token) for token in file["name_tokens"])}
 
     wanted = [
-        Facts.of(file)
+        file
         for file in files
         if all(not group.isdisjoint(facets(file)) for group in groups) and (accept is None or accept(Facts.of(file)))
     ]
-    keyed = sorted((f.keys[order], f.id) for f in wanted)
-    return [id_ for key, id_ in keyed if after is None or key > after][:limit]
+    keyed = sorted(sort_keys(file)[order] for file in wanted)
+    return [key[1] for key in keyed if after is None or key > after][:limit]
 
 
-async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(endpoints, keys, unique, mongo) -> None:
+async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(
+    endpoints, keys, unique, mongo, monkeypatch
+) -> None:
     rng = random.Random(7)
     db = mongo[f"records_{unique}"]
     files = [random_file(rng, n) for n in range(400)]
@@ -68,7 +71,7 @@ async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(end
         files.remove(file)
         await db[PEOPLE].delete_one({"_id": file["_id"]})
     await index.catch_up()
-    assert len(index.facts) == len(files)
+    assert len(index) == len(files)
     for _ in range(60):
         groups = [{facet("status", "active"), facet("status", "moved_away")}]
         if rng.random() < 0.7:
@@ -89,8 +92,38 @@ async def test_pages_equal_a_brute_force_reading_as_files_come_change_and_go(end
         limit = rng.choice([1, 5, 50])
         born_by = rng.choice([None, "1955-06-01"])
         accept = None if born_by is None else (lambda facts, by=born_by: (facts.birth_date or "9") <= by)
-        found = index.page(groups, accept, order, after, limit)
-        assert [facts.id for facts in found] == brute_force(files, groups, order, after, limit, accept)
+        expected = brute_force(files, groups, order, after, limit, accept)
+        for share in (0.0, 1.0):  # every page met by walking the order, then by ranking candidates
+            monkeypatch.setattr(people_index, "SORT_SHARE", share)
+            found = index.page(groups, accept, order, after, limit)
+            assert [facts.id for facts in found] == expected
+
+
+def test_an_order_numbers_its_files_as_their_keys_sort_however_they_arrive() -> None:
+    """Files added in key order into one gap (as a roster sorted by name imports among files
+    already held), before the first and after the last, and some removed: the numbers still
+    sort as the keys do, and each names its file's slot."""
+    slots: dict[str, int] = {}
+    ordering = Ordering(slots)
+
+    def slot(id_: str) -> int:
+        return slots.setdefault(id_, len(slots))
+
+    held = [(f"m{n:04d}", f"p-{n:04d}") for n in range(0, 400, 2)]
+    for _, id_ in held:
+        slot(id_)
+    ordering.fill(held, len(slots))
+    arriving = [("m0100", f"p-0100-{n:03d}") for n in range(300)]  # each just after the last
+    arriving += [(f"a{999 - n:03d}", f"p-a{n:03d}") for n in range(50)]  # each first
+    arriving += [(f"z{n:03d}", f"p-z{n:03d}") for n in range(50)]  # each last
+    for key in arriving:
+        ordering.add(key, slot(key[1]))
+    for key in random.Random(3).sample(held + arriving, 100):
+        ordering.remove(key, slots[key[1]])
+    assert len(ordering.sorted) == len(ordering.keys) == len(held) + len(arriving) - 100
+    assert [number & SLOT_MASK for number in ordering.sorted] == [slots[id_] for _, id_ in ordering.keys]
+    assert list(ordering.sorted) == [ordering.numbers[slots[id_]] for _, id_ in ordering.keys]
+    assert ordering.first_after(("m0100", "p-0100-150")) == ordering.keys.bisect_right(("m0100", "p-0100-150"))
 
 
 async def test_a_search_sees_a_file_written_through_another_process(records, caller, station, endpoints, keys, unique):
@@ -116,7 +149,7 @@ async def test_a_following_index_applies_changes_without_being_asked(unique, mon
         await db[PEOPLE].insert_many([random_file(random.Random(n), n) for n in range(300)])
 
         async def applied() -> bool:
-            return len(index.facts) == 300
+            return len(index) == 300
 
         await wait_until(applied)
     finally:
