@@ -77,27 +77,42 @@ class CpuMeter:
     def __init__(self) -> None:
         self.processes = _server_processes()
 
-    def _sample(self) -> tuple[float, dict[str, float], float, Counter[str]]:
-        used = {}
-        for name, process in self.processes.items():
-            try:
-                times = process.cpu_times()
-                used[name] = times.user + times.system
-            except psutil.Error:
-                used[name] = 0.0
+    def _sample(self) -> tuple[float, dict[str, float], float, float, Counter[str]]:
+        used = {name: _cpu(process) for name, process in self.processes.items()}
         machine = psutil.cpu_times()
         busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
-        return time.perf_counter(), used, busy, COMMANDS.snapshot()
+        return time.perf_counter(), used, _tree_cpu(), busy, COMMANDS.snapshot()
 
     def start(self) -> None:
         self._start = self._sample()
 
     def stop(self) -> CpuUse:
-        (t0, used0, busy0, commands0), (t1, used1, busy1, commands1) = self._start, self._sample()
+        (t0, used0, tree0, busy0, commands0), (t1, used1, tree1, busy1, commands1) = self._start, self._sample()
         ours = {name: used1[name] - used0[name] for name in used0}
-        elsewhere = (busy1 - busy0) - sum(ours.values())
+        elsewhere = (busy1 - busy0) - (tree1 - tree0)
         capacity = (t1 - t0) * (psutil.cpu_count() or 1)
         return CpuUse(t1 - t0, ours, max(0.0, elsewhere) / capacity, commands1 - commands0)
+
+
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def _tree_cpu() -> float:
+    """CPU used by this process and every process it started, those still running and those
+    ended and reaped (the services' workers, the servers): none of them is another program."""
+    total = 0.0
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 async def store_capacity(url: str, seconds: float = 3.0, concurrency: int = 8) -> float:
