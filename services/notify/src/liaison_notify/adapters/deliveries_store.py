@@ -32,6 +32,11 @@ FOLD_BATCH = 500
 DUPLICATE_KEY = 11000
 
 
+def claim_id(message_id: str, channel: str) -> str:
+    """A claim is keyed by its message and channel: the idempotency key of a send."""
+    return f"{message_id}|{channel}"
+
+
 @dataclass(frozen=True)
 class Claim:
     message_id: str
@@ -41,7 +46,7 @@ class Claim:
 
     @property
     def id(self) -> str:
-        return f"{self.message_id}|{self.channel}"
+        return claim_id(self.message_id, self.channel)
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
@@ -80,7 +85,7 @@ async def _retake(db: AsyncDatabase[Document], claim_ids: list[str], now: dateti
         return {}
     due = {"status": "retry", "retry_at": {"$lte": now}}
     retake = {"$set": taking, "$inc": {"attempt": 1}}
-    await db[DELIVERIES].bulk_write(grouped((claim_id, due, retake) for claim_id in claim_ids), ordered=False)
+    await db[DELIVERIES].bulk_write(grouped((key, due, retake) for key in claim_ids), ordered=False)
     cursor = db[DELIVERIES].find({"_id": {"$in": claim_ids}, "token": taking["token"]}, {"attempt": 1})
     return {document["_id"]: document["attempt"] async for document in cursor}
 
@@ -93,7 +98,7 @@ async def settle(
     serves fastest; claims settled alike together. A late taker's attempt is appended beside the
     one recorded for it when its lease ran out, so neither is lost."""
     if settled:
-        requests = grouped((claim_id, {"token": token}, change) for (claim_id, token), change in settled.items())
+        requests = grouped((key, {"token": token}, change) for (key, token), change in settled.items())
         await db[DELIVERIES].bulk_write(requests, ordered=False, session=session)
 
 
@@ -112,7 +117,7 @@ async def of_message(db: AsyncDatabase[Document], message_id: str) -> tuple[list
     """A message's claims (looked up by key, one per channel: no index to keep), in the order
     they were first taken, and every attempt of any of them, oldest first (at one moment, those
     of the channel taken first), each with its claim's channel and scope."""
-    claim_ids = [f"{message_id}|{channel}" for channel in Channel]
+    claim_ids = [claim_id(message_id, channel) for channel in Channel]
     claims = [d async for d in db[DELIVERIES].find({"_id": {"$in": claim_ids}}, sort=[("claimed_at", ASCENDING)])]
     attempts = [
         (
@@ -142,12 +147,12 @@ async def fold_separate_attempts(runtime: Runtime) -> None:
         batch = await attempts.find({}, session=tx.session).sort("at", ASCENDING).to_list(FOLD_BATCH)
         by_claim: defaultdict[str, list[Document]] = defaultdict(list)
         for attempt in batch:
-            by_claim[f"{attempt['message_id']}|{attempt['channel']}"].append(
+            by_claim[claim_id(attempt["message_id"], attempt["channel"])].append(
                 {name: attempt.get(name) for name in ("attempt", "at", "delivered", "settled", "answer")}
             )
-        for claim_id, logged in by_claim.items():
+        for claimed, logged in by_claim.items():
             change = {"$push": {"attempts": {"$each": logged}}}
-            await tx.db[DELIVERIES].update_one({"_id": claim_id}, change, session=tx.session)
+            await tx.db[DELIVERIES].update_one({"_id": claimed}, change, session=tx.session)
         await attempts.delete_many({"_id": {"$in": [attempt["_id"] for attempt in batch]}}, session=tx.session)
         return len(batch)
 

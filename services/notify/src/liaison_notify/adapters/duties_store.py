@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_notify.adapters import release_mark
-from liaison_notify.adapters.grouped_updates import grouped, in_parts
+from liaison_notify.adapters.grouped_updates import find_by_ids, grouped
 from liaison_notify.domain.duties import Duty, DutyStatus, Escalation
 from liaison_notify.domain.schedule import Reminder
 
@@ -161,8 +161,5 @@ async def matching(db: AsyncDatabase[Document], query: Document, size: int) -> A
 
 
 async def find_among(tx: Transaction, ids: Sequence[str], query: Document) -> list[Duty]:
-    """Those of ``ids`` that still match ``query``, found by id in small parts (``in_parts``)."""
-    found: list[Duty] = []
-    for part in in_parts(ids):
-        found += await find(tx, {"_id": {"$in": part}, **query})
-    return found
+    """Those of ``ids`` that still match ``query``."""
+    return [from_document(d) for d in await find_by_ids(tx.db[DUTIES], ids, query, session=tx.session)]

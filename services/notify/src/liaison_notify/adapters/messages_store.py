@@ -14,7 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from liaison_notify.adapters.grouped_updates import grouped, in_parts
+from liaison_notify.adapters.grouped_updates import find_by_ids, grouped
 from liaison_notify.domain.messages import Message
 
 MESSAGES = "messages"
@@ -77,9 +77,7 @@ async def due_ids(db: AsyncDatabase[Document], now: datetime, limit: int) -> lis
 async def due(db: AsyncDatabase[Document], message_ids: Sequence[str], now: datetime) -> list[Document]:
     """Those of ``message_ids`` still pending and due: a message already sent, or waiting for a
     retry, is not handed out again however often its id is."""
-    due = {"status": "pending", "next_attempt_at": {"$lte": now}}
-    queries = ({"_id": {"$in": ids}, **due} for ids in in_parts(message_ids))
-    return [document for query in queries async for document in db[MESSAGES].find(query)]
+    return await find_by_ids(db[MESSAGES], message_ids, {"status": "pending", "next_attempt_at": {"$lte": now}})
 
 
 async def update(

@@ -26,7 +26,7 @@ from liaison_infra.mongo import Document
 from redis.asyncio import Redis
 
 from liaison_notify.adapters import deliveries_store, inbox_store, messages_store, recipients_store
-from liaison_notify.adapters.grouped_updates import in_parts
+from liaison_notify.adapters.grouped_updates import find_by_ids
 from liaison_notify.adapters.providers import Outcome, apprise_url, send
 from liaison_notify.adapters.rate_limit import RateLimiter
 from liaison_notify.config import Settings
@@ -118,8 +118,8 @@ async def _drop_closed_duties(notify: Notify, documents: list[Document], now: da
     duty_ids = {d["duty_id"] for d in documents if d.get("duty_id")}
     if not duty_ids:
         return documents
-    open_ones = ({"_id": {"$in": ids}, "status": "open"} for ids in in_parts(sorted(duty_ids)))
-    still_open = {duty["_id"] for query in open_ones async for duty in notify.db[DUTIES].find(query, {"_id": 1})}
+    open_ones = await find_by_ids(notify.db[DUTIES], sorted(duty_ids), {"status": "open"}, {"_id": 1})
+    still_open = {duty["_id"] for duty in open_ones}
     dropped = [d for d in documents if d.get("duty_id") and d["duty_id"] not in still_open]
     for document in dropped:
         log.info("reminder dropped: its duty is no longer open", extra={"fields": {"message": document["_id"]}})

@@ -93,7 +93,7 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
         "settled": outcome.settled,
         "answer": outcome.answer,
     }
-    claim = (f"{message.key}|{result.channel}", result.token)
+    claim = (deliveries_store.claim_id(message.key, result.channel), result.token)
     batch.claims[claim] = deliveries_store.settling({**end, "settled_at": now, "answer": outcome.answer}, attempt)
 
 
