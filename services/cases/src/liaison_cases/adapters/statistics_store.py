@@ -27,12 +27,14 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from functools import partial
 from itertools import accumulate
 from typing import Any
 
 import bson
 from bson.raw_bson import RawBSONDocument
 from liaison_infra.mongo import Document, Transaction
+from liaison_infra.runtime import Runtime
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -143,23 +145,34 @@ async def move_cells(tx: Transaction, cells: Iterable[Cell], moved: Mapping[str,
     await tx.db[STATISTICS].bulk_write(updates, session=tx.session)
 
 
-async def store_cells(db: AsyncDatabase[Document], cells: Mapping[Cell, Mapping[str, Any]]) -> None:
-    """Write recounted cells over the stored ones; a case change moving one meanwhile meets a
-    write conflict and is retried on top of it."""
+async def store_cells(runtime: Runtime, cells: Mapping[Cell, Mapping[str, Any]]) -> None:
+    """Write recounted cells over the stored ones, a batch per transaction: a case change moving
+    one meanwhile conflicts with it, and one of the two transactions is retried after the other.
+    (A write outside a transaction that meets a case's transaction is retried by the station's
+    server itself, and the two waited for each other for good.)"""
     documents = [
         {"_id": cell.id, **_cell_fields(cell), **{name: _packed(name, section) for name, section in sections.items()}}
         for cell, sections in cells.items()
     ]
+
+    async def write(tx: Transaction, batch: list[Document]) -> None:
+        replaces = [ReplaceOne({"_id": document["_id"]}, document, upsert=True) for document in batch]
+        await tx.db[STATISTICS].bulk_write(replaces, session=tx.session)
+
     for start in range(0, len(documents), REBUILD_BATCH):
-        batch = documents[start : start + REBUILD_BATCH]
-        await db[STATISTICS].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in batch])
+        await runtime.transaction(partial(write, batch=documents[start : start + REBUILD_BATCH]))
 
 
-async def replace_cells(db: AsyncDatabase[Document], cells: Mapping[Cell, Mapping[str, Any]]) -> None:
+async def replace_cells(runtime: Runtime, cells: Mapping[Cell, Mapping[str, Any]]) -> None:
     """Replace the whole read model with recounted cells: those written over the stored, then any
     other dropped (queries meanwhile read the old figures, never none)."""
-    await store_cells(db, cells)
-    await db[STATISTICS].delete_many({"_id": {"$nin": [cell.id for cell in cells]}})
+    await store_cells(runtime, cells)
+    others = {"_id": {"$nin": [cell.id for cell in cells]}}
+
+    async def drop_others(tx: Transaction) -> None:
+        await tx.db[STATISTICS].delete_many(others, session=tx.session)
+
+    await runtime.transaction(drop_others)
 
 
 async def holds_unpacked_cells(db: AsyncDatabase[Document]) -> bool:

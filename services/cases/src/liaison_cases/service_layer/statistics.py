@@ -109,12 +109,12 @@ async def rebuild(cases: Cases, principal: Principal) -> Document:
         raise Forbidden("forbidden", "only administrators may rebuild the statistics")
     async with changed_stations(cases.db) as changed:
         cells = await recount(cases)
-        await replace_cells(cases.db, cells)
+        await replace_cells(cases.runtime, cells)
         passes = 0
         while (stations := await changed()) and passes < REBUILD_PASSES:
             passes += 1
             for station_id in stations:
-                await store_cells(cases.db, await recount(cases, station_id))
+                await store_cells(cases.runtime, await recount(cases, station_id))
     return {"cells": len(cells), "settled": not stations}
 
 
@@ -122,7 +122,7 @@ async def upgrade_read_model(cases: Cases) -> None:
     """At start-up, fill the packed cells from a recount where a station still has the cells of
     before, then drop those: figures are right from the first query after an upgrade."""
     if await holds_unpacked_cells(cases.db):
-        await replace_cells(cases.db, await recount(cases))
+        await replace_cells(cases.runtime, await recount(cases))
         await drop_unpacked_cells(cases.db)
 
 
