@@ -23,3 +23,16 @@ async def test_the_indexes_searches_read_before_the_people_index_are_dropped(mon
         "station_id_1_name_birth_1",
     }
     await mongo.drop_database(db.name)
+
+
+async def test_the_partial_id_number_index_of_an_older_version_becomes_sparse(mongo, unique) -> None:
+    db = mongo[f"records_upgrade_{unique}"]
+    people = db[PEOPLE]
+    partial = {"id_number_index": {"$type": "string"}}
+    await people.create_index("id_number_index", unique=True, partialFilterExpression=partial)
+
+    await ensure_people_indexes(db)
+
+    index = (await people.index_information())["id_number_index_1"]
+    assert index.get("sparse") is True and "partialFilterExpression" not in index
+    await mongo.drop_database(db.name)

@@ -29,6 +29,7 @@ ID_CONTEXT = "person.id_number"
 PHONE_CONTEXT = "person.phone"
 ADDRESS_CONTEXT = "person.address"
 PROTECTED = {"id_number", "phones", "address"}
+ID_NUMBER_INDEX = "id_number_index_1"
 # Each of the file's other fields as it reads when not stored (an empty one is not).
 FIELD_DEFAULTS = {
     name: None if field.is_required() else field.get_default(call_default_factory=True)
@@ -50,8 +51,11 @@ async def ensure_people_indexes(db: AsyncDatabase[Document]) -> None:
     people = db[PEOPLE]
     # One open file per ID number, even when two registrations race past the duplicate check.
     # Sparse (files without one leave the field out), not partial: the station's server uses a
-    # partial index only for queries that repeat its filter.
-    await people.create_index([("id_number_index", ASCENDING)], unique=True, sparse=True)
+    # partial index only for queries that repeat its filter. An older version's partial index
+    # has the same name, and would keep this one from being made.
+    if "partialFilterExpression" in (await people.index_information()).get(ID_NUMBER_INDEX, {}):
+        await people.drop_index(ID_NUMBER_INDEX)
+    await people.create_index([("id_number_index", ASCENDING)], unique=True, sparse=True, name=ID_NUMBER_INDEX)
     await people.create_index([("phone_index", ASCENDING)])
     # The station's server uses a compound index only when it covers every field of the filter.
     await people.create_index([("station_id", ASCENDING), ("name_birth", ASCENDING)])
