@@ -19,7 +19,7 @@ from pathlib import Path
 
 from liaison_infra.harness.servers import Endpoints, LocalServers
 
-from bench.probes import CpuMeter
+from bench.probes import CpuMeter, loop_seconds
 from bench.results import Result, markdown_table, missed
 
 # Add a benchmark by writing bench/<name>.py and naming it here.
@@ -28,7 +28,7 @@ BENCHMARKS = ("backbone", "records", "cases", "notify")
 # A stuck benchmark (e.g. a server killed under it) ends the run instead of hanging it.
 TIMEOUT_SECONDS = float(os.environ.get("BENCH_TIMEOUT_SECONDS", 900))
 
-# Above this share of the CPU taken by other programs, a run says its figures are disturbed.
+# Above this share of the CPU taken by other programs or by the host, a run says its figures are disturbed.
 NOISY = 0.15
 
 Benchmark = Callable[[Endpoints], Awaitable[list[Result]]]
@@ -66,16 +66,18 @@ def main(argv: list[str]) -> int:
         servers = LocalServers(var=Path(var), persistent=False)
         try:
             endpoints = servers.start()
+            loop_before = loop_seconds()
             meter = CpuMeter()
             meter.start()
             results = asyncio.run(run_all(names, endpoints))
-            elsewhere = meter.stop().busy_elsewhere
+            use = meter.stop()
+            speed = f"a fixed loop took {loop_before:.2f} s before, {loop_seconds():.2f} s after"
         finally:
             servers.stop()
-    print(f"Results ({describe(endpoints)}; other programs used {elsewhere:.0%} of the CPU meanwhile):\n")
+    print(f"Results ({describe(endpoints)}; {use.noise()}; {speed}):\n")
     print(markdown_table(results))
-    if elsewhere > NOISY:
-        print(f"\nwarning: other programs used more than {NOISY:.0%} of the CPU; the figures understate this machine")
+    if max(use.busy_elsewhere, use.stolen) > NOISY:
+        print(f"\nwarning: more than {NOISY:.0%} of the CPU went elsewhere; the figures understate this machine")
     failures = missed(results)
     if failures:
         print("\nmissed: " + "; ".join(f"{r.metric} {r.shown} (target {r.target})" for r in failures))

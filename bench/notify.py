@@ -4,7 +4,7 @@ delivered through the real Celery worker, against raw Celery no-op tasks on the 
 Set-up (untimed): ``BENCH_NOTIFY_HOUSEHOLDS`` (50,000) households in stations of 1,000, 25 to a
 deputy, each deputy and station head reachable by SMS at a local HTTP gateway (Apprise
 ``json://``), on a fresh database whose indexes the notify app's start-up makes. One notify
-worker (``liaison-run notify worker``, prefork, ``worker_concurrency`` 2: one per core) runs
+worker (``liaison-run notify worker``, prefork, ``worker_concurrency`` 3 by default) runs
 from a folder of its own. The SMS rate limit is lifted: the gateway is local, and the limit is
 a provider's contract, not this machine's capacity.
 

@@ -2,8 +2,10 @@
 
 The station's servers share two cores with this process (and with whatever else runs on
 the machine), so CPU time per event is the currency both sides spend; ``busy_elsewhere``
-shows how much of the machine other programs took during a measurement, i.e. how noisy
-it was.
+shows how much of the machine other programs took during a measurement, and ``stolen`` how
+much the host gave to its other guests (steal time: a virtual machine's cores are shared, and
+a stolen tick is charged to whatever ran here, so it does not show as other programs), i.e.
+how noisy it was.
 """
 
 import asyncio
@@ -56,6 +58,7 @@ class CpuUse:
     seconds: float
     by_process: dict[str, float]
     busy_elsewhere: float
+    stolen: float
     commands: Counter[str]
 
     def per_event_ms(self, events: int) -> dict[str, float]:
@@ -65,10 +68,10 @@ class CpuUse:
         cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in self.per_event_ms(events).items())
         commands = sum(self.commands.values()) / events
         mix = ", ".join(f"{name} {count / events:.2f}" for name, count in self.commands.most_common(5))
-        return (
-            f"CPU ms/event: {cpu}; MongoDB commands/event {commands:.2f} ({mix}); "
-            f"other programs used {self.busy_elsewhere:.0%} of the machine"
-        )
+        return f"CPU ms/event: {cpu}; MongoDB commands/event {commands:.2f} ({mix}); {self.noise()}"
+
+    def noise(self) -> str:
+        return f"other programs used {self.busy_elsewhere:.0%} of the CPU meanwhile, the host took {self.stolen:.0%}"
 
 
 class CpuMeter:
@@ -77,21 +80,32 @@ class CpuMeter:
     def __init__(self) -> None:
         self.processes = _server_processes()
 
-    def _sample(self) -> tuple[float, dict[str, float], float, float, Counter[str]]:
+    def _sample(self) -> tuple[float, dict[str, float], float, float, float, Counter[str]]:
         used = {name: _cpu(process) for name, process in self.processes.items()}
         machine = psutil.cpu_times()
-        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
-        return time.perf_counter(), used, _tree_cpu(), busy, COMMANDS.snapshot()
+        stolen = getattr(machine, "steal", 0.0)
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0) - stolen
+        return time.perf_counter(), used, _tree_cpu(), busy, stolen, COMMANDS.snapshot()
 
     def start(self) -> None:
         self._start = self._sample()
 
     def stop(self) -> CpuUse:
-        (t0, used0, tree0, busy0, commands0), (t1, used1, tree1, busy1, commands1) = self._start, self._sample()
+        (t0, used0, tree0, busy0, stolen0, commands0) = self._start
+        (t1, used1, tree1, busy1, stolen1, commands1) = self._sample()
         ours = {name: used1[name] - used0[name] for name in used0}
         elsewhere = (busy1 - busy0) - (tree1 - tree0)
         capacity = (t1 - t0) * (psutil.cpu_count() or 1)
-        return CpuUse(t1 - t0, ours, max(0.0, elsewhere) / capacity, commands1 - commands0)
+        stolen = (stolen1 - stolen0) / capacity
+        return CpuUse(t1 - t0, ours, max(0.0, elsewhere) / capacity, stolen, commands1 - commands0)
+
+
+def loop_seconds() -> float:
+    """How long a fixed pure-Python loop takes: this machine's speed right now. A host that
+    shares its cores can slow a virtual machine down by half with little steal time to show."""
+    started = time.perf_counter()
+    sum(i * i for i in range(10_000_000))
+    return time.perf_counter() - started
 
 
 def _cpu(process: psutil.Process) -> float:

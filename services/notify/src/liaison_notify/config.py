@@ -14,7 +14,9 @@ class Settings(ServiceSettings):
     mongodb_database: str = "liaison_notify"
     http_port: int = 8103
     # Celery (entrypoints/celery_app.py): worker processes, what one scan hands out, and in what batches.
-    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # Three on two cores: a delivery waits on the store about as long as it computes, and the
+    # minute's scan holds one process (entrypoints/celery_processes.py).
+    worker_concurrency: int = Field(default=3, ge=1, le=64)
     scan_limit: int = Field(default=50_000, ge=1, le=1_000_000)
     delivery_batch_size: int = Field(default=100, ge=1, le=10_000)
     beat_schedule_file: Path = Path("var/notify-beat-schedule")

@@ -1,8 +1,9 @@
 """``liaison-run notify worker`` and ``liaison-run notify beat``: Celery started from code, logging JSON.
 
-The worker is a prefork pool of ``worker_concurrency`` processes (delivery waits on the
-network and the database, and one process per core keeps both cores busy), each with its own
-event loop and MongoDB client (``WorkerLoop``). Beat keeps its last-run times in
+The worker is a prefork pool of ``worker_concurrency`` processes, each with its own event loop
+and MongoDB client (``WorkerLoop``). One process more than cores: a delivering process waits on
+the store about half its time, and a scan holds a process for as long as it releases (README,
+benchmarks: with 2, about 15% of two cores stood idle). Beat keeps its last-run times in
 ``beat_schedule_file``; losing that file only means the next run of each entry is computed afresh.
 """
 
