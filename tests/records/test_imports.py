@@ -39,12 +39,12 @@ def roster(rows, phone_header: str = "联系电话") -> bytes:
     return buffer.getvalue()
 
 
-async def upload(records, caller, content: bytes):
+async def upload(records, caller, content: bytes, station_id: str = "st-shengli"):
     return await records.post(
         "/v1/imports",
-        params={"station_id": "st-shengli"},
+        params={"station_id": station_id},
         content=content,
-        headers={**caller(stations=("st-shengli",)), **XLSX},
+        headers={**caller(stations=(station_id,)), **XLSX},
     )
 
 
@@ -82,7 +82,14 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     first = (await upload(records, caller, content)).json()["id"]
     done = await records.post(f"/v1/imports/{first}/commit", json={"mode": "valid_rows"}, headers=headers)
     assert done.status_code == 200, done.text
-    assert done.json()["progress"] == {"rows_done": 4, "created": 3, "updated": 0, "unchanged": 0, "skipped": 1}
+    assert done.json()["progress"] == {
+        "rows_done": 4,
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "elsewhere": 0,
+        "skipped": 1,
+    }
     people = (await records.get("/v1/people", params={"q": "chen"}, headers=headers)).json()["items"]
     assert [(p["name"], p["phones"], p["country"], p["employment"]) for p in people] == [
         ("陈小明", ["138****2345"], "VN", "retired")
@@ -105,6 +112,26 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     assert file.headers["ETag"] == '"2"' and file.json()["phones"] == ["138****0000"]
     updates = [e.data for e in await events(mongo, unique) if e.type == "returnee.updated"]
     assert [(u["person"]["person_id"], u["changed_fields"]) for u in updates] == [(people[0]["id"], ["phones"])]
+
+
+async def test_an_import_leaves_the_files_of_other_stations_alone(records, caller, station, mongo, unique):
+    other = (await upload(records, caller, roster(GOOD[:1]), station_id="st-other")).json()["id"]
+    headers_other = caller(stations=("st-other",))
+    assert (await records.post(f"/v1/imports/{other}/commit", json={}, headers=headers_other)).status_code == 200
+    before = await mongo[f"records_{unique}"]["people"].find_one({"station_id": "st-other"})
+
+    changed_rows = [(*GOOD[0][:4], "13800000000", *GOOD[0][5:]), *GOOD[1:]]
+    mine = (await upload(records, caller, roster(changed_rows))).json()["id"]
+    done = await records.post(f"/v1/imports/{mine}/commit", json={}, headers=caller(stations=("st-shengli",)))
+
+    assert done.status_code == 200, done.text
+    assert {k: done.json()["progress"][k] for k in ("created", "updated", "elsewhere")} == {
+        "created": 2,
+        "updated": 0,
+        "elsewhere": 1,
+    }
+    assert await mongo[f"records_{unique}"]["people"].find_one({"_id": before["_id"]}) == before
+    assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 3
 
 
 async def test_an_imported_registration_is_read_from_the_file_and_a_merge_carries_it(
@@ -155,6 +182,11 @@ async def test_an_unknown_header_can_be_mapped_by_the_user(records, caller, stat
     uploaded = (await upload(records, caller, roster(GOOD, phone_header="微信手机"))).json()
     columns = {c["header"]: c["field"] for c in uploaded["report"]["columns"]}
     assert columns["微信手机"] is None
+    wrong = await records.put(f"/v1/imports/{uploaded['id']}/mapping", json={"微信手机": "wechat"}, headers=headers)
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "unknown_field", wrong.text
+    assert wrong.json()["error"]["field"] == "header_map"
+    kept = (await records.get(f"/v1/imports/{uploaded['id']}", headers=headers)).json()
+    assert kept["status"] == "checked" and kept["report"] == uploaded["report"]
     remapped = await records.put(f"/v1/imports/{uploaded['id']}/mapping", json={"微信手机": "phone"}, headers=headers)
     assert {c["header"]: c["field"] for c in remapped.json()["report"]["columns"]}["微信手机"] == "phone"
     await records.post(f"/v1/imports/{uploaded['id']}/commit", json={}, headers=headers)

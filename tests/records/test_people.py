@@ -57,6 +57,10 @@ async def test_the_same_id_number_is_refused_and_nothing_is_added(records, calle
     assert again.json()["error"]["existing_id"] == first["id"]
     listed = await records.get("/v1/people", headers=caller(stations=("st-shengli",)))
     assert [p["id"] for p in listed.json()["items"]] == [first["id"]]
+    outsider = caller(stations=("st-other",))
+    elsewhere = await records.post("/v1/people", json=chen(station_id="st-other"), headers=outsider)
+    assert elsewhere.status_code == 409 and elsewhere.json()["error"]["code"] == "duplicate_id_number"
+    assert "existing_id" not in elsewhere.json()["error"] and "st-shengli" not in elsewhere.text
 
 
 async def test_likely_duplicates_are_returned_for_the_user_to_decide(records, caller, station) -> None:
@@ -78,6 +82,7 @@ async def test_bad_input_gets_a_422_naming_the_field_and_stores_nothing(records,
         (chen(category="alien"), "category", None),
         (chen(relation="spouse"), None, None),
         ({**chen(), "shoe_size": 42}, "shoe_size", None),
+        (chen(status="erased"), "status", "erased_by_erasure"),
     ]
     for body, field, code in cases:
         response = await register(records, caller, body)
@@ -110,6 +115,8 @@ async def test_changes_need_the_current_version_and_are_kept_field_by_field(reco
     assert missing.status_code == 428
     bad = await records.patch(url, json={"phones": ["not a phone" * 30]}, headers={**headers, "If-Match": '"2"'})
     assert bad.status_code == 422
+    erased = await records.patch(url, json={"status": "erased"}, headers={**headers, "If-Match": '"2"'})
+    assert erased.status_code == 422 and erased.json()["error"]["code"] == "erased_by_erasure"
     assert (await records.get(url, headers=headers)).json()["name"] == "陈小明"
     history = (await records.get(f"{url}/history", headers=headers)).json()
     assert [(h["field"], h["before"], h["after"]) for h in history] == [

@@ -1,5 +1,7 @@
 """Searching files by name (characters, pinyin, initials), facts and pages."""
 
+import base64
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,6 +139,12 @@ async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None
     headers = caller(stations=("st-shengli",))
     bad_cursor = await records.get("/v1/people", params={"cursor": "garbage!"}, headers=headers)
     assert bad_cursor.status_code == 422 and bad_cursor.json()["error"]["field"] == "cursor"
+    # Well-formed, but not what this service gives: a number to sort by name, an id that is no
+    # text, a date cursor used for the name order.
+    for values, sort in (([7, "p-1", 0], "name"), (["chen", 7, 0], "name"), ([{"$date": 0}, "p-1", 0], "name")):
+        forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+        response = await records.get("/v1/people", params={"cursor": forged, "sort": sort}, headers=headers)
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_cursor", response.text
     bad_age = await records.get("/v1/people", params={"min_age": -1}, headers=headers)
     assert bad_age.status_code == 422 and bad_age.json()["error"]["field"] == "min_age"
     blank = await records.get("/v1/people", params={"q": "  ·  "}, headers=headers)

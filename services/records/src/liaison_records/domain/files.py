@@ -44,7 +44,10 @@ class FieldChange(BaseModel):
 
 
 def checked(fields: PersonFields) -> PersonFields:
-    """Normalise the ID number and make birth date and gender agree with it."""
+    """Normalise the ID number and make birth date and gender agree with it. No file is written
+    as erased: only erasure (``erased``) sets that status, as it removes the personal data."""
+    if fields.status is Status.ERASED:
+        raise InvalidInput("erased_by_erasure", "a file becomes erased only through POST /erase", field="status")
     if fields.id_number is None:
         return fields
     try:

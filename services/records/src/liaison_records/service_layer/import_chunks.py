@@ -10,7 +10,9 @@ row. A new file names its import, and its registration entry in the history is r
 (``imported_registration``): no history document per new file.
 
 Rows are upserted by ID number through the blind index: a row whose file already says the same
-changes nothing, so importing the same file again writes nothing.
+changes nothing, so importing the same file again writes nothing. A row whose ID number is on
+file at another station leaves that file alone: an import changes only its own station's files
+(the row is counted as ``elsewhere``; the person moves through the API, by whoever may).
 """
 
 from collections.abc import Iterator
@@ -77,8 +79,9 @@ def read_chunk(rows: Iterator[RowFile], codec: PeopleCodec, station: Document) -
 
 async def write_chunk(records: Records, principal: Principal, import_id: str, chunk: Chunk) -> dict[str, int]:
     """Upsert the chunk by ID number in one transaction, with history and events; returns the counts."""
-    on_file = await _on_file(records, chunk)
-    new = [candidate for key, candidate in chunk.candidates.items() if key not in on_file]
+    found = await _on_file(records, chunk)
+    on_file = {key: d for key, d in found.items() if d["station_id"] == chunk.candidates[key].person.station_id}
+    new = [candidate for key, candidate in chunk.candidates.items() if key not in found]
     changed: list[tuple[Document, Person, list[FieldChange]]] = []
     for key, current in on_file.items():
         person, changes = files.change(records.codec.to_person(current), _import_patch(chunk.candidates[key].fields))
@@ -118,6 +121,7 @@ async def write_chunk(records: Records, principal: Principal, import_id: str, ch
         "created": len(new),
         "updated": len(changed),
         "unchanged": len(on_file) - len(changed),
+        "elsewhere": len(found) - len(on_file),
         "skipped": chunk.rows - len(chunk.candidates),
     }
 

@@ -20,6 +20,7 @@ from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document
 
+from liaison_records.adapters.xlsx_header import effective_header_map
 from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
 from liaison_records.service_layer.import_chunks import Chunk, read_chunk, write_chunk
@@ -29,6 +30,9 @@ IMPORTS = "imports"
 MAX_REPORTED_PROBLEMS = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 Mode = Literal["all_or_nothing", "valid_rows"]
+# What a commit counts: rows read, files created, changed, already the same, on file at another
+# station (left alone), and rows skipped (invalid, or without an ID number).
+PROGRESS = ("rows_done", "created", "updated", "unchanged", "elsewhere", "skipped")
 
 
 def _bucket(records: Records) -> AsyncGridFSBucket:
@@ -73,6 +77,10 @@ async def _content(records: Records, document: Document) -> bytes:
 async def check(records: Records, principal: Principal, import_id: str, header_map: Mapping[str, str]) -> Document:
     """Dry run with the given column mapping: every problem by row and column, nothing written."""
     document = await _load(records, principal, import_id)
+    try:
+        effective_header_map(header_map)
+    except ValueError as exc:  # a field that does not exist: the caller's mistake, not the file's
+        raise InvalidInput("unknown_field", str(exc), field="header_map") from exc
     if document["status"] == "committed":
         raise Conflict("already_committed", "this import is committed; upload the file again to re-import")
     content = await _content(records, document)
@@ -120,7 +128,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
             details={"problem_count": report["problem_count"]},
         )
     content = await _content(records, document)
-    progress = document.get("progress") or {"rows_done": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
+    progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
     station = await records.station_in_scope(principal, document["station_id"])
     rows = _committed_rows(content, document["header_map"], progress["rows_done"])
 

@@ -36,7 +36,7 @@ async def register_person(
         station_id=station_id,
         district_id=station.get("district_id"),
     )
-    await _refuse_duplicate_id_number(records, person)
+    await _refuse_duplicate_id_number(records, principal, person)
     if not allow_duplicates:
         await _refuse_likely_duplicates(records, person)
     document = records.codec.to_document(person)
@@ -52,21 +52,23 @@ async def register_person(
     return masked_view({**document, "version": 1})
 
 
-async def _refuse_duplicate_id_number(records: Records, person: Person) -> None:
+async def _refuse_duplicate_id_number(records: Records, principal: Principal, person: Person) -> None:
+    """An ID number is one person's: refused if on file. The existing file is named only to a
+    caller who may see it; others learn only that it is kept at another station."""
     if person.id_number is None:
         return
     indexes = records.codec.id_number_indexes(person.id_number)
     other = await records.db[PEOPLE].find_one(
         {"id_number_index": {"$in": indexes}, "_id": {"$ne": person.id}},  # erased files keep no index
-        {"station_id": 1},
+        {"station_id": 1, "district_id": 1},
     )
-    if other is not None:
-        raise Conflict(
-            "duplicate_id_number",
-            "a file with this ID number already exists",
-            field="id_number",
-            details={"existing_id": other["_id"], "existing_station_id": other["station_id"]},
-        )
+    if other is None:
+        return
+    if principal.can_see(other["station_id"], other.get("district_id")):
+        details = {"existing_id": other["_id"], "existing_station_id": other["station_id"]}
+        raise Conflict("duplicate_id_number", "a file with this ID number exists", field="id_number", details=details)
+    message = "a file with this ID number is kept at another station; ask it to hand the file over"
+    raise Conflict("duplicate_id_number", message, field="id_number")
 
 
 async def _refuse_likely_duplicates(records: Records, person: Person) -> None:
@@ -123,7 +125,7 @@ async def update_person(
     changed, changes = files.change(person, patch)
     if not changes:
         return masked_view(document)
-    await _refuse_duplicate_id_number(records, changed)
+    await _refuse_duplicate_id_number(records, principal, changed)
     return await store_change(records, principal, document, changed, changes, expected_version=expected_version)
 
 

@@ -9,7 +9,7 @@ value and id, so deep pages cost what the first does.
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from bson import json_util
@@ -26,6 +26,7 @@ from liaison_records.service_layer.context import READERS, Records, require
 
 CURSOR_JSON = json_util.JSONOptions(tz_aware=True)
 SORT_FIELDS = {"name": "sort_name", "updated": "updated_at"}
+SORT_VALUE_TYPES = {"name": str, "updated": datetime}
 FETCH_CHUNK = 500  # ids a query reads at once: $in on _id costs the store per id, not per file
 
 
@@ -140,12 +141,18 @@ def _encode(sort: str, document: Document, position: int) -> str:
 
 
 def _decode(cursor: str, sort: str) -> tuple[SortKey, int]:
-    """Where the page starts in the index's order for ``sort``, and how many came before."""
+    """Where the page starts in the index's order for ``sort``, and how many came before. A
+    cursor this service did not give (or gave for another order) is refused, never compared."""
+    not_ours = InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
     try:
         values = json_util.loads(base64.urlsafe_b64decode(cursor.encode()), json_options=CURSOR_JSON)
     except (ValueError, TypeError) as exc:
-        raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor") from exc
-    if not isinstance(values, list) or len(values) != 3 or not isinstance(values[2], int) or values[2] < 0:
-        raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
+        raise not_ours from exc
+    if not isinstance(values, list) or len(values) != 3:
+        raise not_ours
     value, id_, position = values
+    if not (value is None or isinstance(value, SORT_VALUE_TYPES[sort])) or not isinstance(id_, str):
+        raise not_ours
+    if not isinstance(position, int) or position < 0:
+        raise not_ours
     return sort_keys({"_id": id_, SORT_FIELDS[sort]: value})[sort], position
