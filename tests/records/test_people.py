@@ -225,6 +225,14 @@ async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "cannot_merge"
 
+    # The duplicate is the same person: erasing the kept file erases it too.
+    assert (await records.post(f"/v1/people/{keep['id']}/erase", headers=headers)).status_code == 200
+    raw = await mongo[f"records_{unique}"]["people"].find_one({"_id": duplicate["id"]})
+    assert raw["name"] == "(erased)" and raw["status"] == "erased"
+    assert "党员" not in str(raw) and "来自旧花名册" not in str(raw)
+    erased = mongo[f"records_{unique}"]["outbox"].find({"key": duplicate["id"]})
+    assert [Envelope.from_bytes(d["payload"]).type async for d in erased] == ["returnee.erased"]
+
 
 async def household_events(mongo, unique, household_id: str) -> list[Envelope]:
     docs = mongo[f"records_{unique}"]["outbox"].find({"key": household_id}).sort([("created_at", 1), ("order", 1)])

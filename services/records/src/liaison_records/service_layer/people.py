@@ -293,20 +293,25 @@ async def merge_people(
 async def erase_person(records: Records, principal: Principal, person_id: str) -> Document:
     """Remove every personal datum; keep an anonymous tombstone so counts stay right.
 
-    The person's events leave the outbox too, so a replay cannot send their data again;
-    those not relayed yet still go out, and returnee.erased follows them.
+    The files merged into this one (archived duplicates, which keep their data) are the same
+    person and are erased with it. The person's events leave the outbox too, so a replay cannot
+    send their data again; those not relayed yet still go out, and returnee.erased follows them.
     """
     require(principal, WRITERS, "erase people's files")
     document = await load_person(records, principal, person_id)
     person = records.codec.to_person(document)
-    tombstone = records.codec.to_document(files.erased(person))
-    tombstone.update(erased_at=records.clock(), erased_by=principal.subject)
+    stored = [document, *await _merged_into(records, person_id)]  # a scan: erasure is rare
+    erased_at = {"erased_at": records.clock(), "erased_by": principal.subject}
+    files_of_person = [records.codec.to_person(file) for file in stored]
+    tombstones = [{**records.codec.to_document(files.erased(file)), **erased_at} for file in files_of_person]
 
     async def write(tx: Transaction) -> None:
-        await tx.replace(PEOPLE, tombstone, expected_version=document["version"])
+        for file, tombstone in zip(files_of_person, tombstones, strict=True):
+            await tx.replace(PEOPLE, tombstone, expected_version=file.version)
+            await forget_retained(tx, file.id)
+            tx.publish(ReturneeErased(person_id=file.id), **routing(file))
         await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
         await remove_member(tx, person_id, records.clock().date())
-        await forget_retained(tx, person_id)
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
@@ -319,8 +324,18 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             },
             session=tx.session,
         )
-        tx.publish(ReturneeErased(person_id=person_id), **routing(person))
         await records.audit(principal, "erase_person", person_id, person.station_id, session=tx.session)
 
     await records.runtime.transaction(write)
-    return masked_view({**tombstone, "version": document["version"] + 1})
+    return masked_view({**tombstones[0], "version": document["version"] + 1})
+
+
+async def _merged_into(records: Records, person_id: str) -> list[Document]:
+    """The files merged into ``person_id``, and those merged into them, and so on."""
+    found: list[Document] = []
+    wanted = [person_id]
+    while wanted:
+        merged = await records.db[PEOPLE].find({"merged_into": {"$in": wanted}}).to_list()
+        found += merged
+        wanted = [document["_id"] for document in merged]
+    return found
