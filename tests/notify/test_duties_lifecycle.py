@@ -105,6 +105,15 @@ async def test_case_deadlines_remind_in_working_days_move_with_the_deadline_and_
     assert late is not None and late["status"] == "missed" and late["resolved_at"] is not None
 
 
+async def test_a_case_merged_into_another_is_reminded_no_more(notify) -> None:
+    await apply(notify, envelope("case.assigned", case("c-3", "assigned", "2026-10-12"), at=local(2026, 9, 20, 10)))
+    await apply(notify, envelope("case.merged", case("c-3", "merged", "2026-10-12"), at=local(2026, 9, 25, 10)))
+    produced = await scan_at(notify, daily(local(2026, 9, 20), local(2026, 10, 20), 9))
+    assert [m for _, m in produced if m["subject_id"] == "c-3"] == []
+    duty = await notify.db[DUTIES].find_one({"subject_id": "c-3"})
+    assert duty is not None and duty["status"] == "fulfilled"
+
+
 async def test_a_miss_nobody_can_be_told_of_is_still_recorded_for_all_to_see(notify) -> None:
     await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))  # district d-1
     await apply(

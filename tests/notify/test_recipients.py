@@ -106,7 +106,7 @@ async def test_channel_preferences_are_scoped_and_validated(
 
 
 async def test_station_and_district_contacts(
-    endpoints: Endpoints, keys: tuple[Path, Path], unique: str, caller: Caller
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str, caller: Caller, mongo: Any
 ) -> None:
     async with own_database("notify", endpoints, keys, unique) as api:
         contacts = {
@@ -130,3 +130,11 @@ async def test_station_and_district_contacts(
         assert (await api.put("/v1/districts/d-1/contacts", json={"name": ""}, headers=supervisor)).status_code == 422
         assert (await api.get("/v1/districts/d-1/contacts", headers=supervisor)).json()["name"] == "鱼峰区人大"
         assert (await api.get("/v1/districts/d-1/contacts")).status_code == 401
+
+        # A station records placed in d-2: d-1's supervisor cannot claim it by naming d-1.
+        await mongo[f"notify_{unique}"]["stations"].insert_one({"_id": "st-3", "district_id": "d-2"})
+        claimed = await api.put("/v1/stations/st-3/contacts", json=contacts, headers=supervisor)
+        assert claimed.status_code == 404
+        own = caller(Role.DISTRICT_SUPERVISOR, districts=("d-2",))
+        placed = await api.put("/v1/stations/st-3/contacts", json=contacts, headers=own)
+        assert placed.status_code == 200 and placed.json()["district_id"] == "d-2"

@@ -80,6 +80,7 @@ async def test_bad_rules_are_refused_with_details_and_nothing_stored_changes(api
         ({"reminders": [{"anchor": "start", "days": -1}]}, "invalid_request", "reminders.0.days"),
         ({"quiet_hours": {"start": "25:00"}}, "invalid_request", "quiet_hours.start"),
         ({"colour": "red"}, "invalid_request", "colour"),
+        ({"reminder_template": "monthly_vist"}, "invalid_request", "reminder_template"),
         (
             {"escalation": [{"to": "district", "after_days": 5}, {"to": "station_head", "after_days": 0}]},
             "invalid_rule",

@@ -9,7 +9,9 @@ from datetime import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from liaison_notify.domain.templates import TEMPLATES
 
 
 class RuleKind(StrEnum):
@@ -104,6 +106,14 @@ class RuleOverride(Strict):
     escalation: tuple[EscalationStep, ...] | None = Field(default=None, max_length=5)
     days_before: int | None = Field(default=None, ge=0, le=60)
     days_after: int | None = Field(default=None, ge=0, le=60)
+
+    @field_validator("reminder_template", "escalation_template")
+    @classmethod
+    def _known_template(cls, name: str | None) -> str | None:
+        """A misspelt name would fail every message of the rule, long after the change."""
+        if name is not None and name not in TEMPLATES:
+            raise ValueError(f"no template {name!r}; known: {', '.join(sorted(TEMPLATES))}")
+        return name
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

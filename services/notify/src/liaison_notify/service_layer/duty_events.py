@@ -129,7 +129,8 @@ async def on_case_scheduled(case: CaseRead, envelope: Envelope, tx: Transaction)
 
 
 async def on_case_answered(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
-    """A reply (or closing) fulfils the case's deadline duty, or resolves it late when overdue."""
+    """A reply, a closing, or a merge into another case (whose own duty carries on) ends the
+    case's deadline duty: fulfilled, or resolved late when overdue."""
     stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
     await _settle(tx, envelope, stored, [case.case_id], local_day(envelope.time), f"case:{case.state}")
 

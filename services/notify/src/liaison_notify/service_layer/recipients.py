@@ -6,7 +6,7 @@ from liaison_infra.domain_errors import NotFound
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Document, Transaction
 
-from liaison_notify.adapters import recipients_store
+from liaison_notify.adapters import households_store, recipients_store
 from liaison_notify.adapters.records_events import DeputyRead
 from liaison_notify.domain.channels import preferred_routes, routes
 from liaison_notify.service_layer.context import Notify
@@ -63,22 +63,27 @@ async def set_deputy_routes(notify: Notify, principal: Principal, deputy_id: str
 async def set_contacts(
     notify: Notify, principal: Principal, recipient_id: str, *, name: str, district_id: str | None, pairs: RouteInput
 ) -> Document:
-    """A station head's or a district's contacts; the first setting creates the recipient, and
-    places it in its district for good (a later ``district_id`` is ignored)."""
+    """A station head's or a district's contacts; the first setting creates the recipient.
+
+    A station head belongs to the district records placed its station in, once notify has heard
+    of it; only then may that district's supervisor set it (so no supervisor claims another
+    district's station by naming their own). Before, the given ``district_id`` is kept."""
     kind, _, place = recipient_id.partition(":")
-    target = await recipients_store.find(notify.db, recipient_id) or {
+    stored = await recipients_store.find(notify.db, recipient_id)
+    known = place if kind == "district" else await households_store.district_of(notify.db, place)
+    target = stored or {
         "_id": recipient_id,
         "kind": kind,
         "station_id": [place] if kind == "station_head" else [],
-        "district_id": place if kind == "district" else district_id,
+        "district_id": district_id,
     }
-    if not _may_manage(principal, target):
+    if not _may_manage(principal, {**target, "district_id": known}):
         raise NotFound("not_found", f"no recipient {recipient_id}")
     fields = {
         "kind": kind,
         "name": name,
         "station_id": target["station_id"],
-        "district_id": target["district_id"],
+        "district_id": known or target["district_id"],
         "routes": recipients_store.routes_document(routes(pairs)),
         "routes_set_by": "api",
     }
