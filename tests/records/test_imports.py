@@ -1,6 +1,7 @@
 """Importing a station's roster: dry run, mapping, all-or-nothing or valid rows, idempotent re-import."""
 
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from liaison_infra.auth import Role
@@ -97,6 +98,11 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     published = len(await events(mongo, unique))
     assert published == 3
 
+    files = mongo[f"records_{unique}"]["import_files.files"]
+    assert await files.count_documents({"filename": f"{first}.xlsx"}) == 0, "the workbook is gone once committed"
+    once_more = await records.post(f"/v1/imports/{first}/commit", json={"mode": "valid_rows"}, headers=headers)
+    assert once_more.status_code == 200 and once_more.json()["progress"] == done.json()["progress"]
+
     again = (await upload(records, caller, content)).json()["id"]
     repeat = await records.post(f"/v1/imports/{again}/commit", json={"mode": "valid_rows"}, headers=headers)
     assert repeat.json()["progress"]["unchanged"] == 3 and repeat.json()["progress"]["created"] == 0
@@ -192,6 +198,21 @@ async def test_an_unknown_header_can_be_mapped_by_the_user(records, caller, stat
     await records.post(f"/v1/imports/{uploaded['id']}/commit", json={}, headers=headers)
     found = (await records.get("/v1/people/lookup", params={"phone": "13977254321"}, headers=headers)).json()
     assert [p["name"] for p in found] == ["林美华"]
+
+
+async def test_a_workbook_never_committed_is_deleted_after_a_week(records, caller, station, mongo, unique):
+    headers = caller(stations=("st-shengli",))
+    old = (await upload(records, caller, roster(GOOD))).json()["id"]
+    imports = mongo[f"records_{unique}"]["imports"]
+    await imports.update_one({"_id": old}, {"$set": {"created_at": datetime.now(UTC) - timedelta(days=8)}})
+    recent = (await upload(records, caller, roster(GOOD))).json()["id"]
+
+    files = mongo[f"records_{unique}"]["import_files.files"]
+    assert [f["filename"] async for f in files.find({})] == [f"{recent}.xlsx"]
+    expired = await records.post(f"/v1/imports/{old}/commit", json={}, headers=headers)
+    assert expired.status_code == 409 and expired.json()["error"]["code"] == "upload_expired"
+    shown = (await records.get(f"/v1/imports/{old}", headers=headers)).json()
+    assert shown["status"] == "expired" and shown["report"]["rows"] == 3
 
 
 async def test_a_file_that_is_not_a_workbook_is_a_clear_error(records, caller, station):

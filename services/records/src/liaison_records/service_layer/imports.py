@@ -5,17 +5,23 @@ Rows are upserted by ID number (through the blind index), so importing the same 
 changes nothing. The commit goes in chunks (``import_chunks``), each one transaction with its
 history and events; progress is stored, so a commit interrupted half-way is finished by asking
 again. Each pass over the workbook (dry run, commit) opens it once and checks each row once.
+
+The workbook holds personal data in clear, so it is kept only while it is needed: deleted once
+its import is committed, and after ``KEEP_UPLOADS`` if it never is.
 """
 
 import asyncio
 import io
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import asdict
+from datetime import timedelta
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 from uuid import uuid4
 
 from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document
@@ -29,6 +35,7 @@ from liaison_records.service_layer.import_rows import RowFile, row_file
 IMPORTS = "imports"
 MAX_REPORTED_PROBLEMS = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
+KEEP_UPLOADS = timedelta(days=7)
 Mode = Literal["all_or_nothing", "valid_rows"]
 # What a commit counts: rows read, files created, changed, already the same, on file at another
 # station (left alone), and rows skipped (invalid, or without an ID number).
@@ -46,6 +53,7 @@ async def upload(records: Records, principal: Principal, station_id: str, conten
         raise InvalidInput("empty_file", "the upload is empty", field="file")
     if len(content) > MAX_FILE_BYTES:
         raise InvalidInput("file_too_large", f"the file is over {MAX_FILE_BYTES // 2**20} MB", field="file")
+    await _expire_uploads(records)
     import_id = f"imp-{uuid4().hex[:12]}"
     file_id = await _bucket(records).upload_from_stream(f"{import_id}.xlsx", content)
     document = {
@@ -70,8 +78,25 @@ async def _load(records: Records, principal: Principal, import_id: str) -> Docum
 
 
 async def _content(records: Records, document: Document) -> bytes:
+    if document["status"] == "expired":
+        raise Conflict("upload_expired", f"uploads are kept {KEEP_UPLOADS.days} days; upload the file again")
     stream = await _bucket(records).open_download_stream(document["file_id"])
     return bytes(await stream.read())
+
+
+async def _expire_uploads(records: Records) -> None:
+    """Delete the workbooks of imports never committed within ``KEEP_UPLOADS`` (checked at
+    each upload: they are few, and a station that stops uploading keeps none for long)."""
+    stale = {"status": {"$nin": ["committed", "expired"]}, "created_at": {"$lt": records.clock() - KEEP_UPLOADS}}
+    async for document in records.db[IMPORTS].find(stale, {"file_id": 1}):
+        await _forget_file(records, document["_id"], document["file_id"], "expired")
+
+
+async def _forget_file(records: Records, import_id: str, file_id: Any, status: str) -> None:
+    """The workbook deleted, its import left at ``status`` with its report and counts."""
+    with suppress(NoFile):  # deleted already by a call that stopped before the update
+        await _bucket(records).delete(file_id)
+    await records.db[IMPORTS].update_one({"_id": import_id}, {"$set": {"status": status, "file_id": None}})
 
 
 async def check(records: Records, principal: Principal, import_id: str, header_map: Mapping[str, str]) -> Document:
@@ -118,6 +143,8 @@ def _row_files(header: HeaderReport, parsed: Iterator[ParsedRow]) -> Iterator[Ro
 
 async def commit(records: Records, principal: Principal, import_id: str, mode: Mode) -> Document:
     document = await _load(records, principal, import_id)
+    if document["status"] == "committed":
+        return view(document)
     report = document.get("report")
     if report is None or not report["importable"]:
         raise Conflict("not_importable", "the file cannot be imported; see the report's problems")
@@ -150,8 +177,8 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
             )
     finally:
         reading_ahead.cancel()
-    await records.db[IMPORTS].update_one({"_id": import_id}, {"$set": {"status": "committed"}})
-    return view({**document, "status": "committed", "progress": progress})
+    await _forget_file(records, import_id, document["file_id"], "committed")
+    return view({**document, "status": "committed", "progress": progress, "file_id": None})
 
 
 def _committed_rows(content: bytes, header_map: dict[str, str], done: int) -> Iterator[RowFile]:
@@ -166,5 +193,5 @@ async def read_import(records: Records, principal: Principal, import_id: str) ->
 
 def view(document: Document) -> Document:
     shown = document_view(document)
-    shown["file_id"] = str(shown["file_id"])
+    shown["file_id"] = str(shown["file_id"]) if shown.get("file_id") else None
     return shown
