@@ -2,13 +2,15 @@
 its claim and its record, whose message is never sent again outside the inbox (nor is an
 attempt it records late lost from the log)."""
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import time, timedelta
 from pathlib import Path
 
 from liaison_infra.harness.servers import Endpoints
 from liaison_notify.adapters import deliveries_store, inbox_store
 from liaison_notify.adapters.providers import Outcome
 from liaison_notify.domain.channels import Channel, Route
+from liaison_notify.domain.rules import QuietHours
 from liaison_notify.service_layer.delivery import deliver, pending_message_ids
 from liaison_notify.service_layer.delivery_record import Result, record
 
@@ -121,6 +123,27 @@ async def test_a_send_left_unanswered_is_unknown_and_never_repeated(
             assert gateway.received == [], "no other outside channel either: the bot may well have it"
     # Closing the receiver waits for its late answer: the bot got the message, exactly once.
     assert [item["path"] for item in slow_bot.received] == ["/dingtalk/token-1"]
+
+
+async def test_a_message_due_in_its_quiet_hours_waits_for_their_end(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as gateway:
+        async with delivering(endpoints, keys, unique, sms_url=gateway.url("sms")) as notify:
+            await reachable(notify, "deputy:dep-1", ("sms", "13800000001"))
+            late = replace(reminder(1), quiet_hours=QuietHours(start=time(20), end=time(7, 30)))
+            await enqueue(notify, [reminder(2), late])
+            notify.clock = Clock(local(2026, 11, 20, 20, 30))  # a backlog, delivered in the evening
+
+            await scan_and_deliver(notify)
+
+            assert len(gateway.received) == 1, "the default quiet hours begin at 21:00"
+            assert (await message(notify, late.key))["next_attempt_at"] == local(2026, 11, 21, 7, 30)
+            notify.clock = Clock(local(2026, 11, 21, 7, 29))
+            assert await scan_and_deliver(notify) == [] and len(gateway.received) == 1
+            notify.clock = Clock(local(2026, 11, 21, 7, 30))
+            await scan_and_deliver(notify)
+            assert len(gateway.received) == 2 and (await message(notify, late.key))["status"] == "sent"
 
 
 async def test_a_retry_falling_in_quiet_hours_waits_for_the_morning(

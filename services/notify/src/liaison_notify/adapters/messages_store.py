@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_notify.adapters.grouped_updates import find_by_ids, grouped
 from liaison_notify.domain.messages import Message
+from liaison_notify.domain.rules import QuietHours
 
 MESSAGES = "messages"
 # A message with no ``not_before`` is due at once; a date, not null, keeps the due query indexed.
@@ -29,6 +30,7 @@ def to_document(message: Message) -> Document:
         **{name: getattr(message, name) for name in MESSAGE_FIELDS},
         "variables": dict(message.variables),
         "tags": list(message.tags),
+        "quiet_hours": message.quiet_hours.model_dump(mode="json"),
         "status": "pending",
         "next_attempt_at": message.not_before or AT_ONCE,
         "tried": [],
@@ -37,7 +39,9 @@ def to_document(message: Message) -> Document:
 
 def to_message(document: Document) -> Message:
     fields: dict[str, Any] = {name: document.get(name) for name in MESSAGE_FIELDS}
-    return Message(**{**fields, "tags": tuple(document.get("tags", ()))})
+    tags = tuple(document.get("tags", ()))
+    quiet_hours = QuietHours.model_validate(document.get("quiet_hours") or {})  # older messages: the default
+    return Message(**{**fields, "tags": tags, "quiet_hours": quiet_hours})
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -37,6 +37,7 @@ def reminder_message(duty: Duty, rule: Rule, reminder: Reminder) -> Message:
         district_id=duty.district_id,
         duty_id=duty.id,
         tags=("reminder",),
+        quiet_hours=rule.quiet_hours,
     )
 
 
@@ -53,4 +54,5 @@ def escalation_message(duty: Duty, rule: Rule, escalation: Escalation) -> Messag
         station_id=duty.station_id,
         district_id=duty.district_id,
         tags=("escalation",),
+        quiet_hours=rule.quiet_hours,
     )

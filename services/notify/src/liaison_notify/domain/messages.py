@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from liaison_notify.domain.rules import QuietHours
+
 
 @dataclass(frozen=True)
 class Message:
@@ -24,6 +26,8 @@ class Message:
     duty_id: str | None = None
     not_before: datetime | None = None
     tags: tuple[str, ...] = field(default=())
+    # Its rule's: a message due then (a backlog, a retry, the next channel) waits for their end.
+    quiet_hours: QuietHours = field(default_factory=QuietHours)
 
     @property
     def key(self) -> str:

@@ -52,6 +52,11 @@ def outside_quiet_hours(moment: datetime, quiet: QuietHours) -> datetime:
     return end if end > moment else end + ONE_DAY
 
 
+def quiet_hours_end(moment: datetime, quiet: QuietHours) -> datetime:
+    """``outside_quiet_hours`` for a moment in UTC, judged in Asia/Shanghai time."""
+    return outside_quiet_hours(moment.astimezone(SHANGHAI), quiet).astimezone(UTC)
+
+
 def schedule(rule: Rule, window: Window) -> list[Reminder]:
     """The rule's reminders inside the window, in time order, each once."""
     found: dict[str, Reminder] = {}

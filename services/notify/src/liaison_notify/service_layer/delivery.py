@@ -32,6 +32,7 @@ from liaison_notify.adapters.rate_limit import RateLimiter
 from liaison_notify.config import Settings
 from liaison_notify.domain.channels import Channel, Route, next_route
 from liaison_notify.domain.messages import Message
+from liaison_notify.domain.schedule import quiet_hours_end
 from liaison_notify.domain.templates import render
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.delivery_record import Result, record
@@ -128,22 +129,27 @@ async def _drop_closed_duties(notify: Notify, documents: list[Document], now: da
 
 
 async def _plan(notify: Notify, documents: list[Document], now: datetime) -> list[Plan]:
-    """Each message's route and text; a message that cannot be rendered fails visibly."""
+    """Each message's route and text. A message in its quiet hours (a backlog, a retry, the next
+    channel) waits for their end; one that cannot be rendered fails visibly."""
     recipients = await recipients_store.find_many(notify.db, (d["recipient_id"] for d in documents))
-    plans, broken = [], {}
+    plans: list[Plan] = []
+    held: dict[str, Document] = {}
     for document in documents:
         message = messages_store.to_message(document)
+        if (morning := quiet_hours_end(now, message.quiet_hours)) > now:
+            held[message.key] = {"$set": {"next_attempt_at": morning}}
+            continue
         recipient = recipients.get(message.recipient_id)
         routes = recipient.routes if recipient else (Route(Channel.INBOX),)
         try:
             title, body = render(message.template, message.variables)
         except InvalidInput as exc:
             log.error("message cannot be rendered", extra={"fields": {"message": message.key, "error": exc.message}})
-            broken[message.key] = {"$set": {"status": "failed", "error": exc.message, "failed_at": now}}
+            held[message.key] = {"$set": {"status": "failed", "error": exc.message, "failed_at": now}}
             continue
         route = next_route(routes, set(document.get("tried", [])))
         plans.append(Plan(document, message, route, routes, title, body))
-    await messages_store.update(notify.db, broken)
+    await messages_store.update(notify.db, held)
     return plans
 
 

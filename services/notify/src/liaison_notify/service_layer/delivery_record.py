@@ -3,7 +3,7 @@ attempt logged with the provider's answer, the message's next step, the reminder
 the station's alerts (stored, and shown in the station's inbox)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from liaison_infra.mongo import Document, Transaction
 
@@ -12,10 +12,9 @@ from liaison_notify.adapters.providers import Outcome
 from liaison_notify.config import Settings
 from liaison_notify.domain.channels import EXTERNAL, Channel, Route
 from liaison_notify.domain.messages import Message
-from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.domain.reminder_events import ReminderFailed, ReminderSent
 from liaison_notify.domain.rules import QuietHours
-from liaison_notify.domain.schedule import outside_quiet_hours
+from liaison_notify.domain.schedule import quiet_hours_end
 from liaison_notify.domain.templates import render
 
 ALERT_REASONS = {
@@ -76,7 +75,7 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
         }
         _publish_failure(tx, result, "unknown", Channel.INBOX)
     elif result.attempt < settings.channel_attempts:
-        retry_at = _retry_at(now, settings.retry_base_seconds * 2 ** (result.attempt - 1))
+        retry_at = _retry_at(now, settings.retry_base_seconds * 2 ** (result.attempt - 1), message.quiet_hours)
         end = {"status": "retry", "retry_at": retry_at}
         batch.messages[message.key] = {"$set": {"next_attempt_at": retry_at}}
     else:
@@ -97,11 +96,9 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
     batch.claims[claim] = deliveries_store.settling({**end, "settled_at": now, "answer": outcome.answer}, attempt)
 
 
-def _retry_at(now: datetime, backoff_seconds: float) -> datetime:
-    """After the backoff, moved out of the default quiet hours (a message does not carry its
-    rule's own: the duties release reminders outside them, and only retries are timed here)."""
-    later = (now + timedelta(seconds=backoff_seconds)).astimezone(SHANGHAI)
-    return outside_quiet_hours(later, QuietHours()).astimezone(UTC)
+def _retry_at(now: datetime, backoff_seconds: float, quiet: QuietHours) -> datetime:
+    """After the backoff, moved out of the message's quiet hours."""
+    return quiet_hours_end(now + timedelta(seconds=backoff_seconds), quiet)
 
 
 def _about(result: Result) -> dict[str, object]:
