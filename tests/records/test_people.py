@@ -146,6 +146,12 @@ async def test_lookup_by_id_number_or_phone_goes_through_keyed_hashes(records, c
     assert [p["id"] for p in by_id.json()] == [person["id"]]
     by_phone = await records.get("/v1/people/lookup", params={"phone": " 13877212345 "}, headers=headers)
     assert [p["id"] for p in by_phone.json()] == [person["id"]]
+    # One number however it is written: at registration (full-width, dashes) and at lookup.
+    lin_file = lin(phones=["１３９-7725 4321"])
+    other = (await register(records, caller, lin_file)).json()
+    for written in ("13977254321", "139-7725-4321", "(139) 7725 4321"):
+        found = await records.get("/v1/people/lookup", params={"phone": written}, headers=headers)
+        assert [p["id"] for p in found.json()] == [other["id"]], written
     neither = await records.get("/v1/people/lookup", headers=headers)
     assert neither.status_code == 422 and neither.json()["error"]["code"] == "one_key_required"
 

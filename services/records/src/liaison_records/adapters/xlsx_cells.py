@@ -16,6 +16,8 @@ from typing import Any
 
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
+from liaison_records.domain.phones import spelled
+
 CellValue = str | int | float | bool | datetime | date | time | timedelta | None
 
 GENDERS = {"男": "male", "男性": "male", "女": "female", "女性": "female"}
@@ -80,7 +82,6 @@ _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _LIST_SEPARATORS = re.compile(r"[、,;/\s]+")
 _PHONE_SEPARATORS = re.compile(r"[、,;/]+")
 _PHONE = re.compile(r"\+?\d{5,20}")
-_PHONE_FILLER = re.compile(r"[\s-]")
 _ID_NUMBER = re.compile(r"\d{17}[\dX]|\d{15}")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+?\d+")
 _FULL_DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?(\s+\d{1,2}:\d{2}(:\d{2})?)?")
@@ -173,10 +174,8 @@ def parse_phones(value: CellValue) -> list[str]:
     part is too long to be one number, so "138 0772 0011" and "0772 2811234" stay whole."""
     phones: list[str] = []
     for part in _PHONE_SEPARATORS.split(half_width(clean_text(value))):
-        joined = _PHONE_FILLER.sub("", part)
-        pieces = (
-            [joined] if len(joined.lstrip("+")) <= _LONGEST_NUMBER else [_PHONE_FILLER.sub("", p) for p in part.split()]
-        )
+        joined = spelled(part)
+        pieces = [joined] if len(joined.lstrip("+")) <= _LONGEST_NUMBER else [spelled(p) for p in part.split()]
         phones.extend(piece for piece in pieces if piece)
     if not all(_PHONE.fullmatch(phone) for phone in phones):
         raise CellError("invalid_phone", "电话号码格式不对")

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from liaison_records.domain.org import Text, distinct
+from liaison_records.domain.phones import spelled
 
 # ISO 3166-1 alpha-2 codes a returnee may have come back from; an unknown code is refused.
 COUNTRIES = frozenset(
@@ -150,7 +151,7 @@ class PersonFields(BaseModel):
     gender: Gender | None = None
     birth_date: date | None = None
     id_number: Text | None = None
-    phones: list[Text] = Field(default_factory=list, max_length=5)
+    phones: list[Annotated[Text, AfterValidator(spelled)]] = Field(default_factory=list, max_length=5)
     address: Address = Field(default_factory=Address)
     country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the country returned from")
     return_year: int | None = Field(default=None, ge=1900, le=2100)

@@ -21,6 +21,7 @@ from liaison_records.adapters.people_index import Facts, SortKey, facet, sort_ke
 from liaison_records.adapters.people_store import PEOPLE, age_bounds, masked_view
 from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 from liaison_records.domain.people import Category, Hardship, Status
+from liaison_records.domain.phones import spelled
 from liaison_records.domain.pinyin import query_keys
 from liaison_records.service_layer.context import READERS, Records, require
 
@@ -128,7 +129,7 @@ async def lookup_people(
         condition = {"id_number_index": {"$in": records.codec.id_number_indexes(normalised)}}
     else:
         assert phone is not None
-        condition = {"phone_index": {"$in": records.codec.phone_indexes(phone.strip())}}
+        condition = {"phone_index": {"$in": records.codec.phone_indexes(spelled(phone))}}
     documents = await records.db[PEOPLE].find({**principal.scope_filter(), **condition}).to_list(20)
     return [masked_view(document) for document in documents]
 
