@@ -110,6 +110,10 @@ async def test_assignment_and_change_of_term_move_households_in_one_audited_step
         f"/v1/households/{ids[0]}/deputy", json={"deputy_id": new}, headers={**headers, "If-Match": '"1"'}
     )
     assert stale.status_code == 412
+    to_self = await records.post(
+        f"/v1/deputies/{old}/handover", json={"to_deputy_id": old, "reason": "换届"}, headers=headers
+    )
+    assert to_self.status_code == 422 and to_self.json()["error"]["code"] == "same_deputy"
     handed = await records.post(
         f"/v1/deputies/{old}/handover", json={"to_deputy_id": new, "reason": "换届"}, headers=headers
     )

@@ -8,7 +8,7 @@ from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
 from openpyxl import Workbook
 
-from tests.records.people_data import id_number
+from tests.records.people_data import chen, id_number
 
 XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 GOOD = [
@@ -88,6 +88,7 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
         "created": 3,
         "updated": 0,
         "unchanged": 0,
+        "refused": 0,
         "elsewhere": 0,
         "skipped": 1,
     }
@@ -118,6 +119,24 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     assert file.headers["ETag"] == '"2"' and file.json()["phones"] == ["138****0000"]
     updates = [e.data for e in await events(mongo, unique) if e.type == "returnee.updated"]
     assert [(u["person"]["person_id"], u["changed_fields"]) for u in updates] == [(people[0]["id"], ["phones"])]
+
+
+async def test_a_row_its_file_refuses_is_counted_and_the_rest_is_committed(records, caller, station, mongo, unique):
+    headers = caller(stations=("st-shengli",))
+    relative = chen(category="relative", relation="spouse", id_number=GOOD[0][3], phones=[])
+    assert (await records.post("/v1/people", json=relative, headers=headers)).status_code == 201
+    imported = (await upload(records, caller, roster(GOOD))).json()["id"]  # 陈小明 as a returnee (归侨)
+
+    done = await records.post(f"/v1/imports/{imported}/commit", json={}, headers=headers)
+
+    assert done.status_code == 200, done.text
+    assert {k: done.json()["progress"][k] for k in ("created", "refused", "updated")} == {
+        "created": 2,
+        "refused": 1,
+        "updated": 0,
+    }
+    kept = await mongo[f"records_{unique}"]["people"].find_one({"category": "relative", "relation": "spouse"})
+    assert kept is not None and kept["version"] == 1
 
 
 async def test_an_import_leaves_the_files_of_other_stations_alone(records, caller, station, mongo, unique):

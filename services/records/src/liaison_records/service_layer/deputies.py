@@ -128,8 +128,11 @@ async def list_deputies(records: Records, principal: Principal, station_id: str 
 async def hand_over(
     records: Records, principal: Principal, from_deputy_id: str, to_deputy_id: str, reason: str
 ) -> Document:
-    """Move every household of one deputy to another (换届), in one transaction, audited."""
+    """Move every household of one deputy to another (换届), in one transaction, audited: those
+    within the caller's scope (a deputy serving two districts is handed over by each)."""
     require(principal, (Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR), "hand households over")
+    if from_deputy_id == to_deputy_id:
+        raise InvalidInput("same_deputy", "a deputy cannot hand households over to themself", field="to_deputy_id")
     source = await load_deputy(records, principal, from_deputy_id)
     target = await load_deputy(records, principal, to_deputy_id)
     households = await records.db[HOUSEHOLDS].find({"deputy_id": from_deputy_id, **principal.scope_filter()}).to_list()

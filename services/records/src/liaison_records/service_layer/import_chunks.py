@@ -12,7 +12,9 @@ row. A new file names its import, and its registration entry in the history is r
 Rows are upserted by ID number through the blind index: a row whose file already says the same
 changes nothing, so importing the same file again writes nothing. A row whose ID number is on
 file at another station leaves that file alone: an import changes only its own station's files
-(the row is counted as ``elsewhere``; the person moves through the API, by whoever may).
+(the row is counted as ``elsewhere``; the person moves through the API, by whoever may). A row
+the file's rules refuse as a change is left out and counted as ``refused``, so that one row
+cannot stop a commit half-way.
 """
 
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal
+from liaison_infra.domain_errors import DomainError
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
 from pymongo import ReplaceOne
 
@@ -83,8 +86,15 @@ async def write_chunk(records: Records, principal: Principal, import_id: str, ch
     on_file = {key: d for key, d in found.items() if d["station_id"] == chunk.candidates[key].person.station_id}
     new = [candidate for key, candidate in chunk.candidates.items() if key not in found]
     changed: list[tuple[Document, Person, list[FieldChange]]] = []
+    refused = 0
     for key, current in on_file.items():
-        person, changes = files.change(records.codec.to_person(current), _import_patch(chunk.candidates[key].fields))
+        try:
+            person, changes = files.change(
+                records.codec.to_person(current), _import_patch(chunk.candidates[key].fields)
+            )
+        except DomainError:  # the row contradicts the file (say, a returnee's row over a relative's file)
+            refused += 1
+            continue
         if changes:
             changed.append((current, person, changes))
     now = records.clock()
@@ -120,7 +130,8 @@ async def write_chunk(records: Records, principal: Principal, import_id: str, ch
     return {
         "created": len(new),
         "updated": len(changed),
-        "unchanged": len(on_file) - len(changed),
+        "unchanged": len(on_file) - len(changed) - refused,
+        "refused": refused,
         "elsewhere": len(found) - len(on_file),
         "skipped": chunk.rows - len(chunk.candidates),
     }

@@ -37,9 +37,9 @@ MAX_REPORTED_PROBLEMS = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 KEEP_UPLOADS = timedelta(days=7)
 Mode = Literal["all_or_nothing", "valid_rows"]
-# What a commit counts: rows read, files created, changed, already the same, on file at another
-# station (left alone), and rows skipped (invalid, or without an ID number).
-PROGRESS = ("rows_done", "created", "updated", "unchanged", "elsewhere", "skipped")
+# What a commit counts: rows read, files created, changed, already the same, refused as a change
+# of their file, on file at another station (left alone), and skipped (invalid, or no ID number).
+PROGRESS = ("rows_done", "created", "updated", "unchanged", "refused", "elsewhere", "skipped")
 
 
 def _bucket(records: Records) -> AsyncGridFSBucket:
