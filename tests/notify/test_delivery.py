@@ -85,7 +85,11 @@ async def test_a_batch_sent_in_parts_records_each_part_once(
     endpoints: Endpoints, keys: tuple[Path, Path], unique: str
 ) -> None:
     with http_receiver() as bot:
-        urls_and_rate = {"wecom_url": bot.url("wecom"), "rate_per_second": {"wecom": 1000}}
+        urls_and_rate = {
+            "wecom_url": bot.url("wecom"),
+            "rate_per_second": {"wecom": 1000},
+            "rate_per_minute_per_address": {"wecom": 1000},
+        }
         async with delivering(endpoints, keys, unique, **urls_and_rate) as notify:
             await reachable(notify, "deputy:dep-1", ("wecom", "bot-key-1"))
             batch = [reminder(n) for n in range(1, 2 * SENDS_PER_RECORD + 11)]  # three parts

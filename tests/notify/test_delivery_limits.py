@@ -48,6 +48,28 @@ async def test_a_channel_sends_no_more_than_its_rate_per_second(
             assert len(gateway.received) == 5
 
 
+async def test_a_bot_gets_no_more_than_its_messages_a_minute(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as bot:
+        limits = {"rate_per_minute_per_address": {"wecom": 3}, "rate_per_second": {"wecom": 100}}
+        async with delivering(endpoints, keys, unique, wecom_url=bot.url("wecom"), **limits) as notify:
+            # Two deputies reached through one station's group bot, a third through its own.
+            for deputy in ("dep-1", "dep-2"):
+                await reachable(notify, f"deputy:{deputy}", ("wecom", "station-bot"))
+            await reachable(notify, "deputy:dep-3", ("wecom", "own-bot"))
+            shared = [reminder(n, recipient=f"deputy:dep-{1 + n % 2}") for n in range(1, 6)]
+            await enqueue(notify, [*shared, reminder(9, recipient="deputy:dep-3")])
+
+            await scan_and_deliver(notify)
+            assert sorted(item["path"] for item in bot.received) == ["/wecom/own-bot"] + ["/wecom/station-bot"] * 3
+            advance(notify, seconds=30)
+            assert await scan_and_deliver(notify) == [], "the others wait for the next minute"
+            advance(notify, seconds=30)
+            await scan_and_deliver(notify)
+            assert len(bot.received) == 6
+
+
 async def test_a_worker_killed_mid_send_is_never_resent_outside_the_inbox(
     endpoints: Endpoints, keys: tuple[Path, Path], unique: str
 ) -> None:

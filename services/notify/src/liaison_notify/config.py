@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
     rate_per_second: dict[str, int] = Field(
         default_factory=lambda: {"wecom": 20, "dingtalk": 20, "sms": 50, "email": 20, "inbox": 10_000}
     )
+    # Sends per minute to one address, where the provider limits each: a WeCom or DingTalk group
+    # bot takes 20 a minute and refuses the rest.
+    rate_per_minute_per_address: dict[str, int] = Field(default_factory=lambda: {"wecom": 20, "dingtalk": 20})
     send_concurrency: int = Field(default=16, ge=1, le=256)
     # The inbox stream's wait for news before it sends a comment (keeping proxies from closing it).
     # SecantusDB shows a change on the change stream's next getMore, so this bounds the latency too.

@@ -17,6 +17,7 @@ outside the inbox raises the same kind of alert, so nothing is dropped without a
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from redis.asyncio import Redis
 from liaison_notify.adapters import deliveries_store, inbox_store, messages_store, recipients_store
 from liaison_notify.adapters.grouped_updates import find_by_ids
 from liaison_notify.adapters.providers import Outcome, apprise_url, send
-from liaison_notify.adapters.rate_limit import RateLimiter
+from liaison_notify.adapters.rate_limit import RateLimiter, window_end
 from liaison_notify.config import Settings
 from liaison_notify.domain.channels import Channel, Route, next_route
 from liaison_notify.domain.messages import Message
@@ -154,18 +155,42 @@ async def _plan(notify: Notify, documents: list[Document], now: datetime) -> lis
 
 
 async def _within_rate(notify: Notify, limiter: RateLimiter, plans: list[Plan], now: datetime) -> list[Plan]:
-    """The plans each channel's rate allows in this second; the others are due in the next."""
+    """The plans the rates allow now: each address's per minute (a bot's own limit), then each
+    channel's per second; the others are due when their window ends."""
     settings = notify.settings
-    allowed: list[Plan] = []
     deferred: dict[str, Document] = {}
-    next_window = now.replace(microsecond=0) + timedelta(seconds=1)
-    for channel in Channel:
-        group = [plan for plan in plans if plan.route.channel == channel]
-        per_second = settings.rate_per_second.get(channel.value)
-        granted = len(group) if per_second is None else await limiter.take(channel, len(group), per_second, now)
-        allowed += group[:granted]
-        deferred |= {plan.message.key: {"$set": {"next_attempt_at": next_window}} for plan in group[granted:]}
+    by_address = await _within(limiter, plans, settings.rate_per_minute_per_address, 60, now, deferred)
+    allowed = await _within(limiter, by_address, settings.rate_per_second, 1, now, deferred, per_address=False)
     await messages_store.update(notify.db, deferred)
+    return allowed
+
+
+async def _within(
+    limiter: RateLimiter,
+    plans: list[Plan],
+    limits: dict[str, int],
+    seconds: int,
+    now: datetime,
+    deferred: dict[str, Document],
+    *,
+    per_address: bool = True,
+) -> list[Plan]:
+    """The plans ``limits`` (by channel) allow in this window of ``seconds``, per address or per
+    channel; the others are added to ``deferred``, due at the window's end."""
+    groups: defaultdict[str, list[Plan]] = defaultdict(list)
+    allowed: list[Plan] = []
+    for plan in plans:
+        channel = plan.route.channel.value
+        if channel in limits:
+            groups[f"{channel}:{plan.route.address}" if per_address else channel].append(plan)
+        else:
+            allowed.append(plan)
+    for scope, group in groups.items():
+        limit = limits[group[0].route.channel.value]
+        granted = await limiter.take(scope, len(group), limit, now, seconds)
+        allowed += group[:granted]
+        due = window_end(now, seconds)
+        deferred |= {plan.message.key: {"$set": {"next_attempt_at": due}} for plan in group[granted:]}
     return allowed
 
 
