@@ -168,6 +168,27 @@ async def test_a_message_due_in_its_quiet_hours_waits_for_their_end(
             assert len(gateway.received) == 2 and (await message(notify, late.key))["status"] == "sent"
 
 
+async def test_each_retry_waits_twice_as_long_as_the_one_before(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as gateway:
+        gateway.failures_left = 100
+        settings = {"sms_url": gateway.url("sms"), "channel_attempts": 4, "retry_base_seconds": 60}
+        async with delivering(endpoints, keys, unique, **settings) as notify:
+            await reachable(notify, "deputy:dep-1", ("sms", "13800000001"))
+            await enqueue(notify, [reminder()])
+            waits = []
+            for attempt in range(1, 4):
+                await scan_and_deliver(notify)
+                assert gateway.refused == attempt
+                retry_at = (await message(notify, reminder().key))["next_attempt_at"]
+                waits.append((retry_at - notify.clock()).total_seconds())
+                notify.clock = Clock(retry_at - timedelta(seconds=1))
+                assert await scan_and_deliver(notify) == [], "nothing before the backoff ends"
+                notify.clock = Clock(retry_at)
+            assert waits == [60, 120, 240]
+
+
 async def test_a_retry_falling_in_quiet_hours_waits_for_the_morning(
     endpoints: Endpoints, keys: tuple[Path, Path], unique: str
 ) -> None:

@@ -68,6 +68,27 @@ async def test_filters_combine(records, caller, station) -> None:
     assert await names(records, caller, q="chen", country="ID") == ["陈晓红"]
 
 
+async def test_files_are_found_by_household_and_by_status(records, caller, station) -> None:
+    ids = await seeded(records, caller)
+    headers = caller(stations=("st-shengli",))
+    members = [
+        {"person_id": ids["陈小明"], "relation_to_head": "self"},
+        {"person_id": ids["林美华"], "relation_to_head": "spouse"},
+    ]
+    household = await records.post(
+        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
+    )
+    assert household.status_code == 201, household.text
+    closed = await records.post(
+        f"/v1/people/{ids['王建国']}/close", json={"status": "deceased"}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert closed.status_code == 200, closed.text
+
+    assert await names(records, caller, household_id=household.json()["id"]) == ["陈小明", "林美华"]
+    assert await names(records, caller, status="deceased") == ["王建国"]
+    assert "王建国" not in await names(records, caller, status="active")
+
+
 async def test_cursor_pages_cover_everything_once_in_either_order_even_across_equal_names(
     records, caller, station
 ) -> None:
