@@ -69,9 +69,9 @@ from liaison_infra.tokens import ensure_key_pair
 from liaison_records.adapters.indexes import ensure_indexes
 from liaison_records.adapters.people_store import PEOPLE, age_bounds
 from liaison_records.domain.pinyin import name_keys, query_keys
+from liaison_records.service_layer.history import HISTORY
 from liaison_records.service_layer.import_chunks import CHUNK_ROWS
 from liaison_records.service_layer.imports import IMPORTS
-from liaison_records.service_layer.people import HISTORY
 from liaison_records.service_layer.search import LIVE_STATUSES
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection

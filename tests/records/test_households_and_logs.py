@@ -131,6 +131,10 @@ async def test_assignment_and_change_of_term_move_households_in_one_audited_step
     ]
     audit = await mongo[f"records_{unique}"]["audit"].find({"action": "hand_over"}).to_list()
     assert len(audit) == 1 and "换届" in audit[0]["subject"]
+    history = (await records.get(f"/v1/people/{head}/history", headers=headers)).json()
+    links = [(h["field"], h["before"], h["after"], h["by"]) for h in history if h["field"] != "*"]
+    assert links[-2:] == [("deputy_id", None, old, "staff-1"), ("deputy_id", old, new, "staff-1")]
+    assert ("household_id", None, ids[0], "staff-1") in links or ("household_id", None, ids[1], "staff-1") in links
 
 
 async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, caller, station, mongo, unique):

@@ -9,10 +9,10 @@ from liaison_infra.domain_errors import InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.pii import mask_phone
 
-from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.deputies import DeputyFields
 from liaison_records.domain.events import AssignmentChanged, DeputyChannels, DeputyRegistered, DeputyUpdated
 from liaison_records.service_layer.context import STATIONS, WRITERS, Records, check_version, document_view, require
+from liaison_records.service_layer.history import link
 
 DEPUTIES = "deputies"
 HOUSEHOLDS = "households"
@@ -145,11 +145,8 @@ async def hand_over(
             await tx.replace(
                 HOUSEHOLDS, {**household, "deputy_id": to_deputy_id}, expected_version=household["version"]
             )
-            await tx.db[PEOPLE].update_many(
-                {"_id": {"$in": [member["person_id"] for member in household["members"]]}},
-                {"$set": {"deputy_id": to_deputy_id}, "$inc": {"version": 1}},
-                session=tx.session,
-            )
+            members = [member["person_id"] for member in household["members"]]
+            await link(tx, principal, records.clock(), members, {"deputy_id": to_deputy_id})
             tx.publish(
                 AssignmentChanged(
                     household_id=household["_id"],

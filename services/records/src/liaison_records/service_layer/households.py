@@ -1,7 +1,7 @@
 """Households: who lives together, who heads them, who abroad they are tied to, and the one
 deputy responsible for visiting them every month."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -15,6 +15,7 @@ from liaison_records.domain.households import HouseholdFields
 from liaison_records.domain.people import Hardship, Status
 from liaison_records.service_layer.context import READERS, WRITERS, Records, check_version, document_view, require
 from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
+from liaison_records.service_layer.history import link
 
 ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly households
 
@@ -90,21 +91,15 @@ async def _announce(tx: Transaction, query: dict[str, Any], today: date) -> None
         tx.publish(_changed_event(household, members, today), **_routing(household))
 
 
-async def _link_members(tx: Transaction, household: Document, previous_ids: list[str]) -> None:
-    """Keep each member's file pointing at its household and deputy (bumping its version)."""
+async def _link_members(
+    tx: Transaction, principal: Principal, at: datetime, household: Document, previous_ids: list[str]
+) -> None:
+    """Keep each member's file pointing at its household and deputy (bumping its version, with
+    history); those who left point at none."""
     ids = [member["person_id"] for member in household["members"]]
     left = [person_id for person_id in previous_ids if person_id not in ids]
-    if left:
-        await tx.db[PEOPLE].update_many(
-            {"_id": {"$in": left}},
-            {"$set": {"household_id": None, "deputy_id": None}, "$inc": {"version": 1}},
-            session=tx.session,
-        )
-    await tx.db[PEOPLE].update_many(
-        {"_id": {"$in": ids}},
-        {"$set": {"household_id": household["_id"], "deputy_id": household.get("deputy_id")}, "$inc": {"version": 1}},
-        session=tx.session,
-    )
+    await link(tx, principal, at, left, {"household_id": None, "deputy_id": None})
+    await link(tx, principal, at, ids, {"household_id": household["_id"], "deputy_id": household.get("deputy_id")})
 
 
 async def create_household(
@@ -125,7 +120,7 @@ async def create_household(
 
     async def write(tx: Transaction) -> None:
         await tx.insert(HOUSEHOLDS, document)
-        await _link_members(tx, document, [])
+        await _link_members(tx, principal, records.clock(), document, [])
         tx.publish(_changed_event(document, members, records.clock().date()), **_routing(document))
 
     await records.runtime.transaction(write)
@@ -152,7 +147,7 @@ async def update_household(
 
     async def write(tx: Transaction) -> int:
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
-        await _link_members(tx, document, previous_ids)
+        await _link_members(tx, principal, records.clock(), document, previous_ids)
         tx.publish(_changed_event(document, members, records.clock().date()), **_routing(document))
         return version
 
@@ -183,7 +178,7 @@ async def assign_deputy(
 
     async def write(tx: Transaction) -> int:
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
-        await _link_members(tx, document, [])
+        await _link_members(tx, principal, records.clock(), document, [])
         tx.publish(
             AssignmentChanged(
                 household_id=household_id,

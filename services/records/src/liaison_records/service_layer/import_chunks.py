@@ -34,8 +34,9 @@ from liaison_records.domain.events import ReturneeRegistered, ReturneeUpdated
 from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields
 from liaison_records.service_layer.context import Records
+from liaison_records.service_layer.history import HISTORY, history_entries
 from liaison_records.service_layer.import_rows import RowFile
-from liaison_records.service_layer.people import HISTORY, IMPORT_ID, KEPT_ON_CHANGE, history_entries, routing
+from liaison_records.service_layer.people import IMPORT_ID, KEPT_ON_CHANGE, routing
 
 CHUNK_ROWS = 500
 LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in

@@ -1,13 +1,11 @@
 """Handlers for people's files: register, read, change, search, history, merge, archive, erase."""
 
-from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, NotFound
 from liaison_infra.mongo import Document, Transaction, forget_retained
-from liaison_infra.pii import mask_middle
 
 from liaison_records.adapters.people_store import PEOPLE, masked_view
 from liaison_records.domain import files
@@ -15,9 +13,9 @@ from liaison_records.domain.events import ReturneeArchived, ReturneeErased, Retu
 from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
+from liaison_records.service_layer.history import HISTORY, history_entries
 from liaison_records.service_layer.households import remove_member, replace_member
 
-HISTORY = "history"
 # The import that registered a file; its registration entry is read from the file (see
 # ``imported_registration``).
 IMPORT_ID = "import_id"
@@ -163,31 +161,6 @@ async def _record_history(
     tx: Transaction, person: Person, changes: list[FieldChange], principal: Principal, records: Records
 ) -> None:
     await tx.db[HISTORY].insert_many(history_entries(person, changes, principal, records.clock()), session=tx.session)
-
-
-def history_entries(person: Person, changes: list[FieldChange], principal: Principal, at: datetime) -> list[Document]:
-    """One entry per changed field; protected values are kept masked, never in clear."""
-    return [
-        {
-            "person_id": person.id,
-            "station_id": person.station_id,
-            "version": person.version or 1,
-            "at": at,
-            "by": principal.subject,
-            "field": change.field,
-            "before": _history_value(change.field, change.before),
-            "after": _history_value(change.field, change.after),
-        }
-        for change in changes
-    ]
-
-
-def _history_value(field: str, value: Any) -> Any:
-    if value is None or field not in files.PROTECTED_FIELDS:
-        return value
-    if isinstance(value, list):
-        return [mask_middle(str(item), 3, 2) for item in value]
-    return mask_middle(str(value), 3, 2)
 
 
 def imported_registration(document: Document) -> list[Document]:
