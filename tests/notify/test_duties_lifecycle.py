@@ -157,3 +157,9 @@ async def test_a_miss_nobody_can_be_told_of_is_still_recorded_for_all_to_see(not
     assert b'"escalate_to":[]' in await _payloads(notify, "monthly_visit|2026-11|h-1")
     escalations = await notify.db["messages"].find({"tags": "escalation"}).to_list()
     assert [m["recipient_id"] for m in escalations] == ["station_head:st-9"]
+    # The district step went nowhere: the station head is told so; the rule with no ladder says nothing.
+    alerts = await notify.db["messages"].find({"tags": "alert"}).to_list()
+    assert [(m["recipient_id"], m["subject_id"], m["template"]) for m in alerts] == [
+        ("station_head:st-9", "h-9", "escalation_unroutable")
+    ]
+    assert "district is not known" in alerts[0]["variables"]["note"]

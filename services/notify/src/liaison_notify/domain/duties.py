@@ -29,6 +29,9 @@ class DutyStatus(StrEnum):
     MISSED = "missed"
 
 
+NOBODY = "nobody"  # the step recorded when a rule has no escalation ladder
+
+
 @dataclass(frozen=True)
 class Escalation:
     """A step of the ladder, planned at ``due``; ``recipient_id`` None means nobody could be told."""
@@ -104,7 +107,7 @@ class Duty:
         With no step at all the miss is still recorded, as an escalation to nobody, so it shows.
         """
         planned = tuple(self._plan(step, rule.quiet_hours) for step in rule.escalation) or (
-            Escalation("nobody", self.window_end, None, "no escalation step is configured for this rule"),
+            Escalation(NOBODY, self.window_end, None, "no escalation step is configured for this rule"),
         )
         routable = [e.due for e in planned if e.recipient_id is not None]
         return replace(

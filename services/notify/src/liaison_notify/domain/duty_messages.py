@@ -6,7 +6,7 @@ an escalation by the period and the ladder step, so producing either again is a 
 
 from datetime import timedelta
 
-from liaison_notify.domain.duties import Duty, Escalation
+from liaison_notify.domain.duties import NOBODY, Duty, Escalation
 from liaison_notify.domain.messages import Message
 from liaison_notify.domain.periods import local_day
 from liaison_notify.domain.rules import Rule
@@ -39,6 +39,28 @@ def reminder_message(duty: Duty, rule: Rule, reminder: Reminder) -> Message:
         tags=("reminder",),
         quiet_hours=rule.quiet_hours,
     )
+
+
+def unroutable_messages(duty: Duty, rule: Rule) -> list[Message]:
+    """A missed duty's steps nobody could be told of (say, its station's district is not known),
+    told to the station head at the miss: an escalation never goes nowhere unseen. A rule with
+    no ladder at all escalates to nobody by choice, and says nothing."""
+    return [
+        Message(
+            rule_id=duty.rule_id,
+            subject_id=duty.subject_id,
+            occurrence=f"{duty.period_id}:escalation:{step.to}:unroutable",
+            recipient_id=f"station_head:{duty.station_id}",
+            template="escalation_unroutable",
+            variables={**variables(duty, rule), "escalated_to": step.to, "note": step.note or ""},
+            station_id=duty.station_id,
+            district_id=duty.district_id,
+            tags=("alert",),
+            quiet_hours=rule.quiet_hours,
+        )
+        for step in duty.escalations
+        if step.recipient_id is None and step.to != NOBODY
+    ]
 
 
 def escalation_message(duty: Duty, rule: Rule, escalation: Escalation) -> Message:

@@ -44,6 +44,10 @@ TEMPLATES: Mapping[str, Template] = {
         "{station_name}{week}工作小结",
         "已走访{visits_done}户，逾期未走访{visits_missed}户；本周到期事项{duties_due}项；逾期未答复意见建议{cases_overdue}件。",
     ),
+    "escalation_unroutable": Template(
+        "升级无人接收告警",
+        "{title}（{period}）逾期未办，应上报{escalated_to}，但{note}，未能上报，请核实站点所属区及联系人。",
+    ),
     "no_channel_alert": Template(
         "通知渠道告警",
         "{recipient_id}没有可用的通知渠道（{reason}），“{message_title}”已存入站内信，请核实联系方式。",

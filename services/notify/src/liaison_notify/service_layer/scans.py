@@ -19,7 +19,7 @@ from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
 from liaison_notify.adapters.messages_store import enqueue
 from liaison_notify.adapters.rules_store import load_rulebook
 from liaison_notify.domain.duties import Duty, new_duty
-from liaison_notify.domain.duty_messages import escalation_message, reminder_message
+from liaison_notify.domain.duty_messages import escalation_message, reminder_message, unroutable_messages
 from liaison_notify.domain.events import DutyMissed, about
 from liaison_notify.domain.messages import Message
 from liaison_notify.domain.periods import local_day
@@ -151,7 +151,9 @@ async def close_windows(notify: Notify, now: datetime) -> int:
         return taken, [escalation_message(duty, rule, step) for step in due]
 
     def miss(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
-        return escalate(duty.miss(rule), rule)
+        missed = duty.miss(rule)
+        taken, messages = escalate(missed, rule)
+        return taken, messages + unroutable_messages(missed, rule)
 
     def announce(duty: Duty) -> Event:
         return DutyMissed.model_validate(
