@@ -1,6 +1,7 @@
 """Importing a station's roster: dry run, mapping, all-or-nothing or valid rows, idempotent re-import."""
 
 import io
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -272,3 +273,38 @@ async def test_the_export_is_masked_formula_safe_and_reveal_is_audited(records, 
     assert await mongo[f"records_{unique}"]["audit"].count_documents({"action": "export_unmasked"}) == 1
     deputy = caller(Role.DEPUTY, stations=("st-shengli",))
     assert (await records.get("/v1/people/export", params={"reveal": "true"}, headers=deputy)).status_code == 403
+
+
+async def test_the_ugly_roster_goes_through_the_api_end_to_end(records, caller, station) -> None:
+    from tests.records.test_xlsx import FULL_WIDTH, ROWS, ugly_roster
+
+    # The adapter's ugly roster, its made-up ID numbers given valid check characters (spelt as
+    # messily as before: full-width, spaced, a lower-case x) so that its good rows import.
+    def valid(spelt: str) -> str:
+        body = "".join(c for c in unicodedata.normalize("NFKC", spelt) if c.isdigit())[:17]
+        return id_number(body[:6], body[6:14], body[14:])
+
+    rows = [dict(row) for row in ROWS]
+    rows[0]["E"] = valid(rows[0]["E"]).translate(FULL_WIDTH)
+    rows[2]["E"] = " ".join(valid(rows[2]["E"]).lower()[i : i + 4] for i in range(0, 18, 4))
+    rows[9]["E"] = valid(rows[9]["E"])
+    headers = caller(stations=("st-shengli",))
+    uploaded = await records.post(
+        "/v1/imports", params={"station_id": "st-shengli"}, content=ugly_roster(rows), headers={**headers, **XLSX}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    report = uploaded.json()["report"]
+    assert (report["importable"], report["rows"], report["valid_rows"]) == (True, 7, 3), report["problems"]
+    cells = {(p["row"], p["column_letter"], p["code"]) for p in report["problems"]}
+    assert {(9, "E", "id_number_mangled"), (11, "D", "invalid_date"), (10, "B", "required")} <= cells
+
+    commit = await records.post(
+        f"/v1/imports/{uploaded.json()['id']}/commit", json={"mode": "valid_rows"}, headers=headers
+    )
+    assert commit.status_code == 200 and commit.json()["progress"]["created"] == 3, commit.text
+    found = (await records.get("/v1/people", params={"q": "zhangwei"}, headers=headers)).json()["items"]
+    assert [(p["name"], p["country"], sorted(p["hardship"])) for p in found] == [
+        ("张伟", "VN", ["living_alone", "minimum_living"])
+    ]
+    by_phone = await records.get("/v1/people/lookup", params={"phone": "0772-281 1234"}, headers=headers)
+    assert [p["name"] for p in by_phone.json()] == ["张伟"]

@@ -50,7 +50,7 @@ ROWS: list[dict[str, Any]] = [
 ]
 
 
-def ugly_roster() -> bytes:
+def ugly_roster(rows: list[dict[str, Any]] = ROWS) -> bytes:
     """A roster as a station keeps it: two title rows, a two-row header with merged cells, full-width
     digits, an ID number turned into a float, dates in every spelling, blank and 序号-only rows."""
     workbook = Workbook()
@@ -65,7 +65,7 @@ def ugly_roster() -> bytes:
     sheet.merge_cells("F3:G3")
     for letter in "ABCDEHIJKLMNOP":
         sheet.merge_cells(f"{letter}3:{letter}4")
-    for row in ROWS:
+    for row in rows:
         sheet.append([row.get(letter) for letter in "ABCDEFGHIJKLMNOP"])
     buffer = io.BytesIO()
     workbook.save(buffer)
