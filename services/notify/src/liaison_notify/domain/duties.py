@@ -11,12 +11,12 @@ one of its reminder times for the scans to be sure to see it in time catches up 
 """
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from liaison_notify.domain.periods import SHANGHAI, Window, local_day
+from liaison_notify.domain.periods import Window, local_day
 from liaison_notify.domain.rules import EscalationStep, QuietHours, Rule
-from liaison_notify.domain.schedule import Reminder, outside_quiet_hours, schedule
+from liaison_notify.domain.schedule import Reminder, quiet_hours_end, schedule
 
 # How long a duty's write may take to be seen by the scans, at most: a reminder timed sooner than
 # this after the write is left to the duty's own catch-up, not to the scans' time ranges.
@@ -79,9 +79,8 @@ class Duty:
             return self, None
         catching_up = self.catch_up_at is not None and self.catch_up_at <= now
         due = [r for r in self.reminders if r.at <= now and (catching_up or after is None or r.at > after)]
-        local_now = now.astimezone(SHANGHAI)
-        if due and quiet.contains(local_now.time()):
-            return replace(self, catch_up_at=outside_quiet_hours(local_now, quiet).astimezone(UTC)), None
+        if due and (quiet_end := quiet_hours_end(now, quiet)) > now:
+            return replace(self, catch_up_at=quiet_end), None
         return (replace(self, catch_up_at=None) if catching_up else self), (due[-1] if due else None)
 
     def done_by(self, day: date) -> bool:
@@ -120,8 +119,7 @@ class Duty:
         )
 
     def _plan(self, step: EscalationStep, quiet: QuietHours) -> Escalation:
-        local_due = (self.window_end + timedelta(days=step.after_days)).astimezone(SHANGHAI)
-        due = outside_quiet_hours(local_due, quiet).astimezone(UTC)
+        due = quiet_hours_end(self.window_end + timedelta(days=step.after_days), quiet)
         if step.to == "station_head":
             return Escalation(step.to, due, f"station_head:{self.station_id}")
         if self.district_id is None:

@@ -134,11 +134,11 @@ async def _plan(notify: Notify, documents: list[Document], now: datetime) -> lis
     channel) waits for their end; one that cannot be rendered fails visibly."""
     recipients = await recipients_store.find_many(notify.db, (d["recipient_id"] for d in documents))
     plans: list[Plan] = []
-    held: dict[str, Document] = {}
+    set_aside: dict[str, Document] = {}
     for document in documents:
         message = messages_store.to_message(document)
         if (morning := quiet_hours_end(now, message.quiet_hours)) > now:
-            held[message.key] = {"$set": {"next_attempt_at": morning}}
+            set_aside[message.key] = {"$set": {"next_attempt_at": morning}}
             continue
         recipient = recipients.get(message.recipient_id)
         routes = recipient.routes if recipient else (Route(Channel.INBOX),)
@@ -146,11 +146,11 @@ async def _plan(notify: Notify, documents: list[Document], now: datetime) -> lis
             title, body = render(message.template, message.variables)
         except InvalidInput as exc:
             log.error("message cannot be rendered", extra={"fields": {"message": message.key, "error": exc.message}})
-            held[message.key] = {"$set": {"status": "failed", "error": exc.message, "failed_at": now}}
+            set_aside[message.key] = {"$set": {"status": "failed", "error": exc.message, "failed_at": now}}
             continue
         route = next_route(routes, set(document.get("tried", [])))
         plans.append(Plan(document, message, route, routes, title, body))
-    await messages_store.update(notify.db, held)
+    await messages_store.update(notify.db, set_aside)
     return plans
 
 
@@ -185,11 +185,11 @@ async def _within(
             groups[f"{channel}:{plan.route.address}" if per_address else channel].append(plan)
         else:
             allowed.append(plan)
+    due = window_end(now, seconds)
     for scope, group in groups.items():
         limit = limits[group[0].route.channel.value]
         granted = await limiter.take(scope, len(group), limit, now, seconds)
         allowed += group[:granted]
-        due = window_end(now, seconds)
         deferred |= {plan.message.key: {"$set": {"next_attempt_at": due}} for plan in group[granted:]}
     return allowed
 

@@ -13,7 +13,6 @@ from liaison_notify.config import Settings
 from liaison_notify.domain.channels import EXTERNAL, Channel, Route
 from liaison_notify.domain.messages import Message
 from liaison_notify.domain.reminder_events import ReminderFailed, ReminderSent
-from liaison_notify.domain.rules import QuietHours
 from liaison_notify.domain.schedule import quiet_hours_end
 from liaison_notify.domain.templates import render
 
@@ -75,7 +74,8 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
         }
         _publish_failure(tx, result, "unknown", Channel.INBOX)
     elif result.attempt < settings.channel_attempts:
-        retry_at = _retry_at(now, settings.retry_base_seconds * 2 ** (result.attempt - 1), message.quiet_hours)
+        backoff = timedelta(seconds=settings.retry_base_seconds * 2 ** (result.attempt - 1))
+        retry_at = quiet_hours_end(now + backoff, message.quiet_hours)  # after the backoff, out of quiet hours
         end = {"status": "retry", "retry_at": retry_at}
         batch.messages[message.key] = {"$set": {"next_attempt_at": retry_at}}
     else:
@@ -94,11 +94,6 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
     }
     claim = (deliveries_store.claim_id(message.key, result.channel), result.token)
     batch.claims[claim] = deliveries_store.settling({**end, "settled_at": now, "answer": outcome.answer}, attempt)
-
-
-def _retry_at(now: datetime, backoff_seconds: float, quiet: QuietHours) -> datetime:
-    """After the backoff, moved out of the message's quiet hours."""
-    return quiet_hours_end(now + timedelta(seconds=backoff_seconds), quiet)
 
 
 def _about(result: Result) -> dict[str, object]:

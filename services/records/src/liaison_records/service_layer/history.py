@@ -15,7 +15,6 @@ from liaison_records.domain import files
 from liaison_records.domain.files import FieldChange, Person
 
 HISTORY = "history"
-LINKS = ("household_id", "deputy_id")
 
 
 def history_entries(person: Person, changes: list[FieldChange], principal: Principal, at: datetime) -> list[Document]:
@@ -49,12 +48,13 @@ def _history_value(field: str, value: Any) -> Any:
 async def link(
     tx: Transaction, principal: Principal, at: datetime, person_ids: Iterable[str], links: dict[str, str | None]
 ) -> None:
-    """Point these files at a household and deputy (``LINKS``), bumping each one's version, with
-    a history entry for each link that changed: a hand-over shows in every member's history."""
+    """Point these files at a household and deputy (``links``: their new ``household_id`` and
+    ``deputy_id``), bumping each one's version, with a history entry for each link that changed:
+    a hand-over shows in every member's history."""
     ids = list(person_ids)
     if not ids:
         return
-    fields = {name: 1 for name in ("station_id", "version", *LINKS)}
+    fields = {name: 1 for name in ("station_id", "version", *links)}
     current = await tx.db[PEOPLE].find({"_id": {"$in": ids}}, fields, session=tx.session).to_list()
     await tx.db[PEOPLE].update_many({"_id": {"$in": ids}}, {"$set": links, "$inc": {"version": 1}}, session=tx.session)
     entries = [

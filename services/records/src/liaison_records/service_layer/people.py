@@ -272,10 +272,10 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     """
     require(principal, WRITERS, "erase people's files")
     document = await load_person(records, principal, person_id)
-    person = records.codec.to_person(document)
     stored = [document, *await _merged_into(records, person_id)]  # a scan: erasure is rare
     erased_at = {"erased_at": records.clock(), "erased_by": principal.subject}
     files_of_person = [records.codec.to_person(file) for file in stored]
+    person = files_of_person[0]
     tombstones = [{**records.codec.to_document(files.erased(file)), **erased_at} for file in files_of_person]
 
     async def write(tx: Transaction) -> None:
