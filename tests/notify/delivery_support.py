@@ -1,6 +1,7 @@
 """Helpers for the delivery tests: notify on a database of the test's own with its providers
 pointed at local receivers, a clock the test moves, and messages and recipients put in place."""
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
-from liaison_notify.adapters import messages_store, recipients_store
+from liaison_notify.adapters import deliveries_store, messages_store, recipients_store
 from liaison_notify.bootstrap import SPEC
 from liaison_notify.domain.channels import routes
 from liaison_notify.domain.messages import Message
@@ -91,3 +92,16 @@ async def message(notify: Notify, key: str) -> Document:
     document = await notify.db[messages_store.MESSAGES].find_one({"_id": key})
     assert document is not None
     return document
+
+
+async def delivery_log(notify: Notify, key: str) -> tuple[list[Document], list[Document]]:
+    """The message's claims and every attempt, as the API shows them."""
+    return await deliveries_store.of_message(notify.db, await message(notify, key))
+
+
+async def attempts_per_message(notify: Notify, keys: list[str]) -> Counter[str]:
+    """Attempts logged per message, over all its claims and its sends."""
+    counts: Counter[str] = Counter()
+    for key in keys:
+        counts[key] = len((await delivery_log(notify, key))[1])
+    return counts

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 from celery import Celery
-from liaison_notify.adapters import deliveries_store, messages_store, release_mark
+from liaison_notify.adapters import messages_store, release_mark
 from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
 from liaison_notify.config import Settings
 from liaison_notify.domain.messages import Message
@@ -18,7 +18,7 @@ from liaison_notify.service_layer.context import Notify
 
 from tests.apps import service_settings
 from tests.notify.celery_worker import eventually, worker_idle
-from tests.notify.delivery_support import START, delivering, enqueue, reachable, reminder
+from tests.notify.delivery_support import START, attempts_per_message, delivering, enqueue, reachable, reminder
 from tests.notify.receivers import HttpReceiver, http_receiver
 
 UNIQUE = f"celery_{uuid4().hex[:10]}"
@@ -68,14 +68,6 @@ async def settled(notify: Notify, celery: Celery, settings: Settings, messages: 
     await eventually(lambda: worker_idle(celery, settings), "idle")
 
 
-async def attempts_per_message(notify: Notify, messages: list[Message]) -> Counter[str]:
-    """Attempts logged per message, over all its claims."""
-    counts: Counter[str] = Counter()
-    async for claim in notify.db[deliveries_store.DELIVERIES].find({"message_id": {"$in": [m.key for m in messages]}}):
-        counts[claim["message_id"]] += len(claim["attempts"])
-    return counts
-
-
 async def test_two_beats_scanning_at_once_send_each_reminder_once(notify, celery, settings, gateway) -> None:
     await reachable(notify, "deputy:dep-1", ("sms", "13800000001"))
     batch = [reminder(n) for n in range(1, 13)]
@@ -87,7 +79,7 @@ async def test_two_beats_scanning_at_once_send_each_reminder_once(notify, celery
 
     texts = texts_to(gateway, "13800000001")
     assert len(texts) == 12 and set(texts.values()) == {1}
-    assert set((await attempts_per_message(notify, batch)).values()) == {1}
+    assert set((await attempts_per_message(notify, [m.key for m in batch])).values()) == {1}
     with celery.connection_for_read() as connection:  # the next minute's scan is not kept out
         assert connection.default_channel.client.keys(f"{settings.mongodb_database}.*.running") == []
 
@@ -105,7 +97,7 @@ async def test_a_celery_message_delivered_twice_sends_once(notify, celery, setti
     texts = texts_to(gateway, "13800000002")
     assert sorted(texts) == sorted(f"每月一走访：请在2026-11-30前走访住户h-{n:04d}（2026-11）。" for n in (1, 2, 3))
     assert set(texts.values()) == {1}
-    assert set((await attempts_per_message(notify, batch)).values()) == {1}
+    assert set((await attempts_per_message(notify, [m.key for m in batch])).values()) == {1}
 
 
 async def test_generation_reminders_and_the_digest_run_on_the_worker(notify, celery, settings, gateway) -> None:

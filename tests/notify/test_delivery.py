@@ -12,7 +12,17 @@ from liaison_notify.adapters import deliveries_store, inbox_store
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.delivery import SENDS_PER_RECORD, deliver
 
-from tests.notify.delivery_support import advance, delivering, enqueue, message, reachable, reminder, scan_and_deliver
+from tests.notify.delivery_support import (
+    advance,
+    attempts_per_message,
+    delivering,
+    delivery_log,
+    enqueue,
+    message,
+    reachable,
+    reminder,
+    scan_and_deliver,
+)
 from tests.notify.receivers import http_receiver, smtp_server
 
 
@@ -47,7 +57,7 @@ async def test_a_failing_sms_gateway_falls_back_to_email_which_gets_it_once(
             assert "h-0001" in mailbox.mails[0][2]
             stored = await message(notify, key)
             assert (stored["status"], stored["channel"]) == ("sent", "email")
-            claims, attempts = await deliveries_store.of_message(notify.db, key)
+            claims, attempts = await delivery_log(notify, key)
             assert [(a["channel"], a["delivered"]) for a in attempts] == [
                 ("sms", False),
                 ("sms", False),
@@ -102,8 +112,7 @@ async def test_a_batch_sent_in_parts_records_each_part_once(
             assert len({item["message"] for item in bot.received}) == len(batch)
             sent = await notify.db["messages"].count_documents({"_id": {"$in": ids}, "status": "sent"})
             assert sent == len(batch)
-            claims = notify.db[deliveries_store.DELIVERIES].find({"message_id": {"$in": ids}})
-            assert [len(claim["attempts"]) async for claim in claims] == [1] * len(batch)
+            assert set((await attempts_per_message(notify, ids)).values()) == {1}
             assert await events_of(notify) == Counter({"reminder.sent": len(batch)})
 
 
@@ -169,8 +178,8 @@ async def test_attempts_an_older_version_logged_apart_move_onto_their_claims(
             ]
         )
         await deliveries_store.fold_separate_attempts(notify.runtime)
-        _, attempts = await deliveries_store.of_message(notify.db, "m-1")
+        _, attempts = await deliveries_store.of_message(notify.db, {"_id": "m-1"})
         assert [(a["channel"], a["attempt"], a["delivered"], a["answer"]) for a in attempts] == logged
         assert deliveries_store.SEPARATE_ATTEMPTS not in await notify.db.list_collection_names()
         await deliveries_store.fold_separate_attempts(notify.runtime)  # a later start: nothing to fold
-        assert len((await deliveries_store.of_message(notify.db, "m-1"))[1]) == 3
+        assert len((await deliveries_store.of_message(notify.db, {"_id": "m-1"}))[1]) == 3

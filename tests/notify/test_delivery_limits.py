@@ -18,6 +18,7 @@ from tests.notify.delivery_support import (
     Clock,
     advance,
     delivering,
+    delivery_log,
     enqueue,
     message,
     reachable,
@@ -90,7 +91,7 @@ async def test_a_worker_killed_mid_send_is_never_resent_outside_the_inbox(
             assert bot.received == [], "neither WeCom again nor the next outside channel"
             stored = await message(notify, key)
             assert (stored["status"], stored["channel"]) == ("sent", "inbox")
-            claims, attempts = await deliveries_store.of_message(notify.db, key)
+            claims, attempts = await delivery_log(notify, key)
             assert {c["channel"]: c["status"] for c in claims} == {"wecom": "unknown", "inbox": "sent"}
             assert "lease" in attempts[0]["answer"]
             alert = await notify.db[inbox_store.ALERTS].find_one({"message_id": key})
@@ -106,7 +107,7 @@ async def test_a_worker_recording_after_its_lease_ran_out_loses_no_attempt_from_
         await enqueue(notify, [reminder()])
         key = reminder().key
         claim = deliveries_store.Claim(key, "wecom", "st-1", "d-1")
-        token, _ = await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))
+        token = (await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))).token
         advance(notify, seconds=121)
         await scan_and_deliver(notify)  # the lease ran out: unknown, and the inbox stands in
 
@@ -115,7 +116,7 @@ async def test_a_worker_recording_after_its_lease_ran_out_loses_no_attempt_from_
         late = Result(reminder(), Channel.WECOM, token, 1, Outcome(True, "errcode 0"), Route(Channel.INBOX))
         await notify.runtime.transaction(lambda tx: record(tx, notify.settings, [late], notify.clock()))
 
-        _, attempts = await deliveries_store.of_message(notify.db, key)
+        _, attempts = await delivery_log(notify, key)
         assert [(a["channel"], a["delivered"], a["settled"]) for a in attempts] == [
             ("wecom", False, False),
             ("inbox", True, True),
@@ -140,7 +141,7 @@ async def test_a_send_left_unanswered_is_unknown_and_never_repeated(
 
             stored = await message(notify, reminder().key)
             assert (stored["status"], stored["channel"]) == ("sent", "inbox")
-            claims, _ = await deliveries_store.of_message(notify.db, reminder().key)
+            claims, _ = await delivery_log(notify, reminder().key)
             assert {c["channel"]: c["status"] for c in claims} == {"dingtalk": "unknown", "inbox": "sent"}
             assert gateway.received == [], "no other outside channel either: the bot may well have it"
     # Closing the receiver waits for its late answer: the bot got the message, exactly once.

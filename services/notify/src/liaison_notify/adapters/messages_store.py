@@ -2,7 +2,8 @@
 
 A message is ``pending`` until it is ``sent`` (on one channel), ``dropped`` (its duty closed
 first) or ``failed`` (it cannot be rendered). While pending, ``next_attempt_at`` says when it is
-due and ``tried`` which channels gave up on it.
+due and ``tried`` which channels gave up on it; once sent, ``sends`` logs the attempt that
+delivered it (two, should a worker whose lease ran out come back with its answer).
 """
 
 from collections.abc import Sequence

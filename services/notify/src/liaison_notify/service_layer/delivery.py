@@ -9,10 +9,11 @@ is sent.
 
 A failed send is retried by a later scan after an exponential backoff (never a sleep here); after
 the channel's attempts the next route is tried. A send that outlived its timeout, or a claim still
-``sending`` after its lease (its worker died mid-send), may have reached the provider: it is
-marked ``unknown``, never sent again on any outside channel, and the message goes to the in-app
-inbox (whose writes are idempotent) with an alert to the station. A recipient nobody can reach
-outside the inbox raises the same kind of alert, so nothing is dropped without a trace.
+``sending`` after its lease when its message comes due again (its worker died mid-send), may have
+reached the provider: it is marked ``unknown``, never sent again on any outside channel, and the
+message goes to the in-app inbox (whose writes are idempotent) with an alert to the station. A
+recipient nobody can reach outside the inbox raises the same kind of alert, so nothing is
+dropped without a trace.
 """
 
 import asyncio
@@ -40,7 +41,7 @@ from liaison_notify.service_layer.delivery_record import Result, record
 
 log = logging.getLogger(__name__)
 DUTIES = "duties"  # the duties engineer's collection, read only: is the duty still open?
-EXPIRED_PER_SCAN = 1000
+LAPSED = Outcome(False, "the claim's lease ran out before its send was recorded", settled=False)
 # Sends recorded per transaction; the next ones go out meanwhile (a batch of 100 in four parts).
 SENDS_PER_RECORD = 25
 
@@ -74,9 +75,7 @@ class Plan:
 
 
 async def pending_message_ids(notify: Notify, now: datetime, limit: int) -> list[str]:
-    """The messages due at ``now``, longest waiting first. Claims whose lease ran out are settled
-    as unknown first, which sends their messages on to the inbox."""
-    await _settle_expired(notify, now)
+    """The messages due at ``now``, longest waiting first."""
     return await messages_store.due_ids(notify.db, now, limit)
 
 
@@ -91,9 +90,14 @@ async def deliver(notify: Notify, message_ids: Sequence[str]) -> None:
     async with Redis.from_url(settings.redis_url) as redis:
         plans = await _within_rate(notify, RateLimiter(redis, settings.mongodb_database), plans, now)
     lease = timedelta(seconds=settings.claim_lease_seconds)
-    token, attempts = await deliveries_store.claim(notify.db, [plan.claim for plan in plans], now, lease)
-    claimed = [(plan, attempts[plan.claim.id]) for plan in plans if plan.claim.id in attempts]
-    await _send_and_record(notify, token, claimed, now)
+    taken = await deliveries_store.claim(notify.db, [plan.claim for plan in plans], now, lease)
+    lapsed = [plan.result(taken.token, n, LAPSED) for plan in plans if (n := taken.lapsed.get(plan.claim.id))]
+    if lapsed:
+        await _record(notify, lapsed, now, after=None)
+    claimed = [(plan, taken.attempts[plan.claim.id]) for plan in plans if plan.claim.id in taken.attempts]
+    await _send_and_record(notify, taken.token, claimed, now)
+    if lapsed:  # on to the inbox at once
+        await deliver(notify, [result.message.key for result in lapsed])
 
 
 async def _send_and_record(notify: Notify, token: str, claimed: list[tuple[Plan, int]], now: datetime) -> None:
@@ -209,19 +213,3 @@ async def _send_all(notify: Notify, settings: Settings, claimed: list[tuple[Plan
             return await send(url, plan.title, plan.body, seconds=settings.send_timeout_seconds)
 
     return list(await asyncio.gather(*(one(plan) for plan, _ in claimed)))
-
-
-async def _settle_expired(notify: Notify, now: datetime) -> None:
-    """Claims still sending after their lease end as unknown (see the module docstring)."""
-    claims = await deliveries_store.expired(notify.db, now, EXPIRED_PER_SCAN)
-    if not claims:
-        return
-    cursor = notify.db[messages_store.MESSAGES].find({"_id": {"$in": [c["message_id"] for c in claims]}})
-    messages = {d["_id"]: messages_store.to_message(d) async for d in cursor}
-    lost = Outcome(False, "the claim's lease ran out before its send was recorded", settled=False)
-    results = [
-        Result(messages[c["message_id"]], Channel(c["channel"]), c["token"], c["attempt"], lost, Route(Channel.INBOX))
-        for c in claims
-        if c["message_id"] in messages
-    ]
-    await notify.runtime.transaction(lambda tx: record(tx, notify.settings, results, now))

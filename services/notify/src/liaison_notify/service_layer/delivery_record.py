@@ -1,6 +1,7 @@
-"""What follows each send, written for a whole batch in one transaction: the claim settled, the
-attempt logged with the provider's answer, the message's next step, the reminder events, and
-the station's alerts (stored, and shown in the station's inbox)."""
+"""What follows each send, written for a whole batch in one transaction: the message's next step,
+the attempt logged with the provider's answer (on the message when it delivered, else on its
+claim, then settled), the reminder events, and the station's alerts (stored, and shown in the
+station's inbox)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,14 +57,23 @@ async def record(tx: Transaction, settings: Settings, results: list[Result], now
 def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, now: datetime) -> None:
     """Decide the claim's end and the message's next step from one send's outcome."""
     message, outcome = result.message, result.outcome
+    attempt = {
+        "attempt": result.attempt,
+        "at": now,
+        "delivered": outcome.delivered,
+        "settled": outcome.settled,
+        "answer": outcome.answer,
+    }
     end: Document
-    if outcome.delivered:
-        end = {"status": "sent"}
-        batch.messages[message.key] = {"$set": {"status": "sent", "channel": result.channel.value, "sent_at": now}}
+    if outcome.delivered:  # the claim is left as taken: the message says which channel delivered
+        sent = {"status": "sent", "channel": result.channel.value, "sent_at": now}
+        send = {**attempt, "channel": result.channel.value, "token": result.token}
+        batch.messages[message.key] = {"$set": sent, "$push": {"sends": send}}
         _publish(tx, ReminderSent.model_validate(_about(result)), message)
         if result.alert_reason:
             _alert(batch, result, result.alert_reason, now)
-    elif not outcome.settled and result.channel == Channel.INBOX:  # idempotent: simply write it again
+        return
+    if not outcome.settled and result.channel == Channel.INBOX:  # idempotent: simply write it again
         end = {"status": "retry", "retry_at": now}
         batch.messages[message.key] = {"$set": {"next_attempt_at": now}}
     elif not outcome.settled:
@@ -85,13 +95,6 @@ def _follow(tx: Transaction, settings: Settings, batch: Batch, result: Result, n
             "$addToSet": {"tried": result.channel.value},
         }
         _publish_failure(tx, result, "failed", result.fallback.channel)
-    attempt = {
-        "attempt": result.attempt,
-        "at": now,
-        "delivered": outcome.delivered,
-        "settled": outcome.settled,
-        "answer": outcome.answer,
-    }
     claim = (deliveries_store.claim_id(message.key, result.channel), result.token)
     batch.claims[claim] = deliveries_store.settling({**end, "settled_at": now, "answer": outcome.answer}, attempt)
 

@@ -38,7 +38,7 @@ async def delivery_log(notify: Notify, principal: Principal, message_id: str) ->
     )
     if message is None:
         raise NotFound("not_found", f"no reminder {message_id}")
-    claims, attempts = await deliveries_store.of_message(notify.db, message_id)
+    claims, attempts = await deliveries_store.of_message(notify.db, message)
     return {**message, "deliveries": claims, "attempts": attempts}
 
 
