@@ -93,3 +93,11 @@ async def test_only_a_signed_in_deputy_gets_a_feed(notify, caller) -> None:
     staff = await notify.post("/v1/calendar/token", headers=caller(Role.STATION_STAFF, stations=("st-a",)))
     assert staff.status_code == 403
     assert staff.json()["error"]["code"] == "not_a_deputy"
+
+
+async def test_the_feed_follows_the_stations_records_says_the_deputy_serves(notify, caller, mongo, unique) -> None:
+    path = await new_feed(notify, caller)  # a token made while the deputy served st-a
+    moved = {"kind": "deputy", "name": "李代表", "station_id": ["st-b"]}  # as deputy.updated stores it
+    await mongo[f"notify_{unique}"]["recipients"].insert_one({"_id": "deputy:d-1", **moved})
+    found = set(events((await notify.get(path)).content))
+    assert found == {event_uid(d) for d in (VISIT, DONE, OTHER_STATION)}, "st-b's lecture, no longer st-a's"

@@ -1,4 +1,5 @@
-"""The ``calendar_tokens`` collection: one hashed feed token per deputy, with the stations it shows."""
+"""The ``calendar_tokens`` collection: one hashed feed token per deputy, with the stations of the
+caller who made it (shown until records says which ones the deputy serves)."""
 
 from datetime import datetime
 

@@ -4,7 +4,9 @@ from datetime import timedelta
 
 from liaison_infra.auth import Principal, Role
 from liaison_infra.domain_errors import Forbidden, NotFound
+from liaison_infra.mongo import Document
 
+from liaison_notify.adapters import recipients_store
 from liaison_notify.adapters.calendar_tokens_store import find_by_hash, replace_token
 from liaison_notify.adapters.duties_store import DUTIES, from_document
 from liaison_notify.domain.calendar import deputy_calendar, new_token, token_hash
@@ -18,7 +20,8 @@ HISTORY = timedelta(days=92)
 async def rotate_calendar_token(notify: Notify, principal: Principal) -> str:
     """A new secret for the calling deputy's feed; any earlier URL stops working at once.
 
-    The feed shows the stations the deputy's token is scoped to, as they are now.
+    The stations the caller's token is scoped to are kept for the feed until records tells
+    notify which ones the deputy serves (``deputy.registered`` / ``deputy.updated``).
     """
     if Role.DEPUTY not in principal.roles:
         raise Forbidden("not_a_deputy", "only a deputy has a calendar feed")
@@ -35,11 +38,16 @@ async def calendar_feed(notify: Notify, token: str) -> bytes:
     now = notify.clock()
     since = {"window_end": {"$gte": now - HISTORY}}
     own = await _duties(notify, {"deputy_id": holder["_id"], **since})
-    activities = await _duties(
-        notify, {"station_id": {"$in": holder["station_ids"]}, "kind": "quarterly_activity", **since}
-    )
+    stations = await _stations_served(notify, holder)
+    activities = await _duties(notify, {"station_id": {"$in": stations}, "kind": "quarterly_activity", **since})
     unique = {duty.id: duty for duty in [*own, *activities]}
     return deputy_calendar(list(unique.values()), now)
+
+
+async def _stations_served(notify: Notify, holder: Document) -> list[str]:
+    """The stations the deputy serves as records says now; those of the token until it has."""
+    deputy = await recipients_store.find(notify.db, f"deputy:{holder['_id']}")
+    return list(deputy["station_id"]) if deputy else list(holder["station_ids"])
 
 
 async def _duties(notify: Notify, query: dict[str, object]) -> list[Duty]:
