@@ -98,6 +98,33 @@ async def test_a_whole_month_reminds_at_the_right_times_follows_the_deputy_and_e
     assert await notify.db[MESSAGES].count_documents({}) == before
 
 
+async def test_a_reminder_released_but_not_sent_goes_to_the_households_new_deputy(notify) -> None:
+    for number in (1, 2):
+        await household(notify, f"h-{number}", "dep-a", at=local(2026, 10, 20))
+    await generate_duties(notify, local(2026, 11, 1))
+    await scan_at(notify, [local(2026, 11, 1, 9)])
+    sent = {"$set": {"status": "sent", "channel": "sms"}}
+    await notify.db[MESSAGES].update_one({"subject_id": "h-2", "rule_id": "monthly_visit"}, sent)
+    for number in (1, 2):
+        moved = {
+            "household_id": f"h-{number}",
+            "station_id": "st-1",
+            "previous_deputy_id": "dep-a",
+            "deputy_id": "dep-c",
+        }
+        await apply(notify, envelope("assignment.changed", moved | {"reason": "换届"}, at=local(2026, 11, 1, 9, 30)))
+
+    visits = notify.db[MESSAGES].find({"rule_id": "monthly_visit"}, sort=[("subject_id", 1), ("recipient_id", 1)])
+    found = [(m["subject_id"], m["recipient_id"], m["status"], m["variables"]["deputy_id"]) async for m in visits]
+    assert found == [
+        ("h-1", "deputy:dep-a", "dropped", "dep-a"),
+        ("h-1", "deputy:dep-c", "pending", "dep-c"),  # the same reminder of the 1st, now for dep-c
+        ("h-2", "deputy:dep-a", "sent", "dep-a"),  # already sent: nothing to move
+    ]
+    dropped = await notify.db[MESSAGES].find_one({"subject_id": "h-1", "recipient_id": "deputy:dep-a"})
+    assert dropped is not None and dropped["dropped_because"] == "reassigned"
+
+
 async def test_each_released_batch_is_handed_out_once_stored_and_never_again(notify, monkeypatch) -> None:
     monkeypatch.setattr(scans, "BATCH", 2)  # five duties: three batches
     for number in (1, 2, 3):

@@ -1,9 +1,10 @@
 """The ``messages`` collection: every message ever produced, keyed so a second production is a no-op.
 
 A message is ``pending`` until it is ``sent`` (on one channel), ``dropped`` (its duty closed
-first) or ``failed`` (it cannot be rendered). While pending, ``next_attempt_at`` says when it is
-due and ``tried`` which channels gave up on it; once sent, ``sends`` logs the attempt that
-delivered it (two, should a worker whose lease ran out come back with its answer).
+first, or it went to the duty's new deputy instead) or ``failed`` (it cannot be rendered). While
+pending, ``next_attempt_at`` says when it is due and ``tried`` which channels gave up on it; once
+sent, ``sends`` logs the attempt that delivered it (two, should a worker whose lease ran out come
+back with its answer).
 """
 
 from collections.abc import Sequence
@@ -96,8 +97,22 @@ async def update(
         await db[MESSAGES].bulk_write(requests, ordered=False, session=session)
 
 
-async def drop(db: AsyncDatabase[Document], keys: Sequence[str], now: datetime) -> None:
-    """Drop messages not yet sent (one a worker sent meanwhile stays sent)."""
+async def drop(
+    db: AsyncDatabase[Document],
+    keys: Sequence[str],
+    now: datetime,
+    reason: str,
+    session: AsyncClientSession | None = None,
+) -> None:
+    """Drop messages not yet sent, saying why (one a worker sent meanwhile stays sent)."""
     if keys:
-        drops = {"$set": {"status": "dropped", "dropped_at": now}}
-        await db[MESSAGES].bulk_write(grouped((key, {"status": "pending"}, drops) for key in keys), ordered=False)
+        drops = {"$set": {"status": "dropped", "dropped_at": now, "dropped_because": reason}}
+        requests = grouped((key, {"status": "pending"}, drops) for key in keys)
+        await db[MESSAGES].bulk_write(requests, ordered=False, session=session)
+
+
+async def pending_of_duty(tx: Transaction, recipient_id: str, duty_id: str) -> list[Message]:
+    """The messages of ``duty_id`` still waiting to reach ``recipient_id`` (found by recipient:
+    a duty's messages are few, a recipient's not many)."""
+    query = {"recipient_id": recipient_id, "duty_id": duty_id, "status": "pending"}
+    return [to_message(document) async for document in tx.db[MESSAGES].find(query, session=tx.session)]

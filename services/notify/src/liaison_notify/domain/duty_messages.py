@@ -4,6 +4,7 @@ Occurrences name the firing, never the moment of the scan: a reminder by its sch
 an escalation by the period and the ladder step, so producing either again is a no-op.
 """
 
+from dataclasses import replace
 from datetime import timedelta
 
 from liaison_notify.domain.duties import NOBODY, Duty, Escalation
@@ -39,6 +40,12 @@ def reminder_message(duty: Duty, rule: Rule, reminder: Reminder) -> Message:
         tags=("reminder",),
         quiet_hours=rule.quiet_hours,
     )
+
+
+def readdressed(message: Message, duty: Duty) -> Message:
+    """A reminder not yet sent, now for the deputy ``duty`` moved to."""
+    variables = {**message.variables, "deputy_id": duty.deputy_id or ""}
+    return replace(message, recipient_id=duty.recipient_id, variables=variables)
 
 
 def unroutable_messages(duty: Duty, rule: Rule) -> list[Message]:

@@ -129,7 +129,7 @@ async def _drop_closed_duties(notify: Notify, documents: list[Document], now: da
     dropped = [d for d in documents if d.get("duty_id") and d["duty_id"] not in still_open]
     for document in dropped:
         log.info("reminder dropped: its duty is no longer open", extra={"fields": {"message": document["_id"]}})
-    await messages_store.drop(notify.db, [d["_id"] for d in dropped], now)
+    await messages_store.drop(notify.db, [d["_id"] for d in dropped], now, "duty_closed")
     return [d for d in documents if d not in dropped]
 
 

@@ -6,16 +6,17 @@ household generation never saw); since duty ids are deterministic, the handler t
 duty already fulfilled, and the scan's insert-only upsert leaves it so.
 """
 
-from datetime import date
+from datetime import date, datetime
 
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Transaction
 
-from liaison_notify.adapters import duties_store
+from liaison_notify.adapters import duties_store, messages_store
 from liaison_notify.adapters.households_store import HOUSEHOLDS, district_of, record_household, remember_station
 from liaison_notify.adapters.rules_store import rulebook_for
 from liaison_notify.adapters.upstream_events import ActivityRead, AssignmentRead, CaseRead, HouseholdRead, VisitRead
 from liaison_notify.domain.duties import Duty, DutyStatus, duty_id, new_duty
+from liaison_notify.domain.duty_messages import readdressed
 from liaison_notify.domain.events import DutyFulfilled, about
 from liaison_notify.domain.periods import case_window, local_day
 from liaison_notify.service_layer.planning import Plans, store_new
@@ -34,7 +35,7 @@ async def on_household_changed(household: HouseholdRead, envelope: Envelope, tx:
         deputy_id=household.deputy_id,
         details={"hardship": household.hardship, "elderly": household.elderly},
     )
-    await _follow_deputy(tx, household.household_id, deputy_id)
+    await _follow_deputy(tx, household.household_id, deputy_id, envelope.time)
 
 
 async def on_assignment_changed(assignment: AssignmentRead, envelope: Envelope, tx: Transaction) -> None:
@@ -47,13 +48,19 @@ async def on_assignment_changed(assignment: AssignmentRead, envelope: Envelope, 
         district_id=envelope.district_id,
         deputy_id=assignment.deputy_id,
     )
-    await _follow_deputy(tx, assignment.household_id, deputy_id)
+    await _follow_deputy(tx, assignment.household_id, deputy_id, envelope.time)
 
 
-async def _follow_deputy(tx: Transaction, household_id: str, deputy_id: str | None) -> None:
-    """Open duties move to the new deputy; their remaining reminders go to them from now on."""
+async def _follow_deputy(tx: Transaction, household_id: str, deputy_id: str | None, now: datetime) -> None:
+    """Open duties move to the new deputy: their remaining reminders go to them from now on, and
+    so does one released to the old deputy but not sent yet."""
     open_duties = await duties_store.find(tx, {"subject_id": household_id, "status": DutyStatus.OPEN})
-    await duties_store.save(tx, [(duty, moved) for duty in open_duties if (moved := duty.reassign(deputy_id))])
+    moves = [(duty, moved) for duty in open_duties if (moved := duty.reassign(deputy_id))]
+    await duties_store.save(tx, moves)
+    for before, after in moves:
+        waiting = await messages_store.pending_of_duty(tx, before.recipient_id, before.id)
+        await messages_store.drop(tx.db, [m.key for m in waiting], now, "reassigned", session=tx.session)
+        await messages_store.enqueue(tx, [readdressed(message, after) for message in waiting])
 
 
 async def on_visit_logged(visit: VisitRead, envelope: Envelope, tx: Transaction) -> None:
