@@ -126,9 +126,14 @@ async def test_a_row_its_file_refuses_is_counted_and_the_rest_is_committed(recor
     headers = caller(stations=("st-shengli",))
     relative = chen(category="relative", relation="spouse", id_number=GOOD[0][3], phones=[])
     assert (await records.post("/v1/people", json=relative, headers=headers)).status_code == 201
-    imported = (await upload(records, caller, roster(GOOD))).json()["id"]  # 陈小明 as a returnee (归侨)
+    uploaded = (await upload(records, caller, roster(GOOD))).json()  # 陈小明 as a returnee (归侨)
+    [problem] = uploaded["report"]["problems"]  # the dry run says so before anything is written
+    assert (problem["row"], problem["code"], uploaded["report"]["valid_rows"]) == (3, "invalid_value", 2)
+    imported = uploaded["id"]
+    whole = await records.post(f"/v1/imports/{imported}/commit", json={"mode": "all_or_nothing"}, headers=headers)
+    assert whole.status_code == 409 and whole.json()["error"]["code"] == "rows_have_problems"
 
-    done = await records.post(f"/v1/imports/{imported}/commit", json={}, headers=headers)
+    done = await records.post(f"/v1/imports/{imported}/commit", json={"mode": "valid_rows"}, headers=headers)
 
     assert done.status_code == 200, done.text
     assert {k: done.json()["progress"][k] for k in ("created", "refused", "updated")} == {
@@ -147,8 +152,17 @@ async def test_an_import_leaves_the_files_of_other_stations_alone(records, calle
     before = await mongo[f"records_{unique}"]["people"].find_one({"station_id": "st-other"})
 
     changed_rows = [(*GOOD[0][:4], "13800000000", *GOOD[0][5:]), *GOOD[1:]]
-    mine = (await upload(records, caller, roster(changed_rows))).json()["id"]
-    done = await records.post(f"/v1/imports/{mine}/commit", json={}, headers=caller(stations=("st-shengli",)))
+    uploaded = (await upload(records, caller, roster(changed_rows))).json()
+    [problem] = uploaded["report"]["problems"]
+    assert (problem["row"], problem["column_letter"], problem["field"], problem["code"]) == (
+        3,
+        "E",
+        "id_number",
+        "on_file_elsewhere",
+    )
+    mine = uploaded["id"]
+    valid_rows = {"mode": "valid_rows"}
+    done = await records.post(f"/v1/imports/{mine}/commit", json=valid_rows, headers=caller(stations=("st-shengli",)))
 
     assert done.status_code == 200, done.text
     assert {k: done.json()["progress"][k] for k in ("created", "updated", "elsewhere")} == {

@@ -17,10 +17,10 @@ the file's rules refuse as a change is left out and counted as ``refused``, so t
 cannot stop a commit half-way.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TypeVar
 from uuid import uuid4
 
 from liaison_infra.auth import Principal
@@ -39,6 +39,7 @@ from liaison_records.service_layer.import_rows import RowFile
 from liaison_records.service_layer.people import IMPORT_ID, KEPT_ON_CHANGE, routing
 
 CHUNK_ROWS = 500
+K = TypeVar("K")
 LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in
 
 
@@ -83,16 +84,14 @@ def read_chunk(rows: Iterator[RowFile], codec: PeopleCodec, station: Document) -
 
 async def write_chunk(records: Records, principal: Principal, import_id: str, chunk: Chunk) -> dict[str, int]:
     """Upsert the chunk by ID number in one transaction, with history and events; returns the counts."""
-    found = await _on_file(records, chunk)
+    found = await on_file_by(records, chunk.aliases)
     on_file = {key: d for key, d in found.items() if d["station_id"] == chunk.candidates[key].person.station_id}
     new = [candidate for key, candidate in chunk.candidates.items() if key not in found]
     changed: list[tuple[Document, Person, list[FieldChange]]] = []
     refused = 0
     for key, current in on_file.items():
         try:
-            person, changes = files.change(
-                records.codec.to_person(current), _import_patch(chunk.candidates[key].fields)
-            )
+            person, changes = import_change(records.codec, current, chunk.candidates[key].fields)
         except DomainError:  # the row contradicts the file (say, a returnee's row over a relative's file)
             refused += 1
             continue
@@ -149,17 +148,20 @@ async def _replace_all(tx: Transaction, documents: list[Document], versions: lis
         raise ConcurrencyConflict("files of this import changed while it was written; commit again")
 
 
-async def _on_file(records: Records, chunk: Chunk) -> dict[str, Document]:
-    """The stored files of the chunk's ID numbers, by the candidate's key."""
-    keys = list(chunk.aliases)
-    found: dict[str, Document] = {}
+async def on_file_by(records: Records, aliases: Mapping[str, K]) -> dict[K, Document]:
+    """The stored files of the ID numbers whose blind indexes (any key version) are ``aliases``'
+    keys, each under the alias's value."""
+    keys = list(aliases)
+    found: dict[K, Document] = {}
     for start in range(0, len(keys), LOOKUP_BATCH):
         batch = {"id_number_index": {"$in": keys[start : start + LOOKUP_BATCH]}}
         for document in await records.db[PEOPLE].find(batch).to_list():
-            found[chunk.aliases[document["id_number_index"]]] = document
+            found[aliases[document["id_number_index"]]] = document
     return found
 
 
-def _import_patch(fields: PersonFields) -> dict[str, Any]:
-    """What a row says: its filled fields only, so a re-import never blanks what staff added."""
-    return fields.model_dump(mode="json", exclude_unset=True, exclude={"status"})
+def import_change(codec: PeopleCodec, current: Document, fields: PersonFields) -> tuple[Person, list[FieldChange]]:
+    """What a row changes in its stored file: its filled fields only, so a re-import never blanks
+    what staff added. Raises the file rules' ``DomainError`` when they refuse the change."""
+    patch = fields.model_dump(mode="json", exclude_unset=True, exclude={"status"})
+    return files.change(codec.to_person(current), patch)

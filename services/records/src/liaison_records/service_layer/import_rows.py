@@ -46,12 +46,12 @@ def row_file(row: ParsedRow, header: HeaderReport) -> RowFile:
         return RowFile(row.row_number, files.checked(PersonFields.model_validate(person_values(row.values))), [])
     except ValidationError as exc:
         problems = [
-            _problem(row.row_number, header, _field(error["loc"]), "invalid_value", error["msg"])
+            problem(row.row_number, header, _field(error["loc"]), "invalid_value", error["msg"])
             for error in exc.errors()
         ]
         return RowFile(row.row_number, None, problems)
     except DomainError as exc:
-        return RowFile(row.row_number, None, [_problem(row.row_number, header, exc.field, exc.code, exc.message)])
+        return RowFile(row.row_number, None, [problem(row.row_number, header, exc.field, exc.code, exc.message)])
 
 
 def _field(location: tuple[Any, ...]) -> str | None:
@@ -64,7 +64,8 @@ def _field(location: tuple[Any, ...]) -> str | None:
     return {renamed: field for field, renamed in RENAMED.items()}.get(name, name)
 
 
-def _problem(row: int, header: HeaderReport, field: str | None, code: str, message: str) -> Problem:
+def problem(row: int, header: HeaderReport, field: str | None, code: str, message: str) -> Problem:
+    """A problem of ``row`` at the column ``field`` is read from."""
     letters = header.mapped.get(field or "", ())
     column = next((c for c in header.columns if c.letter == (letters[0] if letters else None)), None)
     return Problem(

@@ -4,7 +4,8 @@ then commit all rows or only the valid ones, as the user chooses.
 Rows are upserted by ID number (through the blind index), so importing the same file again
 changes nothing. The commit goes in chunks (``import_chunks``), each one transaction with its
 history and events; progress is stored, so a commit interrupted half-way is finished by asking
-again. Each pass over the workbook (dry run, commit) opens it once and checks each row once.
+again. Each pass over the workbook (dry run, commit) opens it once and checks each row once; the
+dry run also looks up the stored files, so it reports the rows a commit would leave out.
 
 The workbook holds personal data in clear, so it is kept only while it is needed: deleted once
 its import is committed, and after ``KEEP_UPLOADS`` if it never is.
@@ -12,12 +13,12 @@ its import is committed, and after ``KEEP_UPLOADS`` if it never is.
 
 import asyncio
 import io
-from collections.abc import Iterator, Mapping
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import ExitStack, suppress
 from dataclasses import asdict
 from datetime import timedelta
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import uuid4
 
 from gridfs import AsyncGridFSBucket
@@ -29,7 +30,8 @@ from liaison_infra.mongo import Document
 from liaison_records.adapters.xlsx_header import effective_header_map
 from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
-from liaison_records.service_layer.import_chunks import Chunk, read_chunk, write_chunk
+from liaison_records.service_layer.import_check import read_rows, refused_by_files
+from liaison_records.service_layer.import_chunks import read_chunk, write_chunk
 from liaison_records.service_layer.import_rows import RowFile, row_file
 
 IMPORTS = "imports"
@@ -40,6 +42,7 @@ Mode = Literal["all_or_nothing", "valid_rows"]
 # What a commit counts: rows read, files created, changed, already the same, refused as a change
 # of their file, on file at another station (left alone), and skipped (invalid, or no ID number).
 PROGRESS = ("rows_done", "created", "updated", "unchanged", "refused", "elsewhere", "skipped")
+T = TypeVar("T")
 
 
 def _bucket(records: Records) -> AsyncGridFSBucket:
@@ -109,22 +112,28 @@ async def check(records: Records, principal: Principal, import_id: str, header_m
     if document["status"] == "committed":
         raise Conflict("already_committed", "this import is committed; upload the file again to re-import")
     content = await _content(records, document)
-    report = await asyncio.to_thread(_dry_run, content, dict(header_map))
+    report = await _dry_run(records, content, dict(header_map), document["station_id"])
     await records.db[IMPORTS].update_one(
         {"_id": import_id}, {"$set": {"header_map": dict(header_map), "status": "checked", "report": report}}
     )
     return view({**document, "header_map": dict(header_map), "status": "checked", "report": report})
 
 
-def _dry_run(content: bytes, header_map: dict[str, str]) -> Document:
-    """The parser's problems and the file rules' problems together, in one pass over the rows."""
+async def _dry_run(records: Records, content: bytes, header_map: dict[str, str], station_id: str) -> Document:
+    """The parser's problems, the file rules' problems and those the stored files give
+    (``import_check``) together, in one pass over the rows."""
     rows = valid = 0
-    with reading(io.BytesIO(content), header_map) as (header, parsed):
+    with ExitStack() as opened:
+        header, parsed = await asyncio.to_thread(opened.enter_context, reading(io.BytesIO(content), header_map))
         problems = list(header.problems)
-        for checked in _row_files(header, parsed):
-            problems.extend(checked.problems)
-            rows += 1
-            valid += checked.fields is not None
+        row_files = _row_files(header, parsed)
+        async for read in _read_ahead(lambda: read_rows(row_files, records.codec)):
+            refused = await refused_by_files(records, station_id, read, header)
+            for checked in read.rows:
+                found = [refused[checked.row_number]] if checked.row_number in refused else []
+                problems += checked.problems + found
+                rows += 1
+                valid += checked.fields is not None and not found
     return {
         "sheet": header.sheet,
         "columns": [asdict(column) for column in header.columns],
@@ -139,6 +148,18 @@ def _dry_run(content: bytes, header_map: dict[str, str]) -> Document:
 def _row_files(header: HeaderReport, parsed: Iterator[ParsedRow]) -> Iterator[RowFile]:
     """Each row checked by the file rules; none when the header makes the file unimportable."""
     return (row_file(row, header) for row in parsed) if header.ok else iter(())
+
+
+async def _read_ahead(read: Callable[[], T | None]) -> AsyncIterator[T]:
+    """What ``read`` gives, call after call until None. Parsing runs in a thread, so the service
+    keeps answering, and the next part is read while the store works on this one."""
+    ahead = asyncio.ensure_future(asyncio.to_thread(read))
+    try:
+        while (part := await ahead) is not None:
+            ahead = asyncio.ensure_future(asyncio.to_thread(read))
+            yield part
+    finally:
+        ahead.cancel()
 
 
 async def commit(records: Records, principal: Principal, import_id: str, mode: Mode) -> Document:
@@ -158,25 +179,13 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
     station = await records.station_in_scope(principal, document["station_id"])
     rows = _committed_rows(content, document["header_map"], progress["rows_done"])
-
-    def next_chunk() -> "asyncio.Future[Chunk | None]":
-        # Parsing and preparing run in a thread: the service keeps answering, and the next
-        # chunk is prepared while the store writes this one.
-        return asyncio.ensure_future(asyncio.to_thread(read_chunk, rows, records.codec, station))
-
-    reading_ahead = next_chunk()
-    try:
-        while chunk := await reading_ahead:
-            reading_ahead = next_chunk()
-            counts = await write_chunk(records, principal, import_id, chunk)
-            for key, value in counts.items():
-                progress[key] += value
-            progress["rows_done"] += chunk.rows
-            await records.db[IMPORTS].update_one(
-                {"_id": import_id}, {"$set": {"progress": progress, "status": "committing"}}
-            )
-    finally:
-        reading_ahead.cancel()
+    async for chunk in _read_ahead(lambda: read_chunk(rows, records.codec, station)):
+        counts = await write_chunk(records, principal, import_id, chunk)
+        for key, value in counts.items():
+            progress[key] += value
+        progress["rows_done"] += chunk.rows
+        committing = {"$set": {"progress": progress, "status": "committing"}}
+        await records.db[IMPORTS].update_one({"_id": import_id}, committing)
     await _forget_file(records, import_id, document["file_id"], "committed")
     return view({**document, "status": "committed", "progress": progress, "file_id": None})
 
