@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from liaison_infra.envelope import Envelope
+from liaison_records.service_layer.logs import ERASED_TEXT
 
 from tests.records.people_data import chen, lin
 
@@ -56,6 +57,30 @@ async def test_a_deputy_is_registered_with_channels_and_a_protected_mobile(recor
         headers=caller(stations=STAFF),
     )
     assert outside.status_code == 422 and outside.json()["error"]["code"] == "unknown_station"
+
+
+async def test_a_deputys_term_of_office_is_changed_on_the_version_read_and_announced(
+    records, caller, station, mongo, unique
+):
+    headers = caller(stations=STAFF)
+    deputy_id = await make_deputy(records, caller, "李华")
+    body = {"name": "李华", "level": "city", "station_ids": ["st-shengli"], "mobile": "13877210000"}
+    term = {"term_start": "2022-01-01", "term_end": "2026-12-31"}
+    url = f"/v1/deputies/{deputy_id}"
+
+    changed = await records.put(url, json={**body, **term}, headers={**headers, "If-Match": '"1"'})
+
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["ETag"] == '"2"' and changed.json()["level"] == "city"
+    event = (await outbox(mongo, unique))[-1]
+    assert event.type == "deputy.updated" and event.subject == deputy_id
+    assert {k: event.data[k] for k in ("term_start", "term_end", "level")} == {**term, "level": "city"}
+    stale = await records.put(url, json={**body, "name": "李华华"}, headers={**headers, "If-Match": '"1"'})
+    assert stale.status_code in (409, 412) and (await records.get(url, headers=headers)).json()["name"] == "李华"
+    backwards = {"term_start": "2026-12-31", "term_end": "2022-01-01"}
+    reversed_term = await records.put(url, json={**body, **backwards}, headers={**headers, "If-Match": '"2"'})
+    assert reversed_term.status_code == 422
+    assert (await records.get(url, headers=headers)).json()["term_end"] == "2026-12-31"
 
 
 async def test_a_household_links_its_members_and_announces_itself(records, caller, station, mongo, unique):
@@ -174,6 +199,10 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
     assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "unknown_reference"
     listed = (await records.get("/v1/visits", params={"household_id": household}, headers=headers)).json()
     assert [v["id"] for v in listed] == [logged.json()["id"]]
+
+    assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
+    [erased] = (await records.get("/v1/visits", params={"household_id": household}, headers=headers)).json()
+    assert [o["text"] for o in erased["opinions"]] == [ERASED_TEXT, "希望多组织侨法宣讲"], "only what they raised"
 
 
 async def test_activities_are_logged_and_listed_by_kind_and_period(records, caller, station, mongo, unique):

@@ -20,6 +20,7 @@ from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
 VISITS = "visits"
 ACTIVITIES = "activities"
 LOGGERS = (Role.STATION_STAFF, Role.DEPUTY)
+ERASED_TEXT = "（已应本人要求删除）"
 
 
 async def _all_at_station(records: Records, collection: str, ids: list[str], station_id: str, field: str) -> None:
@@ -160,3 +161,16 @@ async def list_log(
     query.update({field: value for field, value in filters.items() if value is not None})
     cursor = records.db[collection].find(query).sort([(date_field, -1), ("_id", 1)]).limit(1000)
     return [document_view(document) async for document in cursor]
+
+
+async def erase_opinions_of(tx: Transaction, person_ids: list[str]) -> None:
+    """Blank the text of the opinions the erased people raised, in both logs: that an opinion
+    was raised, and when, stays for the counts; what it said is theirs."""
+    raised_by = {"$in": person_ids}
+    for collection in (VISITS, ACTIVITIES):
+        await tx.db[collection].update_many(
+            {"opinions.person_id": raised_by},  # a scan: erasure is rare
+            {"$set": {"opinions.$[raised].text": ERASED_TEXT}},
+            array_filters=[{"raised.person_id": raised_by}],
+            session=tx.session,
+        )

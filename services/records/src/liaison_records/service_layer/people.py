@@ -15,6 +15,7 @@ from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
 from liaison_records.service_layer.history import HISTORY, history_entries
 from liaison_records.service_layer.households import remove_member, replace_member
+from liaison_records.service_layer.logs import erase_opinions_of
 
 # The import that registered a file; its registration entry is read from the file (see
 # ``imported_registration``).
@@ -267,8 +268,9 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     """Remove every personal datum; keep an anonymous tombstone so counts stay right.
 
     The files merged into this one (archived duplicates, which keep their data) are the same
-    person and are erased with it. The person's events leave the outbox too, so a replay cannot
-    send their data again; those not relayed yet still go out, and returnee.erased follows them.
+    person and are erased with it, and so is the text of the opinions they raised. The person's
+    events leave the outbox too, so a replay cannot send their data again; those not relayed yet
+    still go out, and returnee.erased follows them.
     """
     require(principal, WRITERS, "erase people's files")
     document = await load_person(records, principal, person_id)
@@ -285,6 +287,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             tx.publish(ReturneeErased(person_id=file.id), **routing(file))
         await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
         await remove_member(tx, person_id, records.clock().date())
+        await erase_opinions_of(tx, [file.id for file in files_of_person])
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
