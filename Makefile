@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 SECANTUSD := var/secantus/bin/secantusd-py
 RUN := $(UV) run --frozen
 
-.PHONY: station test bench lint docs token sync
+.PHONY: station test bench lint docs token rotate-pii-key sync
 
 station: sync $(SECANTUSD)
 	$(RUN) liaison-station
@@ -29,6 +29,10 @@ docs: sync
 # make token ROLE=station_staff STATION=st-shengli [DISTRICT=d-yufeng]
 token: sync
 	@$(RUN) liaison-token --role $(or $(ROLE),admin) $(if $(STATION),--station $(STATION)) $(if $(DISTRICT),--district $(DISTRICT))
+
+# A new key version for personal data at rest; restart the services and records re-encrypts.
+rotate-pii-key: sync
+	$(RUN) liaison-keys var/keys --rotate-pii
 
 sync: $(UV)
 	$(UV) sync --frozen --quiet

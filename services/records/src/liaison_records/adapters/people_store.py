@@ -29,6 +29,8 @@ ID_CONTEXT = "person.id_number"
 PHONE_CONTEXT = "person.phone"
 ADDRESS_CONTEXT = "person.address"
 PROTECTED = {"id_number", "phones", "address"}
+# The parts of a stored file that are encrypted or hold a blind index.
+SEALED_PARTS = ("id_number", "phones", "phone_index", "address", "id_number_index")
 ID_NUMBER_INDEX = "id_number_index_1"
 # Each of the file's other fields as it reads when not stored (an empty one is not).
 FIELD_DEFAULTS = {
@@ -115,6 +117,18 @@ class PeopleCodec:
             },
         )
         return Person.model_validate(values)
+
+    def sealed(self, document: Document) -> list[str]:
+        """Every encrypted token and blind index a stored file holds."""
+        address = document.get("address") or {}
+        protected = [document.get("id_number"), *document.get("phones", []), address.get("detail")]
+        indexes = [*document.get("phone_index", []), document.get("id_number_index")]
+        return [value["cipher"] for value in protected if value] + [index for index in indexes if index]
+
+    def resealed(self, document: Document) -> Document:
+        """The sealed and indexed parts of a stored file, made again under the current key."""
+        fresh = self.to_document(self.to_person(document))
+        return {name: fresh[name] for name in SEALED_PARTS if name in fresh}
 
     def _protect(self, value: str | None, context: str, mask: Any) -> Document | None:
         if value is None:

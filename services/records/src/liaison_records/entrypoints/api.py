@@ -1,7 +1,6 @@
 """The records HTTP API (port 8101)."""
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 from liaison_infra.pii import Keyring
@@ -23,6 +22,7 @@ from liaison_records.entrypoints import (
     stations_api,
 )
 from liaison_records.service_layer.context import Records
+from liaison_records.service_layer.key_rotation import reencrypt
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -30,13 +30,15 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_indexes(runtime.db)
         people_index = PeopleIndex(runtime.db)
         await people_index.catch_up()  # loads every file's search facts before the first request
-        app.state.following = asyncio.create_task(people_index.follow())
-        app.state.records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)), people_index)
+        records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)), people_index)
+        app.state.records = records
+        # Following the files for search, and after a key rotation sealing them again under the new key.
+        app.state.background = [asyncio.create_task(people_index.follow()), asyncio.create_task(reencrypt(records))]
 
     async def stop(app: FastAPI) -> None:
-        app.state.following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.state.following
+        for task in app.state.background:
+            task.cancel()
+        await asyncio.gather(*app.state.background, return_exceptions=True)
 
     return create_service_app(
         settings,
