@@ -59,12 +59,18 @@ async def test_another_stations_staff_sees_and_changes_nothing(records, caller, 
         assert response.status_code == 404, (method, path, response.status_code, response.text)
         assert response.json()["error"]["code"], (method, path)
 
+    mine = {"station_id": "st-shengli"}  # naming this station narrows the outsider's scope, never widens it
     empty = [
         ("/v1/people", {}),
+        ("/v1/people", mine),
         ("/v1/households", {}),
+        ("/v1/households", mine),
         ("/v1/deputies", {}),
+        ("/v1/deputies", mine),
         ("/v1/visits", {}),
+        ("/v1/visits", mine),
         ("/v1/activities", {}),
+        ("/v1/activities", mine),
         ("/v1/people/lookup", {"phone": "13877212345"}),
     ]
     for path, params in empty:

@@ -5,6 +5,7 @@ Tokens carry roles and scopes (stations, districts). Every read and write is fil
 so its existence is not revealed.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +64,20 @@ class Principal:
                 {district_field: {"$in": sorted(self.districts)}},
             ]
         }
+
+
+def within(scope: dict[str, Any], filters: Mapping[str, str | None]) -> dict[str, Any]:
+    """``filters`` (equalities; None: not filtered) inside ``scope``, merged field by field (the
+    station's server serves no index for a top-level ``$and``): a value the scope leaves out of
+    its own field matches nothing, never widens the scope."""
+    query = dict(scope)
+    for name, value in filters.items():
+        if value is None:
+            continue
+        limit = scope.get(name)
+        inside = limit is None or value == limit or (isinstance(limit, dict) and value in limit.get("$in", ()))
+        query[name] = value if inside else {"$in": []}
+    return query
 
 
 class Authenticator:

@@ -1,13 +1,13 @@
 """Which duties a caller may see: a deputy their own, station staff their stations', a district
 supervisor their districts'; anyone else is answered as if there were none."""
 
-from liaison_infra.auth import Principal, Role
+from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import NotFound
 from liaison_infra.mongo import Document
 
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.service_layer.context import Notify
-from liaison_notify.service_layer.scope import stations_in_scope, within
+from liaison_notify.service_layer.scope import stations_in_scope
 
 SUPERVISING = (Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR)
 

@@ -3,14 +3,14 @@ API shows them: within the caller's scope, a deputy seeing only their own."""
 
 from typing import Any
 
-from liaison_infra.auth import Principal, Role
+from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import NotFound
 from liaison_infra.mongo import Document
 from pymongo import DESCENDING
 
 from liaison_notify.adapters import deliveries_store, inbox_store, messages_store
 from liaison_notify.service_layer.context import Notify
-from liaison_notify.service_layer.scope import stations_in_scope, within
+from liaison_notify.service_layer.scope import stations_in_scope
 
 
 async def _visible(notify: Notify, principal: Principal) -> dict[str, Any]:

@@ -13,16 +13,3 @@ async def stations_in_scope(db: AsyncDatabase[Document], principal: Principal) -
     then serves every scope (each index makes every write dearer on the station's server)."""
     in_districts = db[STATIONS].find({"district_id": {"$in": sorted(principal.districts)}}, {"_id": 1})
     return sorted(principal.stations | {station["_id"] async for station in in_districts})
-
-
-def within(scope: Document, filters: dict[str, str | None]) -> Document:
-    """``filters`` (equalities; None: not filtered) inside ``scope``: a value the scope leaves
-    out of its own field matches nothing."""
-    query = dict(scope)
-    for name, value in filters.items():
-        if value is None:
-            continue
-        limit = scope.get(name)
-        inside = limit is None or value == limit or (isinstance(limit, dict) and value in limit.get("$in", ()))
-        query[name] = value if inside else {"$in": []}
-    return query

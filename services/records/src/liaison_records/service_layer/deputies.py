@@ -4,14 +4,22 @@ one deputy to another in one audited step."""
 from typing import Any
 from uuid import uuid4
 
-from liaison_infra.auth import Principal, Role
+from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.pii import mask_phone
 
 from liaison_records.domain.deputies import DeputyFields
 from liaison_records.domain.events import AssignmentChanged, DeputyChannels, DeputyRegistered, DeputyUpdated
-from liaison_records.service_layer.context import STATIONS, WRITERS, Records, check_version, document_view, require
+from liaison_records.service_layer.context import (
+    READERS,
+    STATIONS,
+    WRITERS,
+    Records,
+    check_version,
+    document_view,
+    require,
+)
 from liaison_records.service_layer.history import link
 
 DEPUTIES = "deputies"
@@ -119,9 +127,8 @@ async def update_deputy(
 
 
 async def list_deputies(records: Records, principal: Principal, station_id: str | None) -> list[Document]:
-    query: dict[str, Any] = dict(deputy_scope(principal))
-    if station_id:
-        query["station_ids"] = station_id
+    require(principal, READERS, "read deputies")
+    query = within(deputy_scope(principal), {"station_ids": station_id})
     return [deputy_view(doc) async for doc in records.db[DEPUTIES].find(query).sort("name", 1)]
 
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
-from liaison_infra.auth import Principal
+from liaison_infra.auth import Principal, within
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
@@ -199,11 +199,7 @@ async def list_households(
     records: Records, principal: Principal, station_id: str | None, deputy_id: str | None
 ) -> list[Document]:
     require(principal, READERS, "read households")
-    query: dict[str, Any] = dict(principal.scope_filter())
-    if station_id:
-        query["station_id"] = station_id
-    if deputy_id:
-        query["deputy_id"] = deputy_id
+    query = within(principal.scope_filter(), {"station_id": station_id, "deputy_id": deputy_id})
     return [document_view(doc) async for doc in records.db[HOUSEHOLDS].find(query).sort("_id", 1).limit(1000)]
 
 

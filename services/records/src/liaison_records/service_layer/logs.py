@@ -3,10 +3,9 @@ that cases opens exactly one case for it, however often the event is delivered."
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 from uuid import uuid4
 
-from liaison_infra.auth import Principal, Role
+from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import Document, Transaction
@@ -150,9 +149,7 @@ async def list_log(
 ) -> list[Document]:
     """Entries of one log in the caller's scope, newest first, filtered by date range and ids."""
     require(principal, READERS, "read the logs")
-    query: dict[str, Any] = dict(principal.scope_filter())
-    if station_id:
-        query["station_id"] = station_id
+    query = within(principal.scope_filter(), {"station_id": station_id})
     if start or end:
         query[date_field] = {
             **({"$gte": start.isoformat()} if start else {}),
