@@ -33,10 +33,19 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
     headers = caller(stations=STATION)
     async with serve("records", settings) as records:
         await add_station(records, caller(Role.ADMIN), STATION[0])
-        person = (await records.post("/v1/people", json=chen(), headers=headers)).json()
+        # A file without an ID number takes over its duplicate's: the duplicate, archived, keeps
+        # its values sealed but gives up its lookup hashes.
+        keep = (await records.post("/v1/people", json=chen(id_number=None, phones=[]), headers=headers)).json()
+        again = {"allow_duplicates": "true"}
+        duplicate = (await records.post("/v1/people", params=again, json=chen(), headers=headers)).json()
+        merge = {"duplicate_id": duplicate["id"]}
+        url = f"/v1/people/{keep['id']}"
+        merged = await records.post(f"{url}/merge", json=merge, headers={**headers, "If-Match": '"1"'})
+        assert merged.status_code == 200, merged.text
         deputy = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
         deputy_id = (await records.post("/v1/deputies", json=deputy, headers=headers)).json()["id"]
-    before = await db["people"].find_one({"_id": person["id"]})
+        history_before = (await records.get(f"{url}/history", headers=headers)).json()
+    before = await db["people"].find_one({"_id": keep["id"]})
     assert sealed_versions(before) == {"v1"}
 
     rotate(keyring)
@@ -47,15 +56,18 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
             await asyncio.sleep(0.05)
         else:
             pytest.fail("records never finished re-encrypting")
-        after = await db["people"].find_one({"_id": person["id"]})
+        after = await db["people"].find_one({"_id": keep["id"]})
         assert sealed_versions(after) == {"v2"}
-        assert (after["version"], after["address"]["detail"]["masked"]) == (1, before["address"]["detail"]["masked"])
+        assert (after["version"], after["address"]["detail"]["masked"]) == (2, before["address"]["detail"]["masked"])
+        retired = await db["people"].find_one({"_id": duplicate["id"]})
+        assert retired["id_number"]["cipher"].startswith("v2:") and retired["phones"][0]["cipher"].startswith("v2:")
+        assert "id_number_index" not in retired and retired.get("phone_index", []) == []
         stored_deputy = await db["deputies"].find_one({"_id": deputy_id})
         assert stored_deputy["mobile"]["cipher"].startswith("v2:") and stored_deputy["version"] == 1
 
         found = await records.get("/v1/people/lookup", params={"id_number": CHEN}, headers=headers)
-        assert [p["id"] for p in found.json()] == [person["id"]]
-        revealed = await records.get(f"/v1/people/{person['id']}", params={"reveal": "true"}, headers=headers)
-        assert revealed.headers["ETag"] == '"1"' and revealed.json()["id_number"] == CHEN
-        history = (await records.get(f"/v1/people/{person['id']}/history", headers=headers)).json()
-        assert [h["after"] for h in history] == ["registered"], "re-encryption is no change of the file"
+        assert [p["id"] for p in found.json()] == [keep["id"]]
+        revealed = await records.get(url, params={"reveal": "true"}, headers=headers)
+        assert revealed.headers["ETag"] == '"2"' and revealed.json()["id_number"] == CHEN
+        history = (await records.get(f"{url}/history", headers=headers)).json()
+        assert history == history_before, "re-encryption is no change of the file"

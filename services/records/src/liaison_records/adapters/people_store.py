@@ -126,9 +126,10 @@ class PeopleCodec:
         return [value["cipher"] for value in protected if value] + [index for index in indexes if index]
 
     def resealed(self, document: Document) -> Document:
-        """The sealed and indexed parts of a stored file, made again under the current key."""
+        """The sealed and indexed parts a stored file holds, made again under the current key; a
+        part it lacks stays away (a merged duplicate keeps its values but gave up its indexes)."""
         fresh = self.to_document(self.to_person(document))
-        return {name: fresh[name] for name in SEALED_PARTS if name in fresh}
+        return {name: fresh[name] for name in SEALED_PARTS if document.get(name) and name in fresh}
 
     def _protect(self, value: str | None, context: str, mask: Any) -> Document | None:
         if value is None:

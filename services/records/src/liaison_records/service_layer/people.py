@@ -20,8 +20,8 @@ from liaison_records.service_layer.logs import erase_opinions_of
 # The import that registered a file; its registration entry is read from the file (see
 # ``imported_registration``).
 IMPORT_ID = "import_id"
-# Stored beside the file's own fields (set at registration and by households): a change keeps them.
-KEPT_ON_CHANGE = ("created_at", "created_by", "deputy_id", IMPORT_ID)
+# Stored beside the file's own fields (set at registration, by households, by a merge): a change keeps them.
+KEPT_ON_CHANGE = ("created_at", "created_by", "deputy_id", "merged_into", IMPORT_ID)
 
 
 async def register_person(
@@ -285,9 +285,10 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             await tx.replace(PEOPLE, tombstone, expected_version=file.version)
             await forget_retained(tx, file.id)
             tx.publish(ReturneeErased(person_id=file.id), **routing(file))
-        await tx.db[HISTORY].delete_many({"person_id": person_id}, session=tx.session)
+        erased_ids = [file.id for file in files_of_person]
+        await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
         await remove_member(tx, person_id, records.clock().date())
-        await erase_opinions_of(tx, [file.id for file in files_of_person])
+        await erase_opinions_of(tx, erased_ids)
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
