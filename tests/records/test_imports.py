@@ -2,6 +2,7 @@
 
 import io
 import unicodedata
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -322,3 +323,41 @@ async def test_the_ugly_roster_goes_through_the_api_end_to_end(records, caller, 
     ]
     by_phone = await records.get("/v1/people/lookup", params={"phone": "0772-281 1234"}, headers=headers)
     assert [p["name"] for p in by_phone.json()] == ["张伟"]
+
+
+async def test_a_districts_staff_import_for_one_of_its_stations(records, caller, station, mongo, unique):
+    district = caller(districts=("d-yufeng",))
+    uploaded = await records.post(
+        "/v1/imports", params={"station_id": "st-shengli"}, content=roster(GOOD), headers={**district, **XLSX}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    done = await records.post(f"/v1/imports/{uploaded.json()['id']}/commit", json={}, headers=district)
+    assert done.status_code == 200 and done.json()["progress"]["created"] == 3
+    assert await mongo[f"records_{unique}"]["people"].count_documents({"district_id": "d-yufeng"}) == 3
+
+
+def damaged(content: bytes) -> bytes:
+    """The workbook with its second data row's number cell holding text: a sheet read-only
+    parsing fails on part-way down."""
+    source, out = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as copy:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="A4" t="n"><v>2</v></c>', b'<c r="A4" t="n"><v>x</v></c>')
+            copy.writestr(item, data)
+    return out.getvalue()
+
+
+async def test_a_sheet_damaged_part_way_is_reported_not_importable(records, caller, station, mongo, unique):
+    uploaded = await upload(records, caller, damaged(roster(GOOD)))
+    assert uploaded.status_code == 201, uploaded.text
+    report = uploaded.json()["report"]
+    assert report["importable"] is False and report["problems"][-1]["code"] == "unreadable_sheet"
+    commit = await records.post(
+        f"/v1/imports/{uploaded.json()['id']}/commit",
+        json={"mode": "valid_rows"},
+        headers=caller(stations=("st-shengli",)),
+    )
+    assert commit.status_code == 409 and commit.json()["error"]["code"] == "not_importable"
+    assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 0

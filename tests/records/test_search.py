@@ -161,8 +161,16 @@ async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None
     bad_cursor = await records.get("/v1/people", params={"cursor": "garbage!"}, headers=headers)
     assert bad_cursor.status_code == 422 and bad_cursor.json()["error"]["field"] == "cursor"
     # Well-formed, but not what this service gives: a number to sort by name, an id that is no
-    # text, a date cursor used for the name order.
-    for values, sort in (([7, "p-1", 0], "name"), (["chen", 7, 0], "name"), ([{"$date": 0}, "p-1", 0], "name")):
+    # text, a date cursor used for the name order; extended JSON that does not decode.
+    forgeries = [
+        ([7, "p-1", 0], "name"),
+        (["chen", 7, 0], "name"),
+        ([{"$date": 0}, "p-1", 0], "name"),
+        ([{"$oid": "zz"}, "p-1", 0], "name"),
+        ([{"$numberDecimal": "abc"}, "p-1", 0], "name"),
+        ([{"$date": {"$numberLong": "x"}}, "p-1", 0], "updated"),
+    ]
+    for values, sort in forgeries:
         forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
         response = await records.get("/v1/people", params={"cursor": forged, "sort": sort}, headers=headers)
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_cursor", response.text

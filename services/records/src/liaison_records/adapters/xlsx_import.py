@@ -18,6 +18,7 @@ merged header cells are understood is in ``xlsx_header``. For the data rows:
   a ``conflicting_values`` problem and the first is kept.
 """
 
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -132,15 +133,15 @@ def reading(
 ) -> Iterator[tuple[HeaderReport, Iterator[ParsedRow]]]:
     """The header report and the data rows from one opening of the workbook (opening parses the
     whole shared-strings table, so a pass opens it once); a file that cannot be read gives its
-    report and no rows."""
+    report and no rows, and one damaged further down raises ``UnimportableFile`` there."""
     fields = effective_header_map(header_map)
     with ExitStack() as opened:
         try:
             worksheet, epoch = opened.enter_context(_opened(source, sheet))
+            top = list(_values(worksheet, 1, HEADER_SCAN_ROWS))
         except UnimportableFile as error:
             yield error.report, iter(())
             return
-        top = list(_values(worksheet, 1, HEADER_SCAN_ROWS))
         report = header_report(worksheet.title, top, fields)
         yield report, _parsed_rows(worksheet, report, epoch)
 
@@ -170,9 +171,19 @@ def _opened(source: Source, sheet: str | None) -> Iterator[tuple[ReadOnlyWorkshe
 
 def _values(worksheet: ReadOnlyWorksheet, min_row: int, max_row: int | None) -> Iterator[tuple[CellValue, ...]]:
     """The cell values of each row, a missing row as (). The stubs give ReadOnlyWorksheet the
-    signature of Worksheet.iter_rows; with data_only and no rich text every value is a CellValue."""
+    signature of Worksheet.iter_rows; with data_only and no rich text every value is a CellValue.
+
+    A read-only sheet is parsed as it is read, so a damaged one (a number cell holding text, a
+    string index out of range, cut-off XML) fails part-way: ``UnimportableFile``, from there on."""
     rows = worksheet.iter_rows(min_row=min_row, max_row=max_row, values_only=True)  # type: ignore[misc]
-    return cast(Iterator[tuple[CellValue, ...]], rows)
+    number = min_row  # the row being read
+    try:
+        for values in cast(Iterator[tuple[CellValue, ...]], rows):
+            yield values
+            number += 1
+    except (ValueError, TypeError, KeyError, IndexError, SyntaxError, BadZipFile, EOFError, zlib.error) as exc:
+        message = f"第 {number} 行无法读取（{type(exc).__name__}），请用 Excel 打开后另存为 .xlsx 再试"
+        raise _file_error(worksheet.title, "unreadable_sheet", message) from exc
 
 
 def _file_error(sheet: str, code: str, message: str) -> UnimportableFile:

@@ -28,7 +28,7 @@ from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document
 
 from liaison_records.adapters.xlsx_header import effective_header_map
-from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, reading
+from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
 from liaison_records.service_layer.import_check import read_rows, refused_by_files
 from liaison_records.service_layer.import_chunks import read_chunk, write_chunk
@@ -51,7 +51,7 @@ def _bucket(records: Records) -> AsyncGridFSBucket:
 
 async def upload(records: Records, principal: Principal, station_id: str, content: bytes) -> Document:
     require(principal, WRITERS, "import rosters")
-    await records.station_in_scope(principal, station_id)
+    station = await records.station_in_scope(principal, station_id)
     if not content:
         raise InvalidInput("empty_file", "the upload is empty", field="file")
     if len(content) > MAX_FILE_BYTES:
@@ -59,9 +59,10 @@ async def upload(records: Records, principal: Principal, station_id: str, conten
     await _expire_uploads(records)
     import_id = f"imp-{uuid4().hex[:12]}"
     file_id = await _bucket(records).upload_from_stream(f"{import_id}.xlsx", content)
-    document = {
+    document: Document = {
         "_id": import_id,
         "station_id": station_id,
+        "district_id": station.get("district_id"),  # a district's staff find it through their scope
         "file_id": file_id,
         "header_map": {},
         "status": "uploaded",
@@ -123,17 +124,22 @@ async def _dry_run(records: Records, content: bytes, header_map: dict[str, str],
     """The parser's problems, the file rules' problems and those the stored files give
     (``import_check``) together, in one pass over the rows."""
     rows = valid = 0
+    readable = True
     with ExitStack() as opened:
         header, parsed = await asyncio.to_thread(opened.enter_context, reading(io.BytesIO(content), header_map))
         problems = list(header.problems)
         row_files = _row_files(header, parsed)
-        async for read in _read_ahead(lambda: read_rows(row_files, records.codec)):
-            refused = await refused_by_files(records, station_id, read, header)
-            for checked in read.rows:
-                found = [refused[checked.row_number]] if checked.row_number in refused else []
-                problems += checked.problems + found
-                rows += 1
-                valid += checked.fields is not None and not found
+        try:
+            async for read in _read_ahead(lambda: read_rows(row_files, records.codec)):
+                refused = await refused_by_files(records, station_id, read, header)
+                for checked in read.rows:
+                    found = [refused[checked.row_number]] if checked.row_number in refused else []
+                    problems += checked.problems + found
+                    rows += 1
+                    valid += checked.fields is not None and not found
+        except UnimportableFile as damaged:  # the sheet breaks off part-way
+            problems += damaged.report.problems
+            readable = False
     return {
         "sheet": header.sheet,
         "columns": [asdict(column) for column in header.columns],
@@ -141,7 +147,7 @@ async def _dry_run(records: Records, content: bytes, header_map: dict[str, str],
         "valid_rows": valid,
         "problem_count": len(problems),
         "problems": [asdict(problem) for problem in problems[:MAX_REPORTED_PROBLEMS]],
-        "importable": header.ok,
+        "importable": header.ok and readable,
     }
 
 

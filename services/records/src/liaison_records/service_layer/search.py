@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from bson import json_util
+from bson.errors import BSONError
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.mongo import Document
@@ -147,7 +148,7 @@ def _decode(cursor: str, sort: str) -> tuple[SortKey, int]:
     not_ours = InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
     try:
         values = json_util.loads(base64.urlsafe_b64decode(cursor.encode()), json_options=CURSOR_JSON)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, BSONError) as exc:  # what extended JSON raises on a forgery
         raise not_ours from exc
     if not isinstance(values, list) or len(values) != 3:
         raise not_ours
