@@ -79,7 +79,7 @@ async def test_a_deputys_term_of_office_is_changed_on_the_version_read_and_annou
     assert stale.status_code in (409, 412) and (await records.get(url, headers=headers)).json()["name"] == "李华"
     backwards = {"term_start": "2026-12-31", "term_end": "2022-01-01"}
     reversed_term = await records.put(url, json={**body, **backwards}, headers={**headers, "If-Match": '"2"'})
-    assert reversed_term.status_code == 422
+    assert reversed_term.status_code == 422 and reversed_term.json()["error"]["field"] == "term_end"
     assert (await records.get(url, headers=headers)).json()["term_end"] == "2026-12-31"
 
 
@@ -110,7 +110,7 @@ async def test_a_household_links_its_members_and_announces_itself(records, calle
     headless = await records.post(
         "/v1/households", json={**body, "members": [{"person_id": head, "relation_to_head": "child"}]}, headers=headers
     )
-    assert headless.status_code == 422
+    assert headless.status_code == 422 and headless.json()["error"]["field"] == "members"
     assert (await records.post(f"/v1/people/{spouse}/erase", headers=headers)).status_code == 200
     after = (await records.get(f"/v1/households/{household['id']}", headers=headers)).json()
     assert [m["person_id"] for m in after["members"]] == [head]  # erasure leaves no trace of the spouse

@@ -8,9 +8,9 @@ shows as expired without anything being written when it lapses.
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from liaison_records.domain.org import Text
 
@@ -31,11 +31,13 @@ class ConsentFields(BaseModel):
     given_at: AwareDatetime
     valid_until: date | None = None
 
-    @model_validator(mode="after")
-    def _ends_after_it_begins(self) -> Self:
-        if self.valid_until is not None and self.valid_until < self.given_at.date():
+    @field_validator("valid_until")
+    @classmethod
+    def _ends_after_it_begins(cls, valid_until: date | None, info: ValidationInfo) -> date | None:
+        given_at = info.data.get("given_at")
+        if valid_until is not None and given_at is not None and valid_until < given_at.date():
             raise ValueError("valid_until lies before given_at")
-        return self
+        return valid_until
 
 
 class Consent(ConsentFields):

@@ -5,7 +5,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from liaison_records.domain.org import Slug, Text, distinct
 
@@ -59,8 +59,10 @@ class DeputyFields(BaseModel):
             raise ValueError("not an email address")
         return value
 
-    @model_validator(mode="after")
-    def _term_in_order(self) -> "DeputyFields":
-        if self.term_start and self.term_end and self.term_end < self.term_start:
+    @field_validator("term_end")
+    @classmethod
+    def _term_in_order(cls, term_end: date | None, info: ValidationInfo) -> date | None:
+        term_start = info.data.get("term_start")
+        if term_start and term_end and term_end < term_start:
             raise ValueError("term_end is before term_start")
-        return self
+        return term_end

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liaison_records.domain.org import Text
 
@@ -47,15 +47,16 @@ class HouseholdFields(BaseModel):
     overseas_ties: list[OverseasTie] = Field(default_factory=list, max_length=30)
     notes: Text | None = None
 
-    @model_validator(mode="after")
-    def _one_head_no_repeats(self) -> "HouseholdFields":
-        heads = [m for m in self.members if m.relation_to_head is MemberRelation.SELF]
+    @field_validator("members")
+    @classmethod
+    def _one_head_no_repeats(cls, members: list[Member]) -> list[Member]:
+        heads = [m for m in members if m.relation_to_head is MemberRelation.SELF]
         if len(heads) != 1:
             raise ValueError("a household has exactly one head (relation_to_head 'self')")
-        ids = [m.person_id for m in self.members]
+        ids = [m.person_id for m in members]
         if len(ids) != len(set(ids)):
             raise ValueError("a person is listed twice")
-        return self
+        return members
 
     @property
     def head_person_id(self) -> str:

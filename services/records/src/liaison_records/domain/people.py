@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from liaison_records.domain.org import Text, distinct
 from liaison_records.domain.phones import spelled
@@ -180,8 +180,10 @@ class PersonFields(BaseModel):
             raise ValueError("birth date must lie between 1890 and today")
         return value
 
-    @model_validator(mode="after")
-    def _relation_only_for_relatives(self) -> "PersonFields":
-        if self.category is Category.RETURNEE and self.relation is not None:
+    @field_validator("relation")
+    @classmethod
+    def _relation_only_for_relatives(cls, relation: Relation | None, info: ValidationInfo) -> Relation | None:
+        """Checked on the relation (the category comes first), so the error names that field."""
+        if info.data.get("category") is Category.RETURNEE and relation is not None:
             raise ValueError("a returnee has no relation; only a relative (侨眷) does")
-        return self
+        return relation
