@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka.structs import ConsumerRecord
 from asgi_lifespan import LifespanManager
 from liaison_infra.auth import Role
+from liaison_infra.envelope import Envelope
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.pii import ensure_keyring_file
+from liaison_infra.runtime import Runtime
 from liaison_infra.service import installed_services, load_app_factory
 from liaison_infra.tokens import issue_token
 
@@ -35,6 +38,16 @@ async def serve(name: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as client,
     ):
         yield client
+
+
+async def consume(runtime: Runtime, event: Envelope) -> None:
+    """Hand ``event`` to the service's consumer (inbox, reader model, handler, one transaction)
+    as if Kafka had delivered it."""
+    subscription = runtime.spec.subscription_for(event.type)
+    assert subscription is not None, event.type
+    raw = event.to_bytes()
+    record = ConsumerRecord(subscription.topic, 0, 0, 0, 0, event.subject.encode(), raw, None, 0, len(raw), [])
+    await runtime.consumer().apply(record)
 
 
 def bus_settings(name: str, endpoints: Endpoints, keys: tuple[Path, Path], unique: str, **overrides: Any) -> Any:

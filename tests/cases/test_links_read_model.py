@@ -8,13 +8,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 from liaison_cases.bootstrap import SPEC
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
 
-from tests.apps import service_settings
+from tests.apps import consume, service_settings
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -43,15 +42,6 @@ def envelope(event_type: str, data: dict[str, Any], *, minutes: int) -> Envelope
     )
 
 
-async def deliver(runtime: Runtime, event: Envelope) -> None:
-    """Hand ``event`` to the cases consumer as if Kafka had delivered it."""
-    subscription = SPEC.subscription_for(event.type)
-    assert subscription is not None
-    raw = event.to_bytes()
-    record = ConsumerRecord(subscription.topic, 0, 0, 0, 0, event.subject.encode(), raw, None, 0, len(raw), [])
-    await runtime.consumer().apply(record)
-
-
 def person(name: str, *, minutes: int, event_type: str = "returnee.registered") -> Envelope:
     snapshot: dict[str, Any] = {
         "person_id": "p-1",
@@ -74,10 +64,10 @@ async def stored(runtime: Runtime, collection: str, key: str) -> Document | None
 async def test_an_older_or_repeated_event_changes_nothing(runtime) -> None:
     registered = person("陈小明", minutes=0)
     renamed = person("陈晓明", minutes=10, event_type="returnee.updated")
-    await deliver(runtime, registered)
-    await deliver(runtime, renamed)
-    await deliver(runtime, person("陈旧名", minutes=5, event_type="returnee.updated"))  # late, older
-    await deliver(runtime, registered)  # redelivered: the inbox absorbs it
+    await consume(runtime, registered)
+    await consume(runtime, renamed)
+    await consume(runtime, person("陈旧名", minutes=5, event_type="returnee.updated"))  # late, older
+    await consume(runtime, registered)  # redelivered: the inbox absorbs it
     assert (await stored(runtime, "people", "p-1")) == {
         "_id": "p-1",
         "station_id": "st-1",
@@ -90,7 +80,7 @@ async def test_an_older_or_repeated_event_changes_nothing(runtime) -> None:
 
 async def test_a_households_deputy_and_members_may_arrive_in_either_order(runtime) -> None:
     assignment = {"household_id": "h-1", "station_id": "st-1", "previous_deputy_id": "dep-1", "reason": "换届"}
-    await deliver(runtime, envelope("assignment.changed", {**assignment, "deputy_id": "dep-2"}, minutes=10))
+    await consume(runtime, envelope("assignment.changed", {**assignment, "deputy_id": "dep-2"}, minutes=10))
     household = {
         "household_id": "h-1",
         "station_id": "st-1",
@@ -103,7 +93,7 @@ async def test_a_households_deputy_and_members_may_arrive_in_either_order(runtim
         "hardship": False,
         "elderly": True,
     }
-    await deliver(runtime, envelope("household.changed", household, minutes=0))  # older, from another topic
+    await consume(runtime, envelope("household.changed", household, minutes=0))  # older, from another topic
     assert (await stored(runtime, "households", "h-1")) == {
         "_id": "h-1",
         "station_id": "st-1",
@@ -111,17 +101,17 @@ async def test_a_households_deputy_and_members_may_arrive_in_either_order(runtim
         "member_ids": ["p-1", "p-2"],
         "deputy_id": "dep-2",
     }
-    await deliver(runtime, envelope("returnee.erased", {"person_id": "p-1"}, minutes=20))
+    await consume(runtime, envelope("returnee.erased", {"person_id": "p-1"}, minutes=20))
     after = await stored(runtime, "households", "h-1")
     assert after is not None and after["head_person_id"] is None and after["member_ids"] == ["p-2"]
 
 
 async def test_nothing_brings_an_erased_person_back(runtime) -> None:
-    await deliver(runtime, person("陈小明", minutes=0))
-    await deliver(runtime, envelope("returnee.erased", {"person_id": "p-1"}, minutes=10))
-    await deliver(runtime, person("陈小明", minutes=20, event_type="returnee.updated"))  # a late update
+    await consume(runtime, person("陈小明", minutes=0))
+    await consume(runtime, envelope("returnee.erased", {"person_id": "p-1"}, minutes=10))
+    await consume(runtime, person("陈小明", minutes=20, event_type="returnee.updated"))  # a late update
     merged = {"person_id": "p-1", "status": "archived", "merged_into": "p-9"}
-    await deliver(runtime, envelope("returnee.archived", merged, minutes=30))
+    await consume(runtime, envelope("returnee.archived", merged, minutes=30))
     assert (await stored(runtime, "people", "p-1")) == {"_id": "p-1", "status": "erased", "erased": True}
 
 
@@ -135,8 +125,8 @@ async def test_deputies_are_kept_by_their_latest_registration(runtime) -> None:
         "term_start": None,
         "term_end": None,
     }
-    await deliver(runtime, envelope("deputy.registered", deputy, minutes=0))
-    await deliver(runtime, envelope("deputy.updated", {**deputy, "level": "city"}, minutes=5))
+    await consume(runtime, envelope("deputy.registered", deputy, minutes=0))
+    await consume(runtime, envelope("deputy.updated", {**deputy, "level": "city"}, minutes=5))
     assert (await stored(runtime, "deputies", "dep-1")) == {
         "_id": "dep-1",
         "name": "李华",

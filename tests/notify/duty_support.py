@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from aiokafka.structs import ConsumerRecord
 from liaison_infra.envelope import Envelope
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import Document
@@ -21,7 +20,7 @@ from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import close_windows, release_due_reminders
 
-from tests.apps import service_settings
+from tests.apps import consume, service_settings
 
 
 @asynccontextmanager
@@ -56,10 +55,7 @@ def envelope(event_type: str, data: dict[str, Any], *, at: datetime, district_id
 
 async def apply(notify: Notify, event: Envelope) -> None:
     """Hand ``event`` to notify's consumer as if Kafka had delivered it."""
-    topic = next(s.topic for s in SPEC.subscriptions if s.event_type == event.type)
-    raw = event.to_bytes()
-    record = ConsumerRecord(topic, 0, 0, 0, 0, event.subject.encode(), raw, None, 0, len(raw), [])
-    await notify.runtime.consumer().apply(record)
+    await consume(notify.runtime, event)
 
 
 async def household(
