@@ -99,6 +99,29 @@ async def test_a_worker_killed_mid_send_is_never_resent_outside_the_inbox(
             assert await pending_message_ids(notify, notify.clock() + timedelta(days=1), 10) == []
 
 
+async def test_a_send_lost_on_a_channel_since_dropped_is_not_made_again_on_the_new_one(
+    endpoints: Endpoints, keys: tuple[Path, Path], unique: str
+) -> None:
+    with http_receiver() as gateway:
+        urls = {"wecom_url": gateway.url("wecom"), "sms_url": gateway.url("sms")}
+        async with delivering(endpoints, keys, unique, claim_lease_seconds=120, **urls) as notify:
+            await reachable(notify, "deputy:dep-1", ("wecom", "bot-key-1"))
+            await enqueue(notify, [reminder()])
+            key = reminder().key
+            claim = deliveries_store.Claim(key, "wecom", "st-1", "d-1")  # a worker took WeCom, then died
+            await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))
+            await reachable(notify, "deputy:dep-1", ("sms", "13800000001"))  # meanwhile: SMS only
+            advance(notify, seconds=121)
+
+            await scan_and_deliver(notify)
+
+            assert gateway.received == [], "WeCom may have it: no SMS as well"
+            stored = await message(notify, key)
+            assert (stored["status"], stored["channel"]) == ("sent", "inbox")
+            claims, _ = await delivery_log(notify, key)
+            assert {c["channel"]: c["status"] for c in claims} == {"wecom": "unknown", "inbox": "sent"}
+
+
 async def test_a_worker_recording_after_its_lease_ran_out_loses_no_attempt_from_the_log(
     endpoints: Endpoints, keys: tuple[Path, Path], unique: str
 ) -> None:
@@ -107,7 +130,7 @@ async def test_a_worker_recording_after_its_lease_ran_out_loses_no_attempt_from_
         await enqueue(notify, [reminder()])
         key = reminder().key
         claim = deliveries_store.Claim(key, "wecom", "st-1", "d-1")
-        token = (await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))).token
+        token, _ = await deliveries_store.claim(notify.db, [claim], notify.clock(), timedelta(seconds=120))
         advance(notify, seconds=121)
         await scan_and_deliver(notify)  # the lease ran out: unknown, and the inbox stands in
 

@@ -7,8 +7,9 @@ again once ``retry_at`` passes) | ``failed`` | ``unknown`` (the send may have ha
 again). A claim keeps the attempts that did not deliver, with the providers' answers
 (``attempts``); the attempt that delivered is recorded on its message (``sends``) and its claim
 is left as it was: each send then costs one write, not two (on the station's server an update
-costs about a millisecond, a fifth of a reminder). A claim still ``sending`` after its lease
-whose message is due again lost its worker mid-send; whoever takes it next settles it.
+costs about a millisecond, a fifth of a reminder). A claim still ``sending`` a lease after its
+message fell due lost its worker mid-send (a message sent is never due again); whoever hands that
+message out next settles it (``take_lapsed``).
 """
 
 from collections import defaultdict
@@ -24,8 +25,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from liaison_notify.adapters.grouped_updates import grouped
-from liaison_notify.domain.channels import Channel
+from liaison_notify.adapters.grouped_updates import find_by_ids, grouped
+from liaison_notify.domain.channels import EXTERNAL, Channel
 
 DELIVERIES = "deliveries"
 # Where attempts were logged, one document each, before claims kept them.
@@ -52,32 +53,23 @@ class Claim:
         return claim_id(self.message_id, self.channel)
 
 
-@dataclass(frozen=True)
-class Taken:
-    """What one taker holds: the claims to send, by attempt number, and those whose lease had run
-    out, to be settled as unknown without a send."""
-
-    token: str
-    attempts: dict[str, int]
-    lapsed: dict[str, int]
-
-
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """Claims are found by key alone; the lease index an older version scanned goes."""
     await drop_retired_indexes(db[DELIVERIES], ["status_1_lease_until_1"])
 
 
-async def claim(db: AsyncDatabase[Document], wanted: Sequence[Claim], now: datetime, lease: timedelta) -> Taken:
-    """Take the claims nobody holds.
+async def claim(
+    db: AsyncDatabase[Document], wanted: Sequence[Claim], now: datetime, lease: timedelta
+) -> tuple[str, dict[str, int]]:
+    """Take the claims nobody holds; returns the taker's token and the attempt number of each one taken.
 
     A first attempt is an insert (batched, and cheap on the station's server); a key already
-    there is taken again only if it waits for a retry that is due, or if its lease ran out, by a
-    conditional update. So of two workers racing for one key exactly one wins, and a settled
-    claim is never taken again.
+    there is taken again only if it waits for a retry that is due, by a conditional update. So
+    of two workers racing for one key exactly one wins, and a settled claim is never taken again.
     """
     token = uuid4().hex
     if not wanted:
-        return Taken(token, {}, {})
+        return token, {}
     taking = {"status": "sending", "token": token, "lease_until": now + lease}
     new = [{"_id": c.id, **asdict(c), **taking, "claimed_at": now, "attempt": 1} for c in wanted]
     lost: set[int] = set()
@@ -89,28 +81,38 @@ async def claim(db: AsyncDatabase[Document], wanted: Sequence[Claim], now: datet
             raise
         lost = {error["index"] for error in errors}
     taken = {wanted[index].id: 1 for index in range(len(wanted)) if index not in lost}
-    retaken, lapsed = await _retake(db, [wanted[index].id for index in sorted(lost)], now, taking)
-    return Taken(token, taken | retaken, lapsed)
+    return token, taken | await _retake(db, [wanted[index].id for index in sorted(lost)], now, taking)
 
 
-async def _retake(
-    db: AsyncDatabase[Document], claim_ids: list[str], now: datetime, taking: Document
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Take again those of ``claim_ids`` whose retry is due (the next attempt) or whose lease ran
-    out (marked ``lapsed_at``: the same attempt, to settle); the others are held or settled."""
+async def _retake(db: AsyncDatabase[Document], claim_ids: list[str], now: datetime, taking: Document) -> dict[str, int]:
+    """Take again those of ``claim_ids`` whose retry is due; the others are held or settled."""
     if not claim_ids:
-        return {}, {}
+        return {}
     due = {"status": "retry", "retry_at": {"$lte": now}}
+    retake = {"$set": taking, "$inc": {"attempt": 1}}
+    await db[DELIVERIES].bulk_write(grouped((key, due, retake) for key in claim_ids), ordered=False)
+    cursor = db[DELIVERIES].find({"_id": {"$in": claim_ids}, "token": taking["token"]}, {"attempt": 1})
+    return {document["_id"]: document["attempt"] async for document in cursor}
+
+
+async def take_lapsed(
+    db: AsyncDatabase[Document], message_ids: Sequence[str], now: datetime, lease: timedelta
+) -> tuple[str, list[Document]]:
+    """Take, to settle them, the claims of ``message_ids`` on any outside channel still
+    ``sending`` after their lease (looked up by key; read first, since they are rare); returns
+    the taker's token and each claim taken (its message, channel and attempt)."""
+    token = uuid4().hex
     lease_over = {"status": "sending", "lease_until": {"$lt": now}}
-    requests = grouped((key, due, {"$set": taking, "$inc": {"attempt": 1}}) for key in claim_ids)
-    requests += grouped((key, lease_over, {"$set": {**taking, "lapsed_at": now}}) for key in claim_ids)
-    await db[DELIVERIES].bulk_write(requests, ordered=False)
-    cursor = db[DELIVERIES].find({"_id": {"$in": claim_ids}, "token": taking["token"]}, {"attempt": 1, "lapsed_at": 1})
-    retried: dict[str, int] = {}
-    lapsed: dict[str, int] = {}
-    async for document in cursor:
-        (lapsed if "lapsed_at" in document else retried)[document["_id"]] = document["attempt"]
-    return retried, lapsed
+    keys = [claim_id(message_id, channel) for message_id in message_ids for channel in EXTERNAL]
+    lapsed = await find_by_ids(db[DELIVERIES], keys, lease_over, {"_id": 1})
+    if not lapsed:
+        return token, []
+    taking = {"$set": {"token": token, "lease_until": now + lease, "lapsed_at": now}}
+    await db[DELIVERIES].bulk_write(grouped((d["_id"], lease_over, taking) for d in lapsed), ordered=False)
+    cursor = db[DELIVERIES].find(
+        {"_id": {"$in": [d["_id"] for d in lapsed]}, "token": token}, {"message_id": 1, "channel": 1, "attempt": 1}
+    )
+    return token, [document async for document in cursor]
 
 
 async def settle(

@@ -9,8 +9,8 @@ is sent.
 
 A failed send is retried by a later scan after an exponential backoff (never a sleep here); after
 the channel's attempts the next route is tried. A send that outlived its timeout, or a claim still
-``sending`` after its lease when its message comes due again (its worker died mid-send), may have
-reached the provider: it is marked ``unknown``, never sent again on any outside channel, and the
+``sending`` a lease after its message fell due (its worker died mid-send), may have reached the
+provider: it is marked ``unknown``, never sent again on any outside channel, and the
 message goes to the in-app inbox (whose writes are idempotent) with an alert to the station. A
 recipient nobody can reach outside the inbox raises the same kind of alert, so nothing is
 dropped without a trace.
@@ -64,14 +64,16 @@ class Plan:
         m = self.message
         return inbox_store.new_item(m.key, m.recipient_id, m, m.template, (self.title, self.body), now)
 
-    def result(self, token: str, attempt: int, outcome: Outcome) -> Result:
-        """The send's outcome, with where the message goes next should this route give up, and
-        why the inbox stands in for the outside channels, when it does."""
-        fallback = next_route(self.routes, {*self.document.get("tried", []), self.route.channel.value})
+    def result(self, token: str, attempt: int, outcome: Outcome, channel: Channel | None = None) -> Result:
+        """The outcome of a send on ``channel`` (the route's by default), with where the message
+        goes next should it give up, and why the inbox stands in for the outside channels, when
+        it does."""
+        channel = channel or self.route.channel
+        fallback = next_route(self.routes, {*self.document.get("tried", []), channel.value})
         alert_reason = None
-        if self.route.channel == Channel.INBOX:
+        if channel == Channel.INBOX:
             alert_reason = str(self.document.get("fallback_reason", "no_channel"))
-        return Result(self.message, self.route.channel, token, attempt, outcome, fallback, self.title, alert_reason)
+        return Result(self.message, channel, token, attempt, outcome, fallback, self.title, alert_reason)
 
 
 async def pending_message_ids(notify: Notify, now: datetime, limit: int) -> list[str]:
@@ -90,14 +92,28 @@ async def deliver(notify: Notify, message_ids: Sequence[str]) -> None:
     async with Redis.from_url(settings.redis_url) as redis:
         plans = await _within_rate(notify, RateLimiter(redis, settings.mongodb_database), plans, now)
     lease = timedelta(seconds=settings.claim_lease_seconds)
-    taken = await deliveries_store.claim(notify.db, [plan.claim for plan in plans], now, lease)
-    lapsed = [plan.result(taken.token, n, LAPSED) for plan in plans if (n := taken.lapsed.get(plan.claim.id))]
-    if lapsed:
-        await _record(notify, lapsed, now, after=None)
-    claimed = [(plan, taken.attempts[plan.claim.id]) for plan in plans if plan.claim.id in taken.attempts]
-    await _send_and_record(notify, taken.token, claimed, now)
+    lapsed = await _settle_lapsed(notify, plans, now, lease)
+    plans = [plan for plan in plans if plan.message.key not in lapsed]
+    token, attempts = await deliveries_store.claim(notify.db, [plan.claim for plan in plans], now, lease)
+    claimed = [(plan, attempts[plan.claim.id]) for plan in plans if plan.claim.id in attempts]
+    await _send_and_record(notify, token, claimed, now)
     if lapsed:  # on to the inbox at once
-        await deliver(notify, [result.message.key for result in lapsed])
+        await deliver(notify, sorted(lapsed))
+
+
+async def _settle_lapsed(notify: Notify, plans: list[Plan], now: datetime, lease: timedelta) -> set[str]:
+    """A message due for longer than a lease may have a claim whose worker died mid-send, on any
+    outside channel (the recipient's routes may have changed since): each such claim is settled as
+    unknown, and its message goes to the inbox, never to another outside channel. Returns those
+    messages' keys."""
+    stale = {plan.message.key: plan for plan in plans if plan.document["next_attempt_at"] <= now - lease}
+    if not stale:
+        return set()
+    token, claims = await deliveries_store.take_lapsed(notify.db, list(stale), now, lease)
+    results = [stale[c["message_id"]].result(token, c["attempt"], LAPSED, Channel(c["channel"])) for c in claims]
+    if results:
+        await _record(notify, results, now, after=None)
+    return {result.message.key for result in results}
 
 
 async def _send_and_record(notify: Notify, token: str, claimed: list[tuple[Plan, int]], now: datetime) -> None:
