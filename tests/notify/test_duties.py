@@ -124,6 +124,14 @@ async def test_a_reminder_released_but_not_sent_goes_to_the_households_new_deput
     dropped = await notify.db[MESSAGES].find_one({"subject_id": "h-1", "recipient_id": "deputy:dep-a"})
     assert dropped is not None and dropped["dropped_because"] == "reassigned"
 
+    back = {"household_id": "h-1", "station_id": "st-1", "previous_deputy_id": "dep-c", "deputy_id": "dep-a"}
+    await apply(notify, envelope("assignment.changed", back | {"reason": "换届"}, at=local(2026, 11, 1, 9, 40)))
+    again = notify.db[MESSAGES].find({"subject_id": "h-1", "rule_id": "monthly_visit"}, sort=[("recipient_id", 1)])
+    assert [(m["recipient_id"], m["status"]) async for m in again] == [
+        ("deputy:dep-a", "pending"),  # moved back: the same reminder waits for dep-a again
+        ("deputy:dep-c", "dropped"),
+    ]
+
 
 async def test_each_released_batch_is_handed_out_once_stored_and_never_again(notify, monkeypatch) -> None:
     monkeypatch.setattr(scans, "BATCH", 2)  # five duties: three batches

@@ -105,13 +105,19 @@ async def test_case_deadlines_remind_in_working_days_move_with_the_deadline_and_
     assert late is not None and late["status"] == "missed" and late["resolved_at"] is not None
 
 
-async def test_a_case_merged_into_another_is_reminded_no_more(notify) -> None:
-    await apply(notify, envelope("case.assigned", case("c-3", "assigned", "2026-10-12"), at=local(2026, 9, 20, 10)))
-    await apply(notify, envelope("case.merged", case("c-3", "merged", "2026-10-12"), at=local(2026, 9, 25, 10)))
+async def test_a_case_merged_into_another_is_reminded_no_more_and_the_survivor_still_is(notify) -> None:
+    for case_id in ("c-3", "c-4"):
+        assigned = case(case_id, "assigned", "2026-10-12")
+        await apply(notify, envelope("case.assigned", assigned, at=local(2026, 9, 20, 10)))
+    merged = {**case("c-3", "merged", "2026-10-12"), "merged_into": "c-4"}
+    surviving = {**case("c-4", "assigned", "2026-10-12"), "merged_from": ["c-3"]}  # a merge announces both
+    for data in (merged, surviving):
+        await apply(notify, envelope("case.merged", data, at=local(2026, 9, 25, 10)))
     produced = await scan_at(notify, daily(local(2026, 9, 20), local(2026, 10, 20), 9))
     assert [m for _, m in produced if m["subject_id"] == "c-3"] == []
-    duty = await notify.db[DUTIES].find_one({"subject_id": "c-3"})
-    assert duty is not None and duty["status"] == "fulfilled"
+    assert [m["template"] for _, m in produced if m["subject_id"] == "c-4"][-1] == "case_overdue"
+    statuses = {d["subject_id"]: d["status"] async for d in notify.db[DUTIES].find({"kind": "case_deadline"})}
+    assert statuses == {"c-3": "fulfilled", "c-4": "missed"}
 
 
 async def test_a_miss_nobody_can_be_told_of_is_still_recorded_for_all_to_see(notify) -> None:
@@ -163,3 +169,18 @@ async def test_a_miss_nobody_can_be_told_of_is_still_recorded_for_all_to_see(not
         ("station_head:st-9", "h-9", "escalation_unroutable")
     ]
     assert "district is not known" in alerts[0]["variables"]["note"]
+
+
+async def test_a_rule_switched_off_mid_month_reminds_and_escalates_no_more(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))
+    await generate_duties(notify, local(2026, 11, 1))
+    before = await scan_at(notify, daily(local(2026, 11, 1), local(2026, 11, 10), 9))
+    assert [m["occurrence"] for _, m in before if m["rule_id"] == "monthly_visit"] == ["2026-11-01T09:00"]
+    switched_off = {"owner": "station:st-1", "rule_id": "monthly_visit", "changes": {"enabled": False}, "version": 1}
+    await notify.db[RULE_OVERRIDES].insert_one({"_id": "station:st-1:monthly_visit", **switched_off})
+
+    after = await scan_at(notify, daily(local(2026, 11, 11), local(2026, 12, 10), 9))
+
+    assert [m for _, m in after if m["rule_id"] == "monthly_visit"] == [], "no reminder, no escalation"
+    duty = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
+    assert duty is not None and duty["status"] == "missed"  # recorded, for the figures

@@ -30,7 +30,7 @@ SPEC = ServiceSpec(
         Subscription("case.deadline_changed", CASE_TOPIC, CaseRead, duties.on_case_scheduled),
         Subscription("case.replied", CASE_TOPIC, CaseRead, duties.on_case_answered),
         Subscription("case.closed", CASE_TOPIC, CaseRead, duties.on_case_answered),
-        Subscription("case.merged", CASE_TOPIC, CaseRead, duties.on_case_answered),
+        Subscription("case.merged", CASE_TOPIC, CaseRead, duties.on_case_merged),
         Subscription("deputy.registered", "records.deputy.v1", DeputyRead, on_deputy_changed),
         Subscription("deputy.updated", "records.deputy.v1", DeputyRead, on_deputy_changed),
         Subscription("org_unit.registered", "records.org.v1", OrgUnitRead, on_org_unit_changed),

@@ -111,6 +111,15 @@ async def drop(
         await db[MESSAGES].bulk_write(requests, ordered=False, session=session)
 
 
+async def revive(tx: Transaction, keys: Sequence[str]) -> None:
+    """Messages dropped for a reassignment that their household's deputy gets back (A → B → A)
+    wait again, as they did before."""
+    if keys:
+        dropped = {"_id": {"$in": list(keys)}, "status": "dropped", "dropped_because": "reassigned"}
+        waiting = {"$set": {"status": "pending"}, "$unset": {"dropped_at": "", "dropped_because": ""}}
+        await tx.db[MESSAGES].update_many(dropped, waiting, session=tx.session)
+
+
 async def pending_of_duty(tx: Transaction, recipient_id: str, duty_id: str) -> list[Message]:
     """The messages of ``duty_id`` still waiting to reach ``recipient_id`` (found by recipient:
     a duty's messages are few, a recipient's not many)."""

@@ -39,3 +39,4 @@ class CaseRead(BaseModel):
     state: str
     title: str
     due: date | None
+    merged_into: str | None = None  # set on the case a merge answers through another

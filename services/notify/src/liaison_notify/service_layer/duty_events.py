@@ -60,7 +60,9 @@ async def _follow_deputy(tx: Transaction, household_id: str, deputy_id: str | No
     for before, after in moves:
         waiting = await messages_store.pending_of_duty(tx, before.recipient_id, before.id)
         await messages_store.drop(tx.db, [m.key for m in waiting], now, "reassigned", session=tx.session)
-        await messages_store.enqueue(tx, [readdressed(message, after) for message in waiting])
+        now_theirs = [readdressed(message, after) for message in waiting]
+        stored = set(await messages_store.enqueue(tx, now_theirs))
+        await messages_store.revive(tx, [message.key for message in now_theirs if message.key not in stored])
 
 
 async def on_visit_logged(visit: VisitRead, envelope: Envelope, tx: Transaction) -> None:
@@ -136,10 +138,16 @@ async def on_case_scheduled(case: CaseRead, envelope: Envelope, tx: Transaction)
 
 
 async def on_case_answered(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
-    """A reply, a closing, or a merge into another case (whose own duty carries on) ends the
-    case's deadline duty: fulfilled, or resolved late when overdue."""
+    """A reply or a closing ends the case's deadline duty: fulfilled, or resolved late when overdue."""
     stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
     await _settle(tx, envelope, stored, [case.case_id], local_day(envelope.time), f"case:{case.state}")
+
+
+async def on_case_merged(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
+    """A merge announces both cases: the one merged away (``merged_into``) is answered, as by a
+    reply; the surviving one's duty carries on."""
+    if case.merged_into:
+        await on_case_answered(case, envelope, tx)
 
 
 async def _settle(

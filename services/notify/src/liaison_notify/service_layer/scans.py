@@ -132,7 +132,7 @@ async def release_due_reminders(notify: Notify, now: datetime, hand_out: HandOut
 
     def release(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
         released, reminder = duty.release(after, now, rule.quiet_hours)
-        return released, [reminder_message(duty, rule, reminder)] if reminder else []
+        return released, [reminder_message(duty, rule, reminder)] if reminder and rule.enabled else []
 
     timed = {"$gt": after, "$lte": now} if after else {"$lte": now}
     messages = 0
@@ -144,14 +144,16 @@ async def release_due_reminders(notify: Notify, now: datetime, hand_out: HandOut
 
 async def close_windows(notify: Notify, now: datetime) -> int:
     """Mark open duties past their window missed and take every escalation step that is due;
-    returns how many duties were missed plus how many escalation messages went out."""
+    returns how many duties were missed plus how many escalation messages went out. The duties of
+    a rule switched off remind and escalate no more."""
 
     def escalate(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
         taken, due = duty.escalate_due(now)
-        return taken, [escalation_message(duty, rule, step) for step in due]
+        return taken, [escalation_message(duty, rule, step) for step in due] if rule.enabled else []
 
     def miss(duty: Duty, rule: Rule) -> tuple[Duty, list[Message]]:
-        missed = duty.miss(rule)
+        # A rule switched off since its duty was made: the miss is recorded, nobody is told.
+        missed = duty.miss(rule if rule.enabled else rule.model_copy(update={"escalation": ()}))
         taken, messages = escalate(missed, rule)
         return taken, messages + unroutable_messages(missed, rule)
 
