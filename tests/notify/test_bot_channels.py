@@ -12,6 +12,7 @@ from tests.notify.delivery_support import delivering, enqueue, message, reachabl
 TEXT = "每月一走访：请在2026-11-30前走访住户h-{n:04d}（2026-11）。"
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the proxy's own certificate
 async def test_the_bot_plugins_post_each_reminder_to_its_bot_as_the_apis_expect(
     endpoints: Endpoints, keys: tuple[Path, Path], unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

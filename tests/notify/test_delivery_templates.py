@@ -10,7 +10,7 @@ from liaison_notify.domain.duties import Duty, Escalation
 from liaison_notify.domain.duty_messages import escalation_message, reminder_message
 from liaison_notify.domain.rules import DEFAULT_RULES, Rule
 from liaison_notify.domain.schedule import Reminder
-from liaison_notify.domain.templates import TEMPLATES, render
+from liaison_notify.domain.templates import ESCALATION_VARIABLES, REMINDER_VARIABLES, TEMPLATES, render
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 
@@ -40,6 +40,9 @@ def test_every_default_rule_renders_its_reminder_and_its_escalation(rule: Rule) 
     for message in (reminder, escalation):
         title, body = render(message.template, message.variables)
         assert title and "{" not in body and rule.title in body
+    # What a rule's templates may ask for is what these messages carry.
+    assert frozenset(reminder.variables) == REMINDER_VARIABLES
+    assert frozenset(escalation.variables) == ESCALATION_VARIABLES
 
 
 def test_the_weekly_digest_renders_its_figures() -> None:

@@ -81,6 +81,8 @@ async def test_bad_rules_are_refused_with_details_and_nothing_stored_changes(api
         ({"quiet_hours": {"start": "25:00"}}, "invalid_request", "quiet_hours.start"),
         ({"colour": "red"}, "invalid_request", "colour"),
         ({"reminder_template": "monthly_vist"}, "invalid_request", "reminder_template"),
+        ({"reminder_template": "duty_missed"}, "invalid_request", "reminder_template"),  # needs escalated_to
+        ({"escalation_template": "weekly_digest"}, "invalid_request", "escalation_template"),
         (
             {"escalation": [{"to": "district", "after_days": 5}, {"to": "station_head", "after_days": 0}]},
             "invalid_rule",

@@ -9,9 +9,9 @@ from datetime import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from liaison_notify.domain.templates import TEMPLATES
+from liaison_notify.domain.templates import ESCALATION_VARIABLES, REMINDER_VARIABLES, TEMPLATES
 
 
 class RuleKind(StrEnum):
@@ -109,10 +109,16 @@ class RuleOverride(Strict):
 
     @field_validator("reminder_template", "escalation_template")
     @classmethod
-    def _known_template(cls, name: str | None) -> str | None:
-        """A misspelt name would fail every message of the rule, long after the change."""
-        if name is not None and name not in TEMPLATES:
+    def _fitting_template(cls, name: str | None, info: ValidationInfo) -> str | None:
+        """A misspelt name, or a template asking for what the rule's messages do not carry, would
+        fail every message of the rule, long after the change."""
+        if name is None:
+            return name
+        if name not in TEMPLATES:
             raise ValueError(f"no template {name!r}; known: {', '.join(sorted(TEMPLATES))}")
+        given = REMINDER_VARIABLES if info.field_name == "reminder_template" else ESCALATION_VARIABLES
+        if missing := TEMPLATES[name].variables - given:
+            raise ValueError(f"template {name!r} needs {', '.join(sorted(missing))}, which these messages lack")
         return name
 
     def changes(self) -> dict[str, Any]:

@@ -21,9 +21,11 @@ class Template:
         return frozenset(name for text in (self.title, self.body) for _, name, _, _ in Formatter().parse(text) if name)
 
 
-# Duty messages carry title, subject_id, period, last_day and deputy_id (domain/duty_messages.py);
-# escalations add escalated_to; the digest its figures (domain/digest.py). Rule templates are named
-# in domain/rules.py; tests/notify/test_delivery_templates.py renders every one.
+# Duty messages carry these (domain/duty_messages.py); escalations add escalated_to; the digest its
+# figures (domain/digest.py). Rule templates are named in domain/rules.py, and a rule may name only
+# a template its messages can fill; tests/notify/test_delivery_templates.py renders every one.
+REMINDER_VARIABLES = frozenset({"title", "subject_id", "period", "last_day", "deputy_id"})
+ESCALATION_VARIABLES = REMINDER_VARIABLES | {"escalated_to"}
 TEMPLATES: Mapping[str, Template] = {
     "visit_reminder": Template("走访提醒", "{title}：请在{last_day}前走访住户{subject_id}（{period}）。"),
     "lecture_reminder": Template("宣讲提醒", "{title}：本站{period}的宣讲活动尚未开展，请在{last_day}前组织。"),
