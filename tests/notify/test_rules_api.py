@@ -7,6 +7,7 @@ import httpx
 import pytest
 from liaison_infra.auth import Role
 from liaison_notify.adapters.duties_store import DUTIES
+from liaison_notify.adapters.rules_store import RULE_OVERRIDES
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import generate_duties
 
@@ -41,12 +42,18 @@ async def test_station_staff_change_their_station_and_the_change_wins_over_the_d
     assert listed.status_code == 200 and len(listed.json()) == 7
     read = await api.get(STATION_RULE, headers=staff)
     assert read.headers["ETag"] == '"0"' and read.json()["changes"] == {}
-    assert (await put(api, STATION_RULE, staff, None, {"enabled": True})).status_code == 428
+    assert (await put(api, STATION_RULE, staff, None, {"days_after": 1})).status_code == 428
     reminders = [{"anchor": "start", "days": 4, "at": "10:30"}, {"anchor": "end", "days": 2}]
     changed = await put(api, STATION_RULE, staff, 0, {"reminders": reminders})
     assert changed.status_code == 200, changed.text
     assert changed.headers["ETag"] == '"1"' and changed.json()["updated_by"] == "staff-1"
-    assert (await put(api, STATION_RULE, staff, 0, {"enabled": False})).status_code == 412
+    assert (await put(api, STATION_RULE, staff, 0, {"days_after": 1})).status_code == 412
+    hiding: list[dict[str, Any]] = [{"enabled": False}, {"escalation": []}]  # what shows the district the misses
+    for change in hiding:
+        refused = await put(api, STATION_RULE, staff, 1, change)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "district_oversight", refused.text
+    overseen = await put(api, STATION_RULE, supervisor, 1, {"reminders": reminders, "enabled": True})
+    assert overseen.status_code == 200, overseen.text
     district = await put(api, DISTRICT_RULE, supervisor, 0, {"quiet_hours": {"start": "20:00", "end": "08:30"}})
     assert district.status_code == 200, district.text
     rule = (await api.get(STATION_RULE, headers=staff)).json()["rule"]
@@ -90,11 +97,11 @@ async def test_bad_rules_are_refused_with_details_and_nothing_stored_changes(api
         ),
         (kept | {"quiet_hours": {"start": "20:00", "end": "08:00"}}, "invalid_rule", None),  # 20:30 is now quiet
     ]
+    supervisor = caller(Role.DISTRICT_SUPERVISOR, districts=("d-1",))  # may change the ladder too
     for body, code, field in cases:
-        refused = await put(api, STATION_RULE, staff, 1, body)
+        refused = await put(api, STATION_RULE, supervisor, 1, body)
         assert refused.status_code == 422, (body, refused.text)
         assert refused.json()["error"]["code"] == code and refused.json()["error"]["field"] == field, refused.text
-    supervisor = caller(Role.DISTRICT_SUPERVISOR, districts=("d-1",))
     breaking = await put(api, DISTRICT_RULE, supervisor, 0, {"quiet_hours": {"start": "20:00", "end": "08:00"}})
     assert breaking.status_code == 422 and breaking.json()["error"]["station_id"] == "st-1"
     assert (await put(api, "/v1/rules/stations/st-1/no_such_rule", staff, 0, {})).status_code == 404
@@ -104,3 +111,20 @@ async def test_bad_rules_are_refused_with_details_and_nothing_stored_changes(api
         "reminders": [{"anchor": "end", "days": 0, "at": "20:30:00", "working_days": False}]
     }
     assert (await api.get(DISTRICT_RULE, headers=supervisor)).headers["ETag"] == '"0"'
+
+
+async def test_layers_that_do_not_hold_together_stop_neither_the_api_nor_the_scans(api, caller, notify) -> None:
+    # Each stored on its own (a station's change made before notify knew its district, say):
+    # a last-day reminder at 20:30, and quiet hours from 20:00 over the district.
+    late = {"reminders": [{"anchor": "end", "days": 0, "at": "20:30"}]}
+    quiet = {"quiet_hours": {"start": "20:00", "end": "08:00"}}
+    for owner, changes in (("station:st-1", late), ("district:d-1", quiet)):
+        stored = {"owner": owner, "rule_id": "monthly_visit", "changes": changes, "version": 1}
+        await notify.db[RULE_OVERRIDES].insert_one({"_id": f"{owner}:monthly_visit", **stored})
+
+    read = await api.get(STATION_RULE, headers=caller(stations=("st-1",)))
+
+    assert read.status_code == 200, read.text
+    assert read.json()["rule"]["quiet_hours"]["start"] == "20:00:00", "the district holds; the station is left out"
+    assert await generate_duties(notify, local(2026, 11, 1)) > 0
+    assert await notify.db[DUTIES].count_documents({"station_id": "st-1", "rule_id": "monthly_visit"}) == 1

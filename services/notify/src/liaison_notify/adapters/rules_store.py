@@ -1,15 +1,18 @@
 """The ``rule_overrides`` collection: what each district and station changed of the default rules."""
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from liaison_infra.mongo import Document
+from pydantic import ValidationError
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_notify.domain.rules import DEFAULT_RULES, Rule, apply
 
+log = logging.getLogger(__name__)
 RULE_OVERRIDES = "rule_overrides"
 
 
@@ -33,9 +36,28 @@ class RuleBook:
     changes: dict[tuple[str, str], dict[str, Any]]  # (owner, rule id) -> changed fields
 
     def rule(self, rule_id: str, station_id: str, district_id: str | None) -> Rule:
+        """The rule in force. Layers that hold one by one may not hold together (a district and
+        one of its stations changed at once, or a station's change made before notify knew its
+        district); then the more specific layers are left out, and logged, so that no scan stops
+        (a change through the API that would not hold is refused: ``checked_rule``)."""
+        layers = self._layers(rule_id, station_id, district_id)
+        while layers:
+            try:
+                return apply(DEFAULT_RULES[rule_id], *layers)
+            except ValidationError as exc:
+                fields = {"rule": rule_id, "station": station_id, "error": str(exc.errors()[0]["msg"])}
+                log.warning("rule changes that do not hold together are left out", extra={"fields": fields})
+                layers = layers[:-1]
+        return DEFAULT_RULES[rule_id]
+
+    def checked_rule(self, rule_id: str, station_id: str, district_id: str | None) -> Rule:
+        """The rule with every layer, or pydantic's ``ValidationError`` when they do not hold together."""
+        return apply(DEFAULT_RULES[rule_id], *self._layers(rule_id, station_id, district_id))
+
+    def _layers(self, rule_id: str, station_id: str, district_id: str | None) -> list[dict[str, Any]]:
         layers = [self.changes.get((owner("district", district_id), rule_id))] if district_id else []
         layers.append(self.changes.get((owner("station", station_id), rule_id)))
-        return apply(DEFAULT_RULES[rule_id], *(layer for layer in layers if layer))
+        return [layer for layer in layers if layer]
 
     def rules(self, station_id: str, district_id: str | None) -> list[Rule]:
         return [self.rule(rule_id, station_id, district_id) for rule_id in DEFAULT_RULES]

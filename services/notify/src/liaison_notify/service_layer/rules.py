@@ -19,6 +19,8 @@ from liaison_notify.domain.rules import DEFAULT_RULES, RuleOverride
 from liaison_notify.service_layer.context import Notify
 
 SCOPES = ("station", "district")
+# What lets a district see its stations' misses: a station's staff may not change it.
+DISTRICT_OVERSIGHT = frozenset({"enabled", "escalation"})
 
 
 async def read_rules(notify: Notify, principal: Principal, scope: str, scope_id: str) -> list[Document]:
@@ -50,8 +52,8 @@ async def change_rule(
     """Store the scope's changes to a rule (an empty change returns it to what it inherits)."""
     _known(rule_id)
     station_id, district_id = await _placed(notify, principal, scope, scope_id)
-    _may_change(principal, scope, scope_id, station_id, district_id)
     changes = override.changes()
+    _may_change(principal, scope, station_id, district_id, changes)
 
     async def write(tx: Transaction) -> Document:
         stored = await tx.db[RULE_OVERRIDES].find_one(
@@ -93,7 +95,7 @@ async def _check_reach(tx: Transaction, scope: str, scope_id: str, rule_id: str,
     book = RuleBook({**layers, (owner(scope, scope_id), rule_id): changes})
     for station_id, station_district in reached:
         try:
-            book.rule(rule_id, station_id, station_district)
+            book.checked_rule(rule_id, station_id, station_district)
         except ValidationError as exc:
             problems = [{"field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]} for e in exc.errors()]
             raise InvalidInput(
@@ -120,13 +122,20 @@ async def _placed(notify: Notify, principal: Principal, scope: str, scope_id: st
 
 
 def _may_change(
-    principal: Principal, scope: str, scope_id: str, station_id: str | None, district_id: str | None
+    principal: Principal, scope: str, station_id: str | None, district_id: str | None, changes: dict[str, Any]
 ) -> None:
-    allowed = principal.is_admin or (Role.DISTRICT_SUPERVISOR in principal.roles and district_id in principal.districts)
-    if scope == "station":
-        allowed = allowed or (Role.STATION_STAFF in principal.roles and station_id in principal.stations)
-    if not allowed:
+    """A district's supervisors (and administrators) change its rules and its stations'; a
+    station's staff change their station's, except what lets the district see its misses."""
+    supervising = principal.is_admin or (
+        Role.DISTRICT_SUPERVISOR in principal.roles and district_id in principal.districts
+    )
+    staff = scope == "station" and Role.STATION_STAFF in principal.roles and station_id in principal.stations
+    if not (supervising or staff):
         raise Forbidden("forbidden", f"your role may not change the rules of this {scope}")
+    if not supervising and (oversight := sorted(DISTRICT_OVERSIGHT & changes.keys())):
+        raise Forbidden(
+            "district_oversight", f"only the district may change {', '.join(oversight)}", field=oversight[0]
+        )
 
 
 def _known(rule_id: str) -> None:
