@@ -138,3 +138,12 @@ async def test_station_and_district_contacts(
         own = caller(Role.DISTRICT_SUPERVISOR, districts=("d-2",))
         placed = await api.put("/v1/stations/st-3/contacts", json=contacts, headers=own)
         assert placed.status_code == 200 and placed.json()["district_id"] == "d-2"
+
+        # A station head whose contacts were set before records placed the station: the district
+        # given then no longer counts once the station is placed elsewhere.
+        st4 = caller(Role.STATION_STAFF, stations=("st-4",))
+        guessed = await api.put("/v1/stations/st-4/contacts", json={**contacts, "district_id": "d-9"}, headers=st4)
+        assert guessed.status_code == 200
+        await mongo[f"notify_{unique}"]["stations"].insert_one({"_id": "st-4", "district_id": "d-1"})
+        assert (await api.get("/v1/stations/st-4/contacts", headers=other)).status_code == 404
+        assert (await api.get("/v1/stations/st-4/contacts", headers=supervisor)).json()["district_id"] == "d-1"

@@ -46,10 +46,20 @@ def _may_manage(principal: Principal, recipient: Document) -> bool:
 
 
 async def read(notify: Notify, principal: Principal, recipient_id: str) -> Document:
-    recipient = await recipients_store.find(notify.db, recipient_id)
+    stored = await recipients_store.find(notify.db, recipient_id)
+    recipient = await _as_placed(notify, stored) if stored else None
     if recipient is None or not _may_manage(principal, recipient):
         raise NotFound("not_found", f"no recipient {recipient_id}")
     return recipient
+
+
+async def _as_placed(notify: Notify, recipient: Document) -> Document:
+    """A station head belongs to the district records placed its station in, once notify has
+    heard of it; before, to the one given when its contacts were first set."""
+    if recipient["kind"] != "station_head":
+        return recipient
+    known = await households_store.district_of(notify.db, recipient["_id"].partition(":")[2])
+    return {**recipient, "district_id": known or recipient.get("district_id")}
 
 
 async def set_deputy_routes(notify: Notify, principal: Principal, deputy_id: str, pairs: RouteInput) -> Document:
@@ -70,20 +80,21 @@ async def set_contacts(
     district's station by naming their own). Before, the given ``district_id`` is kept."""
     kind, _, place = recipient_id.partition(":")
     stored = await recipients_store.find(notify.db, recipient_id)
-    known = place if kind == "district" else await households_store.district_of(notify.db, place)
-    target = stored or {
+    given = {
         "_id": recipient_id,
         "kind": kind,
         "station_id": [place] if kind == "station_head" else [],
-        "district_id": district_id,
+        "district_id": place if kind == "district" else district_id,
     }
+    target = await _as_placed(notify, stored or given)
+    known = place if kind == "district" else await households_store.district_of(notify.db, place)
     if not _may_manage(principal, {**target, "district_id": known}):
         raise NotFound("not_found", f"no recipient {recipient_id}")
     fields = {
         "kind": kind,
         "name": name,
         "station_id": target["station_id"],
-        "district_id": known or target["district_id"],
+        "district_id": target["district_id"],
         "routes": recipients_store.routes_document(routes(pairs)),
         "routes_set_by": "api",
     }
