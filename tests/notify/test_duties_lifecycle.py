@@ -184,3 +184,22 @@ async def test_a_rule_switched_off_mid_month_reminds_and_escalates_no_more(notif
     assert [m for _, m in after if m["rule_id"] == "monthly_visit"] == [], "no reminder, no escalation"
     duty = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
     assert duty is not None and duty["status"] == "missed"  # recorded, for the figures
+
+
+async def test_a_case_reopened_after_its_reply_is_watched_again_and_overdue_past_its_deadline(notify) -> None:
+    await apply(notify, envelope("case.assigned", case("c-5", "assigned", "2026-10-12"), at=local(2026, 9, 20, 10)))
+    produced = await scan_at(notify, daily(local(2026, 9, 20), local(2026, 10, 8), 9))
+    await apply(notify, envelope("case.replied", case("c-5", "replied", "2026-10-12"), at=local(2026, 10, 9, 15)))
+    produced += await scan_at(notify, daily(local(2026, 10, 9), local(2026, 10, 13), 9))
+    assert [m["template"] for _, m in produced if m["subject_id"] == "c-5"] == ["case_deadline_reminder"]  # 10-08
+
+    reopened = case("c-5", "in_progress", "2026-10-12")  # rated 不满意 on 10-14: handled again, deadline passed
+    await apply(notify, envelope("case.reopened", reopened, at=local(2026, 10, 14, 10)))
+    produced = await scan_at(notify, daily(local(2026, 10, 14), local(2026, 10, 20), 9))
+
+    assert sorted(m["occurrence"] for _, m in produced if m["template"] == "case_overdue") == [
+        "deadline:escalation:district",
+        "deadline:escalation:station_head",
+    ]
+    duty = await notify.db[DUTIES].find_one({"subject_id": "c-5"})
+    assert duty is not None and duty["status"] == "missed" and duty["fulfilled_by"] is None

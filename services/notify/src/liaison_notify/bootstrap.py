@@ -29,6 +29,7 @@ SPEC = ServiceSpec(
         Subscription("case.assigned", CASE_TOPIC, CaseRead, duties.on_case_scheduled),
         Subscription("case.deadline_changed", CASE_TOPIC, CaseRead, duties.on_case_scheduled),
         Subscription("case.replied", CASE_TOPIC, CaseRead, duties.on_case_answered),
+        Subscription("case.reopened", CASE_TOPIC, CaseRead, duties.on_case_reopened),
         Subscription("case.closed", CASE_TOPIC, CaseRead, duties.on_case_answered),
         Subscription("case.merged", CASE_TOPIC, CaseRead, duties.on_case_merged),
         Subscription("deputy.registered", "records.deputy.v1", DeputyRead, on_deputy_changed),

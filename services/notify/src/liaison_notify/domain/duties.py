@@ -158,6 +158,17 @@ class Duty:
             catch_up_at=catch_up(reminders, at),
         )
 
+    def reopen(self, rule: Rule, window: Window, at: datetime) -> "Duty | None":
+        """A case answered, then handed back to be handled again (不满意): its duty watches the
+        deadline again, missed at the next scan when that has passed. A duty missed and resolved
+        late is unresolved again (its escalations were taken); an open one stays as it is."""
+        if self.status == DutyStatus.FULFILLED:
+            opened = replace(self, status=DutyStatus.OPEN, fulfilled_by=None, closed_at=None)
+            return opened.reschedule(rule, window, at)
+        if self.status == DutyStatus.MISSED and self.resolved_at is not None:
+            return replace(self, fulfilled_by=None, resolved_at=None)
+        return None
+
 
 def duty_id(rule_id: str, subject_id: str, period_id: str) -> str:
     """Deterministic, so generating a period twice finds the duty already there; ordered so that

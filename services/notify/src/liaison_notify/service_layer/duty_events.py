@@ -19,6 +19,7 @@ from liaison_notify.domain.duties import Duty, DutyStatus, duty_id, new_duty
 from liaison_notify.domain.duty_messages import readdressed
 from liaison_notify.domain.events import DutyFulfilled, about
 from liaison_notify.domain.periods import case_window, local_day
+from liaison_notify.domain.rules import Rule
 from liaison_notify.service_layer.planning import Plans, store_new
 
 CASE_RULE = "case_deadline"
@@ -117,8 +118,7 @@ async def on_case_scheduled(case: CaseRead, envelope: Envelope, tx: Transaction)
     """A case assigned with a deadline gets a duty watching it; a changed deadline moves the duty."""
     if case.due is None:
         return
-    district = envelope.district_id or await district_of(tx.db, case.station_id)
-    rule = (await rulebook_for(tx.db, case.station_id, district, tx.session)).rule(CASE_RULE, case.station_id, district)
+    district, rule = await _case_rule(tx, case, envelope)
     stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
     if stored:
         moved = stored[0].reschedule(rule, case_window(local_day(stored[0].window_start), case.due), envelope.time)
@@ -135,6 +135,24 @@ async def on_case_scheduled(case: CaseRead, envelope: Envelope, tx: Transaction)
             made_at=envelope.time,
         )
         await store_new(tx, [duty])
+
+
+async def on_case_reopened(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
+    """不满意: the case is handled again, and its deadline duty watches it again."""
+    stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
+    if case.due is None or not stored:
+        return
+    _, rule = await _case_rule(tx, case, envelope)
+    window = case_window(local_day(stored[0].window_start), case.due)
+    reopened = stored[0].reopen(rule, window, envelope.time)
+    await duties_store.save(tx, [(stored[0], reopened)] if reopened else [])
+
+
+async def _case_rule(tx: Transaction, case: CaseRead, envelope: Envelope) -> tuple[str | None, Rule]:
+    """The case's district and the deadline rule in force at its station."""
+    district = envelope.district_id or await district_of(tx.db, case.station_id)
+    book = await rulebook_for(tx.db, case.station_id, district, tx.session)
+    return district, book.rule(CASE_RULE, case.station_id, district)
 
 
 async def on_case_answered(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
