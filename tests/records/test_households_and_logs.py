@@ -83,6 +83,29 @@ async def test_a_deputys_term_of_office_is_changed_on_the_version_read_and_annou
     assert (await records.get(url, headers=headers)).json()["term_end"] == "2026-12-31"
 
 
+async def test_one_stations_staff_change_a_shared_deputy_without_taking_the_other_station_away(
+    records, caller, station
+):
+    both = ["st-shengli", "st-other"]
+    body = {"name": "李华", "level": "district", "station_ids": both, "mobile": "13877210000"}
+    registered = await records.post("/v1/deputies", json=body, headers=caller(stations=tuple(both)))
+    url, mine = f"/v1/deputies/{registered.json()['id']}", caller(stations=STAFF)
+    body["station_ids"] = ["st-shengli"]
+
+    changed = await records.put(url, json=body, headers={**mine, "If-Match": '"1"'})
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["station_ids"] == both, "st-other is not st-shengli's to take away"
+    named = await records.put(url, json={**body, "station_ids": both}, headers={**mine, "If-Match": '"2"'})
+    assert named.status_code == 200 and named.json()["station_ids"] == both
+    other = caller(stations=("st-other",))
+    dropped = await records.put(url, json={**body, "station_ids": ["st-other"]}, headers={**other, "If-Match": '"3"'})
+    assert dropped.status_code == 200 and dropped.json()["station_ids"] == ["st-other", "st-shengli"]
+    nowhere = {**body, "station_ids": ["st-nowhere"]}
+    elsewhere = await records.put(url, json=nowhere, headers={**mine, "If-Match": '"4"'})
+    assert elsewhere.status_code == 422 and elsewhere.json()["error"]["field"] == "station_ids"
+
+
 async def test_a_household_links_its_members_and_announces_itself(records, caller, station, mongo, unique):
     headers = caller(stations=STAFF)
     head, spouse = await make_family(records, caller)
@@ -114,6 +137,10 @@ async def test_a_household_links_its_members_and_announces_itself(records, calle
     assert (await records.post(f"/v1/people/{spouse}/erase", headers=headers)).status_code == 200
     after = (await records.get(f"/v1/households/{household['id']}", headers=headers)).json()
     assert [m["person_id"] for m in after["members"]] == [head]  # erasure leaves no trace of the spouse
+    assert after["overseas_ties"][0]["relation"] == "brother"  # the family's, while one of it is left
+    assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
+    emptied = (await records.get(f"/v1/households/{household['id']}", headers=headers)).json()
+    assert (emptied["members"], emptied["overseas_ties"]) == ([], []), "nobody left: nothing of theirs kept"
 
 
 async def test_assignment_and_change_of_term_move_households_in_one_audited_step(

@@ -1,6 +1,7 @@
 """Deputies: registration, changes, and the change of term (换届) that moves all households of
 one deputy to another in one audited step."""
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -31,15 +32,23 @@ def deputy_scope(principal: Principal) -> dict[str, Any]:
     return principal.scope_filter("station_ids", "district_ids")
 
 
-async def _stations_in_scope(records: Records, principal: Principal, station_ids: list[str]) -> list[str]:
-    """The districts of ``station_ids``; refuses a station the caller may not manage."""
-    districts = []
-    for station_id in station_ids:
+async def _stations_in_scope(
+    records: Records, principal: Principal, station_ids: list[str], served: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The stations a deputy serves after the caller's change, and their districts. The caller
+    may name only stations they manage, besides those the deputy ``served`` already; a served
+    station outside their scope stays, named or not (another station's staff keep it)."""
+    stations: list[str] = []
+    districts: set[str] = set()
+    for station_id in dict.fromkeys([*station_ids, *served]):
         station = await records.db[STATIONS].find_one({"_id": station_id, "level": "station"})
-        if station is None or not principal.can_see(station_id, station.get("district_id")):
+        visible = station is not None and principal.can_see(station_id, station.get("district_id"))
+        if station is None or not (visible or station_id in served):
             raise InvalidInput("unknown_station", f"no station {station_id} in your scope", field="station_ids")
-        districts.append(station.get("district_id"))
-    return sorted({district for district in districts if district})
+        if station_id in station_ids or not visible:
+            stations.append(station_id)
+            districts |= {station["district_id"]} if station.get("district_id") else set()
+    return stations, sorted(districts)
 
 
 def _document(records: Records, deputy_id: str, fields: DeputyFields, district_ids: list[str]) -> Document:
@@ -79,7 +88,7 @@ def deputy_view(document: Document) -> Document:
 
 async def register_deputy(records: Records, principal: Principal, fields: DeputyFields) -> Document:
     require(principal, WRITERS, "register deputies")
-    district_ids = await _stations_in_scope(records, principal, fields.station_ids)
+    _, district_ids = await _stations_in_scope(records, principal, fields.station_ids)
     deputy_id = f"dep-{uuid4().hex[:10]}"
     document = _document(records, deputy_id, fields, district_ids)
 
@@ -109,7 +118,8 @@ async def update_deputy(
     require(principal, WRITERS, "change deputies")
     current = await load_deputy(records, principal, deputy_id)
     check_version(current, expected_version)
-    district_ids = await _stations_in_scope(records, principal, fields.station_ids)
+    stations, district_ids = await _stations_in_scope(records, principal, fields.station_ids, current["station_ids"])
+    fields = fields.model_copy(update={"station_ids": stations})
     document = _document(records, deputy_id, fields, district_ids)
 
     async def write(tx: Transaction) -> int:

@@ -49,13 +49,17 @@ def _changed_event(household: Document, members: list[Document], today: date) ->
 
 
 async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
-    """Take an erased person out of every household (as head too), and announce the change."""
+    """Take an erased person out of every household (as head too), and announce the change. A
+    household left with nobody keeps nothing of them: its ties abroad and notes go too."""
     changed = {"_id": {"$in": await _households_with_member(tx, person_id)}}
     await tx.db[HOUSEHOLDS].update_many(
         changed, {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}}, session=tx.session
     )
     await tx.db[HOUSEHOLDS].update_many(
         {**changed, "head_person_id": person_id}, {"$set": {"head_person_id": None}}, session=tx.session
+    )
+    await tx.db[HOUSEHOLDS].update_many(
+        {**changed, "members": {"$size": 0}}, {"$set": {"overseas_ties": [], "notes": None}}, session=tx.session
     )
     await _announce(tx, changed, today)
 
