@@ -42,6 +42,21 @@ def test_a_value_round_trips_as_a_compact_ascii_token(keyring) -> None:
     assert keyring.decrypt(token, context=ID) == ID_NUMBER
 
 
+def test_a_file_is_sealed_as_bytes_and_opened_only_for_its_context(keyring) -> None:
+    workbook = b"PK\x03\x04" + bytes(range(256)) * 40
+    sealed = keyring.seal(workbook, context="import.workbook")
+    assert sealed.startswith(b"v1:") and len(sealed) == len(workbook) + 3 + 12 + 16 and workbook not in sealed
+    assert keyring.unseal(sealed, context="import.workbook") == workbook
+    with pytest.raises(PiiError, match="does not authenticate"):
+        keyring.unseal(sealed, context=ID)
+    tampered = bytearray(sealed)
+    tampered[40] ^= 0x01
+    with pytest.raises(PiiError, match="does not authenticate"):
+        keyring.unseal(bytes(tampered), context="import.workbook")
+    with pytest.raises(PiiError, match="not sealed"):
+        keyring.unseal(workbook, context="import.workbook")
+
+
 def test_the_same_value_encrypts_differently_each_time(keyring) -> None:
     assert keyring.encrypt(ID_NUMBER, context=ID) != keyring.encrypt(ID_NUMBER, context=ID)
 
@@ -142,6 +157,9 @@ def test_masking() -> None:
     assert mask_middle("abc", 2, 2) == "***"
     assert mask_middle("abcdef", 1, 0, char="#") == "a#####"
     assert mask_address("广东省广州市越秀区解放北路1号") == "广东省广州市*********"
+    assert mask_address("柳州市鱼峰区胜利路12号3栋2单元501") == "柳州市鱼峰区" + "*" * 14
+    assert mask_address("广西壮族自治区柳州市鱼峰区") == "广西壮族自治区柳州市***"
+    assert mask_address("胜利路12号3栋501") == "*" * 11, "an address without its divisions shows nothing"
     assert mask_address("北京市") == "***"
 
 

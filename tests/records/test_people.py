@@ -117,11 +117,16 @@ async def test_changes_need_the_current_version_and_are_kept_field_by_field(reco
     erased = await records.patch(url, json={"status": "erased"}, headers={**headers, "If-Match": '"2"'})
     assert erased.status_code == 422 and erased.json()["error"]["code"] == "erased_by_erasure"
     assert (await records.get(url, headers=headers)).json()["name"] == "陈小明"
+    moved = {"phones": ["13977250000"], "address": {"detail": "胜利路14号2栋101"}}
+    assert (await records.patch(url, json=moved, headers={**headers, "If-Match": '"2"'})).status_code == 200
     history = (await records.get(f"{url}/history", headers=headers)).json()
     assert [(h["field"], h["before"], h["after"]) for h in history] == [
         ("*", None, "registered"),
         ("address.building", "华侨新村3栋", "4栋"),
         ("hardship", ["living_alone"], ["living_alone", "chronic_illness"]),
+        # Masked as the file shows them: no street, no house number, no room.
+        ("address.detail", "柳州市鱼峰区" + "*" * 14, "*" * 11),
+        ("phones", ["138****2345"], ["139****0000"]),
     ]
     assert all(h["by"] == "staff-1" for h in history)
 

@@ -27,10 +27,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 SECRET_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
-ADDRESS_KEEP = 6
+ADDRESS_DIVISIONS_KEPT = 2
+# One administrative division: a short name and its kind (province … township, sub-district).
+_DIVISION = re.compile(r".{1,7}?(?:自治区|自治州|地区|街道|省|市|盟|区|县|旗|镇|乡)")
 _DATA_KEY_INFO = b"liaison.pii.data-key"
 _INDEX_KEY_INFO = b"liaison.pii.index-key"
 _TOKEN = re.compile(r"v([1-9][0-9]*):([A-Za-z0-9_-]+)")
+_VERSION = re.compile(r"v([1-9][0-9]*)")
 
 
 class PiiError(ValueError):
@@ -83,23 +86,38 @@ class Keyring:
         """Seal ``plaintext`` as ``v<N>:<base64url(nonce|ciphertext|tag)>``; ``context`` names the field
         (e.g. ``person.id_number``) and is bound as associated data, so a token copied into another
         field does not decrypt. Nonces are random, so equal values give unequal tokens."""
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._keys[self.current].aead.encrypt(nonce, plaintext.encode(), _associated_data(context))
-        return f"v{self.current}:{_b64url(nonce + sealed)}"
+        return f"v{self.current}:{_b64url(self._sealed(plaintext.encode(), context))}"
 
     def decrypt(self, token: str, *, context: str) -> str:
         """Open a token from ``encrypt``. AES-GCM cannot tell tampering from a wrong context: both fail
         authentication and raise the same ``PiiError``."""
         version, body = self._split(token)
-        raw = _unb64url(body)
+        return self._opened(version, _unb64url(body), context).decode()
+
+    def seal(self, data: bytes, *, context: str) -> bytes:
+        """``data`` sealed as ``encrypt`` does, as bytes (``v<N>:`` then nonce, ciphertext and tag):
+        for whole files, which base64 would make a third larger."""
+        return f"v{self.current}:".encode() + self._sealed(data, context)
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        """Open bytes from ``seal``; refused as ``decrypt`` refuses."""
+        head, _, raw = sealed.partition(b":")
+        match = _VERSION.fullmatch(head.decode("ascii", errors="replace"))
+        if match is None:
+            raise PiiError("not sealed data (expected v<N>: and the sealed bytes)")
+        return self._opened(self._known(int(match[1])), raw, context)
+
+    def _sealed(self, data: bytes, context: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._keys[self.current].aead.encrypt(nonce, data, _associated_data(context))
+
+    def _opened(self, version: int, raw: bytes, context: str) -> bytes:
         if len(raw) < NONCE_BYTES + TAG_BYTES:
             raise PiiError("token is too short")
-        aead = self._keys[version].aead
         try:
-            plaintext = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _associated_data(context))
+            return self._keys[version].aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _associated_data(context))
         except InvalidTag as exc:
             raise PiiError(f"token does not authenticate for context {context!r}: tampered or another field's") from exc
-        return plaintext.decode()
 
     def needs_reencryption(self, token: str) -> bool:
         """Whether ``token`` is sealed under a version other than the current one (older after a
@@ -128,10 +146,12 @@ class Keyring:
         match = _TOKEN.fullmatch(token)
         if match is None:
             raise PiiError("not an encrypted value (expected v<N>:<base64url>)")
-        version = int(match[1])
+        return self._known(int(match[1])), match[2]
+
+    def _known(self, version: int) -> int:
         if version not in self._keys:
             raise PiiError(f"unknown key version {version}; reload the keyring after a rotation")
-        return version, match[2]
+        return version
 
     def _document(self) -> str:
         keys = {str(version): base64.b64encode(secret).decode("ascii") for version, secret in self._secrets.items()}
@@ -172,10 +192,17 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_address(text: str) -> str:
-    """Keep the first ``ADDRESS_KEEP`` (6) characters and mask the rest. In a Chinese address those
-    are the province and city or city and district (``广东省广州市``): enough to route and to
-    recognise, while the street, building and room stay hidden."""
-    return mask_middle(text.strip(), ADDRESS_KEEP, 0)
+    """Keep the first two administrative divisions an address starts with (``广东省广州市``,
+    ``柳州市鱼峰区``: enough to route and to recognise) and mask the rest; the street, building
+    and room stay hidden. An address that starts with its street is masked whole."""
+    text = text.strip()
+    kept = 0
+    for _ in range(ADDRESS_DIVISIONS_KEPT):
+        division = _DIVISION.match(text, kept)
+        if division is None:
+            break
+        kept = division.end()
+    return mask_middle(text, kept, 0)
 
 
 def _derive(secret: bytes, info: bytes) -> bytes:

@@ -12,8 +12,6 @@ from liaison_records.domain.events import PersonSnapshot
 from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 from liaison_records.domain.people import Gender, PersonFields, Status
 
-# Fields whose values are personal data under PIPL: encrypted at rest, masked in responses.
-PROTECTED_FIELDS = ("id_number", "phones", "address.detail")
 # Statuses that close a file: it stays readable and counted, and others are told (returnee.archived).
 CLOSING_STATUSES = (Status.MOVED_AWAY, Status.DECEASED, Status.ARCHIVED)
 

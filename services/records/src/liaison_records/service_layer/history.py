@@ -2,19 +2,26 @@
 protected values masked. Written wherever a file changes: its own endpoints, imports, and the
 household and deputy links other records keep in it."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from liaison_infra.auth import Principal
 from liaison_infra.mongo import Document, Transaction
-from liaison_infra.pii import mask_middle
+from liaison_infra.pii import mask_address, mask_phone
 
 from liaison_records.adapters.people_store import PEOPLE
-from liaison_records.domain import files
 from liaison_records.domain.files import FieldChange, Person
+from liaison_records.domain.idcard import mask_id_number
 
 HISTORY = "history"
+# The fields that are personal data under PIPL (encrypted at rest), each with its mask: history
+# shows them as the masked file does.
+MASKS: dict[str, Callable[[str], str]] = {
+    "id_number": mask_id_number,
+    "phones": mask_phone,
+    "address.detail": mask_address,
+}
 
 
 def history_entries(person: Person, changes: list[FieldChange], principal: Principal, at: datetime) -> list[Document]:
@@ -38,11 +45,11 @@ def _entry(
 
 
 def _history_value(field: str, value: Any) -> Any:
-    if value is None or field not in files.PROTECTED_FIELDS:
+    """A protected value as the masked file shows it."""
+    mask = MASKS.get(field)
+    if value is None or mask is None:
         return value
-    if isinstance(value, list):
-        return [mask_middle(str(item), 3, 2) for item in value]
-    return mask_middle(str(value), 3, 2)
+    return [mask(str(item)) for item in value] if isinstance(value, list) else mask(str(value))
 
 
 async def link(
