@@ -244,6 +244,8 @@ async def test_a_workbook_never_committed_is_deleted_after_a_week(records, calle
 
     files = mongo[f"records_{unique}"]["import_files.files"]
     assert [f["filename"] async for f in files.find({})] == [f"{recent}.xlsx"]
+    stored = b"".join([bytes(c["data"]) async for c in mongo[f"records_{unique}"]["import_files.chunks"].find({})])
+    assert stored.startswith(b"v1:") and not zipfile.is_zipfile(io.BytesIO(stored)), "kept sealed, not in clear"
     expired = await records.post(f"/v1/imports/{old}/commit", json={}, headers=headers)
     assert expired.status_code == 409 and expired.json()["error"]["code"] == "upload_expired"
     shown = (await records.get(f"/v1/imports/{old}", headers=headers)).json()
@@ -285,7 +287,10 @@ async def test_the_export_is_masked_formula_safe_and_reveal_is_audited(records, 
     revealed_rows: list[tuple[Any, ...]] = list(load_workbook(io.BytesIO(revealed.content)).worksheets[0].values)
     chen = next(list(row) for row in revealed_rows if row[0] == "陈小明")
     assert chen[3] == GOOD[0][3] and chen[4] == "13877212345"
-    assert await mongo[f"records_{unique}"]["audit"].count_documents({"action": "export_unmasked"}) == 1
+    audited = mongo[f"records_{unique}"]["audit"].find({"action": "export_unmasked"})
+    shown = {entry["subject"] async for entry in audited}  # one entry per person shown unmasked
+    on_file = mongo[f"records_{unique}"]["people"].find({"station_id": "st-shengli"}, {"_id": 1})
+    assert shown == {person["_id"] async for person in on_file} and len(shown) == len(revealed_rows) - 1
     deputy = caller(Role.DEPUTY, stations=("st-shengli",))
     assert (await records.get("/v1/people/export", params={"reveal": "true"}, headers=deputy)).status_code == 403
 

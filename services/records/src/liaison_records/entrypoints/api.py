@@ -22,6 +22,7 @@ from liaison_records.entrypoints import (
     stations_api,
 )
 from liaison_records.service_layer.context import Records
+from liaison_records.service_layer.imports import expire_uploads
 from liaison_records.service_layer.key_rotation import reencrypt
 
 
@@ -32,8 +33,11 @@ def create_app(settings: Settings) -> FastAPI:
         await people_index.catch_up()  # loads every file's search facts before the first request
         records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)), people_index)
         app.state.records = records
-        # Following the files for search, and after a key rotation sealing them again under the new key.
-        app.state.background = [asyncio.create_task(people_index.follow()), asyncio.create_task(reencrypt(records))]
+        # Following the files for search; after a key rotation, sealing them again under the new key;
+        # deleting the workbooks of imports left uncommitted too long.
+        app.state.background = [
+            asyncio.create_task(work) for work in (people_index.follow(), reencrypt(records), expire_uploads(records))
+        ]
 
     async def stop(app: FastAPI) -> None:
         for task in app.state.background:

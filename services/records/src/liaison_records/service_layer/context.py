@@ -1,6 +1,6 @@
 """What every records handler works with: the runtime, the PII codec, the people index and a clock."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -56,15 +56,21 @@ class Records:
         session: AsyncClientSession | None = None,
     ) -> None:
         """Who did what to whom: kept for every unmasked read and every bulk change."""
-        entry = {
-            "at": self.clock(),
-            "by": principal.subject,
-            "roles": sorted(principal.roles),
-            "action": action,
-            "subject": subject,
-            "station_id": station_id,
-        }
-        await self.db[AUDIT].insert_one(entry, session=session)
+        await self.audit_each(principal, action, [(subject, station_id)], session)
+
+    async def audit_each(
+        self,
+        principal: Principal,
+        action: str,
+        subjects: Sequence[tuple[str, str]],
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """One entry per (subject, station) in one write, so that every person an export showed
+        unmasked can be asked about."""
+        who = {"at": self.clock(), "by": principal.subject, "roles": sorted(principal.roles), "action": action}
+        entries = [{**who, "subject": subject, "station_id": station} for subject, station in subjects]
+        if entries:
+            await self.db[AUDIT].insert_many(entries, session=session)
 
 
 def document_view(document: Document) -> Document:

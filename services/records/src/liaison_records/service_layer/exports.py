@@ -72,8 +72,8 @@ async def export_people(
             revealed = person.model_dump(mode="json", include={"id_number", "phones", "address"})
         rows.append(_row(document, revealed))
     if reveal:
-        subject = f"{len(rows)} files of {query.station_id or 'all stations in scope'}"
-        await records.audit(principal, "export_unmasked", subject, query.station_id or "*")
+        shown = [(document["_id"], document["station_id"]) for document in documents]
+        await records.audit_each(principal, "export_unmasked", shown)
     columns = [(field, FIELD_HEADERS[field]) for field in EXPORTED_FIELDS]
     return await asyncio.to_thread(_workbook, rows, columns)
 

@@ -7,8 +7,9 @@ history and events; progress is stored, so a commit interrupted half-way is fini
 again. Each pass over the workbook (dry run, commit) opens it once and checks each row once; the
 dry run also looks up the stored files, so it reports the rows a commit would leave out.
 
-The workbook holds personal data in clear, so it is kept only while it is needed: deleted once
-its import is committed, and after ``KEEP_UPLOADS`` if it never is.
+The workbook holds personal data, so it is stored sealed with the PII keyring and kept only while
+it is needed: deleted once its import is committed, and after ``KEEP_UPLOADS`` if it never is
+(checked at each upload and at each start).
 """
 
 import asyncio
@@ -38,6 +39,8 @@ IMPORTS = "imports"
 MAX_REPORTED_PROBLEMS = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 KEEP_UPLOADS = timedelta(days=7)
+WORKBOOK_CONTEXT = "import.workbook"
+XLSX_MAGIC = b"PK"  # a zip archive: a workbook stored unsealed
 Mode = Literal["all_or_nothing", "valid_rows"]
 # What a commit counts: rows read, files created, changed, already the same, refused as a change
 # of their file, on file at another station (left alone), and skipped (invalid, or no ID number).
@@ -56,9 +59,10 @@ async def upload(records: Records, principal: Principal, station_id: str, conten
         raise InvalidInput("empty_file", "the upload is empty", field="file")
     if len(content) > MAX_FILE_BYTES:
         raise InvalidInput("file_too_large", f"the file is over {MAX_FILE_BYTES // 2**20} MB", field="file")
-    await _expire_uploads(records)
+    await expire_uploads(records)
     import_id = f"imp-{uuid4().hex[:12]}"
-    file_id = await _bucket(records).upload_from_stream(f"{import_id}.xlsx", content)
+    sealed = records.codec.keyring.seal(content, context=WORKBOOK_CONTEXT)
+    file_id = await _bucket(records).upload_from_stream(f"{import_id}.xlsx", sealed)
     document: Document = {
         "_id": import_id,
         "station_id": station_id,
@@ -85,10 +89,13 @@ async def _content(records: Records, document: Document) -> bytes:
     if document["status"] == "expired":
         raise Conflict("upload_expired", f"uploads are kept {KEEP_UPLOADS.days} days; upload the file again")
     stream = await _bucket(records).open_download_stream(document["file_id"])
-    return bytes(await stream.read())
+    stored = bytes(await stream.read())
+    if stored.startswith(XLSX_MAGIC):  # uploaded by a version that kept it in clear
+        return stored
+    return records.codec.keyring.unseal(stored, context=WORKBOOK_CONTEXT)
 
 
-async def _expire_uploads(records: Records) -> None:
+async def expire_uploads(records: Records) -> None:
     """Delete the workbooks of imports never committed within ``KEEP_UPLOADS`` (checked at
     each upload: they are few, and a station that stops uploading keeps none for long)."""
     stale = {"status": {"$nin": ["committed", "expired"]}, "created_at": {"$lt": records.clock() - KEEP_UPLOADS}}
