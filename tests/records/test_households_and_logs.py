@@ -134,6 +134,9 @@ async def test_a_household_links_its_members_and_announces_itself(records, calle
         "/v1/households", json={**body, "members": [{"person_id": head, "relation_to_head": "child"}]}, headers=headers
     )
     assert headless.status_code == 422 and headless.json()["error"]["field"] == "members"
+    nowhere = {**body, "overseas_ties": [{"country": "ZZ", "relation": "brother"}]}
+    unknown_country = await records.post("/v1/households", json=nowhere, headers=headers)
+    assert unknown_country.status_code == 422 and unknown_country.json()["error"]["field"] == "overseas_ties.0.country"
     assert (await records.post(f"/v1/people/{spouse}/erase", headers=headers)).status_code == 200
     after = (await records.get(f"/v1/households/{household['id']}", headers=headers)).json()
     assert [m["person_id"] for m in after["members"]] == [head]  # erasure leaves no trace of the spouse

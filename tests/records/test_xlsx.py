@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from liaison_records.adapters.xlsx_cells import CellError, field_parsers, parse_date, parse_id_number, parse_phones
+from liaison_records.adapters.xlsx_cells import (
+    LABELS,
+    CellError,
+    field_parsers,
+    parse_date,
+    parse_id_number,
+    parse_phones,
+)
 from liaison_records.adapters.xlsx_export import write_people
 from liaison_records.adapters.xlsx_import import (
     FIELD_HEADERS,
@@ -19,6 +26,7 @@ from liaison_records.adapters.xlsx_import import (
     read_header,
     read_rows,
 )
+from liaison_records.domain.countries import CHINESE_WORDS
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.datetime import WINDOWS_EPOCH
 
@@ -37,7 +45,7 @@ ROWS: list[dict[str, Any]] = [
     {"A": 3},
     {"A": 4, "B": "王建国", "C": "男", "D": "1950.12.1", "E": 4.50203195012015e17, "F": "13507720000 13607720000"}
     | {"H": "侨眷", "I": "侄子", "J": "马来西亚", "K": datetime(1980, 3, 1), "L": "在职"},
-    {"A": 5, "C": "女", "D": "1962年7月", "E": "450203196207010021", "H": "归侨", "J": "法国", "K": "１９６５"}
+    {"A": 5, "C": "女", "D": "1962年7月", "E": "450203196207010021", "H": "归侨", "J": "南洋", "K": "１９６５"}
     | {"M": "低保，特困、失明"},
     {"A": 6, "B": "陈\u3000明", "C": "M", "D": "19550230", "E": "450203195502300011", "F": "0772 2811235"}
     | {"G": "胜利路 5 号", "H": "归侨", "J": "泰国", "K": "解放前", "L": "退休 "},
@@ -455,3 +463,16 @@ def test_an_exported_roster_imports_to_the_same_values(roster) -> None:
     valid = [row.values for row in read_rows(io.BytesIO(roster)) if row.ok]
     again = list(read_rows(io.BytesIO(exported(valid, list(FIELD_HEADERS.items())))))
     assert [row.values for row in again] == valid and all(row.ok for row in again)
+
+
+def test_countries_are_read_by_their_chinese_names_and_printed_by_the_usual_one() -> None:
+    assert {word: CHINESE_WORDS[word] for word in ("越南", "秘鲁", "苏里南", "印尼", "印度尼西亚", "柬埔寨")} == {
+        "越南": "VN",
+        "秘鲁": "PE",
+        "苏里南": "SR",
+        "印尼": "ID",
+        "印度尼西亚": "ID",
+        "柬埔寨": "KH",
+    }
+    assert "中国" not in CHINESE_WORDS and "CN" not in CHINESE_WORDS.values()
+    assert (LABELS["country"]["KH"], LABELS["country"]["ID"]) == ("柬埔寨", "印度尼西亚")

@@ -16,6 +16,7 @@ from typing import Any
 
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
+from liaison_records.domain.countries import CHINESE_WORDS
 from liaison_records.domain.phones import spelled
 
 CellValue = str | int | float | bool | datetime | date | time | timedelta | None
@@ -39,22 +40,6 @@ RELATIONS = {
     **dict.fromkeys(["兄弟姐妹", "兄弟", "姐妹", "哥哥", "弟弟", "姐姐", "妹妹"], "sibling"),
     "其他": "other",
 }
-COUNTRIES = {
-    "越南": "VN",
-    "印度尼西亚": "ID",
-    "印尼": "ID",
-    "马来西亚": "MY",
-    "新加坡": "SG",
-    "泰国": "TH",
-    "缅甸": "MM",
-    "柬埔寨": "KH",
-    "老挝": "LA",
-    "菲律宾": "PH",
-    "美国": "US",
-    "加拿大": "CA",
-    "澳大利亚": "AU",
-    "日本": "JP",
-}
 # Code → the Chinese word the export prints: the first word listed for each code.
 LABELS: dict[str, dict[str, str]] = {
     field: {code: word for word, code in reversed(words.items())}
@@ -64,7 +49,7 @@ LABELS: dict[str, dict[str, str]] = {
         "employment_status": EMPLOYMENT,
         "hardship": HARDSHIP,
         "relation": RELATIONS,
-        "country": COUNTRIES,
+        "country": CHINESE_WORDS,
     }.items()
 }
 
@@ -264,7 +249,7 @@ def field_parsers(epoch: datetime) -> dict[str, Callable[[CellValue], Any]]:
         "address": clean_text,
         "category": _choice(CATEGORIES, "unknown_value", "类别"),
         "relation": parse_relation,
-        "country": _choice(COUNTRIES, "unknown_country", "国家"),
+        "country": _choice(CHINESE_WORDS, "unknown_country", "国家"),
         "return_year": lambda value: parse_year(value, epoch) if clean_text(value) else None,
         "settlement": clean_text,
         "former_employer": clean_text,

@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from liaison_records.domain.countries import country_code
 from liaison_records.domain.org import Text
 
 
@@ -36,8 +37,8 @@ class OverseasTie(BaseModel):
 
     @field_validator("country")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
+    def _abroad(cls, value: str) -> str:
+        return country_code(value)
 
 
 class HouseholdFields(BaseModel):

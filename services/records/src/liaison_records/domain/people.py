@@ -11,77 +11,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from liaison_records.domain.countries import country_code
 from liaison_records.domain.org import Text, distinct
 from liaison_records.domain.phones import spelled
-
-# ISO 3166-1 alpha-2 codes a returnee may have come back from; an unknown code is refused.
-COUNTRIES = frozenset(
-    [
-        "VN",
-        "ID",
-        "MY",
-        "SG",
-        "TH",
-        "MM",
-        "KH",
-        "LA",
-        "PH",
-        "BN",
-        "TL",
-        "IN",
-        "LK",
-        "BD",
-        "NP",
-        "PK",
-        "JP",
-        "KR",
-        "KP",
-        "MN",
-        "US",
-        "CA",
-        "MX",
-        "BR",
-        "PE",
-        "AR",
-        "CL",
-        "CO",
-        "VE",
-        "CU",
-        "PA",
-        "AU",
-        "NZ",
-        "FJ",
-        "PG",
-        "GB",
-        "FR",
-        "DE",
-        "NL",
-        "BE",
-        "IT",
-        "ES",
-        "PT",
-        "CH",
-        "AT",
-        "SE",
-        "NO",
-        "DK",
-        "FI",
-        "IE",
-        "RU",
-        "UA",
-        "ZA",
-        "MG",
-        "MU",
-        "NG",
-        "KE",
-        "TZ",
-        "EG",
-        "AE",
-        "SA",
-        "TR",
-        "IR",
-    ]
-)
 
 
 class Category(StrEnum):
@@ -166,12 +98,7 @@ class PersonFields(BaseModel):
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        code = value.strip().upper()
-        if code not in COUNTRIES:
-            raise ValueError(f"{value!r} is not a known ISO 3166-1 alpha-2 country code")
-        return code
+        return None if value is None else country_code(value)
 
     @field_validator("birth_date")
     @classmethod
