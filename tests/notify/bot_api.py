@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.notify.receivers import GatewayServer
+from tests.notify.receivers import QuietHandler, serving
 
 BOT_HOSTS = ("qyapi.weixin.qq.com", "oapi.dingtalk.com")
 
@@ -75,7 +74,7 @@ def bot_api() -> Iterator[BotApi]:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(*_certificate(Path(folder)))
 
-        class BotRequest(BaseHTTPRequestHandler):
+        class BotRequest(QuietHandler):
             """One request inside a tunnel, answered as the bot APIs answer success."""
 
             def do_POST(self) -> None:
@@ -91,25 +90,12 @@ def bot_api() -> Iterator[BotApi]:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        class Tunnel(BaseHTTPRequestHandler):
+        class Tunnel(QuietHandler):
             def do_CONNECT(self) -> None:
                 self.send_response(200, "Connection established")
                 self.end_headers()
                 self.close_connection = True
                 BotRequest(tls.wrap_socket(self.connection, server_side=True), self.client_address, self.server)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = GatewayServer(("127.0.0.1", 0), Tunnel)
-        api.port = server.server_address[1]
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Tunnel) as api.port:
             yield api
-        finally:
-            server.shutdown()
-            server.server_close()

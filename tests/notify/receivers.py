@@ -50,12 +50,32 @@ class GatewayServer(ThreadingHTTPServer):
     request_queue_size = 256
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve ``handler`` on a free local port, in a thread, for as long as the block runs; yields
+    the port. Closing waits for the requests being answered."""
+    server = GatewayServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = False
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextmanager
 def http_receiver(receiver: HttpReceiver | None = None) -> Iterator[HttpReceiver]:
     """Serve ``receiver`` (a plain one by default) on a free local port."""
     served = receiver or HttpReceiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status = served.handle(self.path, body)
@@ -64,19 +84,8 @@ def http_receiver(receiver: HttpReceiver | None = None) -> Iterator[HttpReceiver
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = GatewayServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = False  # closing waits for requests being answered
-    served.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as served.port:
         yield served
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
