@@ -366,3 +366,22 @@ async def test_a_sheet_damaged_part_way_is_reported_not_importable(records, call
     )
     assert commit.status_code == 409 and commit.json()["error"]["code"] == "not_importable"
     assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 0
+
+
+async def test_a_row_that_may_be_someone_on_file_is_warned_of_and_still_imported(
+    records, caller, station, mongo, unique
+):
+    headers = caller(stations=("st-shengli",))
+    no_card = chen(id_number=None, birth_date="1948-05-03", phones=[])  # 陈小明 on file without an ID number
+    assert (await records.post("/v1/people", json=no_card, headers=headers)).status_code == 201
+
+    uploaded = (await upload(records, caller, roster(GOOD))).json()
+
+    report = uploaded["report"]
+    assert [(p["row"], p["field"], p["code"], p["severity"]) for p in report["problems"]] == [
+        (3, "name", "possible_duplicate", "warning")
+    ]
+    assert report["valid_rows"] == 3, "a warning keeps the row"
+    whole = await records.post(f"/v1/imports/{uploaded['id']}/commit", json={"mode": "all_or_nothing"}, headers=headers)
+    assert whole.status_code == 200 and whole.json()["progress"]["created"] == 3
+    assert await mongo[f"records_{unique}"]["people"].count_documents({"name": "陈小明"}) == 2

@@ -476,3 +476,14 @@ def test_countries_are_read_by_their_chinese_names_and_printed_by_the_usual_one(
     }
     assert "中国" not in CHINESE_WORDS and "CN" not in CHINESE_WORDS.values()
     assert (LABELS["country"]["KH"], LABELS["country"]["ID"]) == ("柬埔寨", "印度尼西亚")
+
+
+def test_an_old_cards_15_digits_and_the_18_they_became_are_one_number() -> None:
+    book = Workbook()
+    sheet = book.worksheets[0]
+    sheet.append(["姓名", "身份证号", "类别"])
+    sheet.append(["陈小明", "450203194805031130", "归侨"])
+    sheet.append(["陈小明", "450203480503113", "归侨"])  # the same card before 1999
+    buffer = io.BytesIO()
+    book.save(buffer)
+    assert [(problem.row, problem.code) for problem in dry_run(buffer).problems] == [(3, "duplicate_id_number")]

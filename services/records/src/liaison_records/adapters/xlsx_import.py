@@ -46,6 +46,7 @@ from liaison_records.adapters.xlsx_header import (
     header_report,
     normalise_header,
 )
+from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 
 __all__ = [
     "DEFAULT_HEADER_MAP",
@@ -260,10 +261,18 @@ class _RowReader:
     def _check_repeat(self, row: ParsedRow) -> None:
         id_number = row.values.get("id_number")
         if id_number:
-            first = self._seen.setdefault(id_number, row.row_number)
+            first = self._seen.setdefault(_one_spelling(id_number), row.row_number)
             if first != row.row_number:
                 column = self._first["id_number"]
                 row.problems.append(_problem(row, column, "duplicate_id_number", f"与第 {first} 行的身份证号重复"))
+
+
+def _one_spelling(id_number: str) -> str:
+    """An old card's 15 digits as the 18 characters they became, so both spellings are one number."""
+    try:
+        return validate_id_number(id_number).value
+    except InvalidIdNumber:  # reported by the file rules; as a key, the text will do
+        return id_number
 
 
 def _problem(row: ParsedRow, column: Column, code: str, message: str) -> Problem:

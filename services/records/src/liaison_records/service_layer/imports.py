@@ -31,7 +31,7 @@ from liaison_infra.mongo import Document
 from liaison_records.adapters.xlsx_header import effective_header_map
 from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
-from liaison_records.service_layer.import_check import read_rows, refused_by_files
+from liaison_records.service_layer.import_check import problems_with_files, read_rows
 from liaison_records.service_layer.import_chunks import read_chunk, write_chunk
 from liaison_records.service_layer.import_rows import RowFile, row_file
 
@@ -138,12 +138,12 @@ async def _dry_run(records: Records, content: bytes, header_map: dict[str, str],
         row_files = _row_files(header, parsed)
         try:
             async for read in _read_ahead(lambda: read_rows(row_files, records.codec)):
-                refused = await refused_by_files(records, station_id, read, header)
+                with_files = await problems_with_files(records, station_id, read, header)
                 for checked in read.rows:
-                    found = [refused[checked.row_number]] if checked.row_number in refused else []
+                    found = [with_files[checked.row_number]] if checked.row_number in with_files else []
                     problems += checked.problems + found
                     rows += 1
-                    valid += checked.fields is not None and not found
+                    valid += checked.fields is not None and all(p.severity == "warning" for p in found)
         except UnimportableFile as damaged:  # the sheet breaks off part-way
             problems += damaged.report.problems
             readable = False
