@@ -203,3 +203,23 @@ async def test_a_case_reopened_after_its_reply_is_watched_again_and_overdue_past
     ]
     duty = await notify.db[DUTIES].find_one({"subject_id": "c-5"})
     assert duty is not None and duty["status"] == "missed" and duty["fulfilled_by"] is None
+
+
+async def test_a_festival_visit_owed_is_fulfilled_though_the_households_hardship_was_cleared(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 1), cared=True)
+    await generate_duties(notify, local(2026, 10, 15))  # 重阳 (10-18) is under way: a festival visit is owed
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 16), cared=False)  # no longer a hardship one
+    visit = {
+        "visit_id": "v-9",
+        "station_id": "st-1",
+        "kind": "condolence",
+        "visited_on": "2026-10-17",
+        "deputy_ids": ["dep-a"],
+        "household_ids": ["h-1"],
+        "person_ids": [],
+        "opinions": [],
+    }
+    await apply(notify, envelope("visit.logged", visit, at=local(2026, 10, 17, 18)))
+
+    festival = await notify.db[DUTIES].find_one({"rule_id": "festival_double_ninth", "subject_id": "h-1"})
+    assert festival is not None and (festival["status"], festival["fulfilled_by"]) == ("fulfilled", "visit:v-9")

@@ -88,6 +88,11 @@ async def on_visit_logged(visit: VisitRead, envelope: Envelope, tx: Transaction)
             )
             for rule, window in plans.for_household(station_id, district, household)
         ]
+    # A duty owed already stays owed: a festival visit made while the household was a hardship one
+    # is fulfilled by this visit even if the flag has been cleared since.
+    owed = await duties_store.find(tx, {"subject_id": {"$in": visit.household_ids}, "status": DutyStatus.OPEN})
+    planned = {duty.id for duty in expected}
+    expected += [duty for duty in owed if duty.id not in planned]
     await _settle(tx, envelope, expected, visit.household_ids, visit.visited_on, f"visit:{visit.visit_id}")
 
 
