@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from liaison_infra.mongo import Document, Transaction
-from liaison_notify.adapters import duties_store
+from liaison_notify.adapters import deliveries_store, duties_store
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.domain.duties import Duty
@@ -99,13 +99,17 @@ async def test_a_whole_month_reminds_at_the_right_times_follows_the_deputy_and_e
 
 
 async def test_a_reminder_released_but_not_sent_goes_to_the_households_new_deputy(notify) -> None:
-    for number in (1, 2):
+    for number in (1, 2, 3):
         await household(notify, f"h-{number}", "dep-a", at=local(2026, 10, 20))
     await generate_duties(notify, local(2026, 11, 1))
     await scan_at(notify, [local(2026, 11, 1, 9)])
     sent = {"$set": {"status": "sent", "channel": "sms"}}
     await notify.db[MESSAGES].update_one({"subject_id": "h-2", "rule_id": "monthly_visit"}, sent)
-    for number in (1, 2):
+    sending = await notify.db[MESSAGES].find_one({"subject_id": "h-3", "rule_id": "monthly_visit"})
+    assert sending is not None  # a worker took it at 09:29 and is sending it
+    claim = deliveries_store.Claim(sending["_id"], "sms", "st-1", "d-1")
+    await deliveries_store.claim(notify.db, [claim], local(2026, 11, 1, 9, 29), timedelta(seconds=120))
+    for number in (1, 2, 3):
         moved = {
             "household_id": f"h-{number}",
             "station_id": "st-1",
@@ -120,6 +124,7 @@ async def test_a_reminder_released_but_not_sent_goes_to_the_households_new_deput
         ("h-1", "deputy:dep-a", "dropped", "dep-a"),
         ("h-1", "deputy:dep-c", "pending", "dep-c"),  # the same reminder of the 1st, now for dep-c
         ("h-2", "deputy:dep-a", "sent", "dep-a"),  # already sent: nothing to move
+        ("h-3", "deputy:dep-a", "pending", "dep-a"),  # being sent: it goes on, and is not sent twice
     ]
     dropped = await notify.db[MESSAGES].find_one({"subject_id": "h-1", "recipient_id": "deputy:dep-a"})
     assert dropped is not None and dropped["dropped_because"] == "reassigned"

@@ -95,6 +95,14 @@ async def _retake(db: AsyncDatabase[Document], claim_ids: list[str], now: dateti
     return {document["_id"]: document["attempt"] async for document in cursor}
 
 
+async def in_flight(tx: Transaction, message_ids: Sequence[str], now: datetime) -> set[str]:
+    """Those of ``message_ids`` a worker is sending now: a claim still ``sending`` within its lease."""
+    keys = [claim_id(message_id, channel) for message_id in message_ids for channel in Channel]
+    sending = {"status": "sending", "lease_until": {"$gte": now}}
+    claims = await find_by_ids(tx.db[DELIVERIES], keys, sending, {"message_id": 1}, tx.session)
+    return {claim["message_id"] for claim in claims}
+
+
 async def take_lapsed(
     db: AsyncDatabase[Document], message_ids: Sequence[str], now: datetime, lease: timedelta
 ) -> tuple[str, list[Document]]:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Transaction
 
-from liaison_notify.adapters import duties_store, messages_store
+from liaison_notify.adapters import deliveries_store, duties_store, messages_store
 from liaison_notify.adapters.households_store import HOUSEHOLDS, district_of, record_household, remember_station
 from liaison_notify.adapters.rules_store import rulebook_for
 from liaison_notify.adapters.upstream_events import ActivityRead, AssignmentRead, CaseRead, HouseholdRead, VisitRead
@@ -54,12 +54,15 @@ async def on_assignment_changed(assignment: AssignmentRead, envelope: Envelope, 
 
 async def _follow_deputy(tx: Transaction, household_id: str, deputy_id: str | None, now: datetime) -> None:
     """Open duties move to the new deputy: their remaining reminders go to them from now on, and
-    so does one released to the old deputy but not sent yet."""
+    so does one released to the old deputy but not sent yet (one being sent goes on: it would
+    reach both)."""
     open_duties = await duties_store.find(tx, {"subject_id": household_id, "status": DutyStatus.OPEN})
     moves = [(duty, moved) for duty in open_duties if (moved := duty.reassign(deputy_id))]
     await duties_store.save(tx, moves)
     for before, after in moves:
-        waiting = await messages_store.pending_of_duty(tx, before.recipient_id, before.id)
+        pending = await messages_store.pending_of_duty(tx, before.recipient_id, before.id)
+        sending = await deliveries_store.in_flight(tx, [message.key for message in pending], now)
+        waiting = [message for message in pending if message.key not in sending]  # one under way goes on
         await messages_store.drop(tx.db, [m.key for m in waiting], now, "reassigned", session=tx.session)
         now_theirs = [readdressed(message, after) for message in waiting]
         stored = set(await messages_store.enqueue(tx, now_theirs))
