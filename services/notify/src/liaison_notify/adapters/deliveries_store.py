@@ -13,7 +13,7 @@ message out next settles it (``take_lapsed``).
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
@@ -39,6 +39,11 @@ ATTEMPT_FIELDS = ("attempt", "at", "delivered", "settled", "answer")
 def claim_id(message_id: str, channel: str) -> str:
     """A claim is keyed by its message and channel: the idempotency key of a send."""
     return f"{message_id}|{channel}"
+
+
+def claim_ids(message_ids: Iterable[str], channels: Iterable[Channel] = Channel) -> list[str]:
+    """The keys of these messages' claims on ``channels``: looked up by key, no index to keep."""
+    return [claim_id(message_id, channel) for message_id in message_ids for channel in channels]
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,8 @@ async def _retake(db: AsyncDatabase[Document], claim_ids: list[str], now: dateti
 
 async def in_flight(tx: Transaction, message_ids: Sequence[str], now: datetime) -> set[str]:
     """Those of ``message_ids`` a worker is sending now: a claim still ``sending`` within its lease."""
-    keys = [claim_id(message_id, channel) for message_id in message_ids for channel in Channel]
     sending = {"status": "sending", "lease_until": {"$gte": now}}
-    claims = await find_by_ids(tx.db[DELIVERIES], keys, sending, {"message_id": 1}, tx.session)
+    claims = await find_by_ids(tx.db[DELIVERIES], claim_ids(message_ids), sending, {"message_id": 1}, tx.session)
     return {claim["message_id"] for claim in claims}
 
 
@@ -111,8 +115,7 @@ async def take_lapsed(
     the taker's token and each claim taken (its message, channel and attempt)."""
     token = uuid4().hex
     lease_over = {"status": "sending", "lease_until": {"$lt": now}}
-    keys = [claim_id(message_id, channel) for message_id in message_ids for channel in EXTERNAL]
-    lapsed = await find_by_ids(db[DELIVERIES], keys, lease_over, {"_id": 1})
+    lapsed = await find_by_ids(db[DELIVERIES], claim_ids(message_ids, EXTERNAL), lease_over, {"_id": 1})
     if not lapsed:
         return token, []
     taking = {"$set": {"token": token, "lease_until": now + lease, "lapsed_at": now}}
@@ -140,12 +143,12 @@ def settling(fields: Document, attempt: Document) -> Document:
 
 
 async def of_message(db: AsyncDatabase[Document], message: Document) -> tuple[list[Document], list[Document]]:
-    """A message's claims (looked up by key, one per channel: no index to keep), in the order
+    """A message's claims (one per channel), in the order
     they were first taken, and every attempt of any of them, oldest first (at one moment, those
     of the channel taken first), each with its claim's channel and scope. A claim that delivered
     the message (one of the message's ``sends``) is shown ``sent``."""
-    claim_ids = [claim_id(message["_id"], channel) for channel in Channel]
-    claims = [d async for d in db[DELIVERIES].find({"_id": {"$in": claim_ids}}, sort=[("claimed_at", ASCENDING)])]
+    keys = claim_ids([message["_id"]])
+    claims = [d async for d in db[DELIVERIES].find({"_id": {"$in": keys}}, sort=[("claimed_at", ASCENDING)])]
     sends: defaultdict[str, list[Document]] = defaultdict(list)
     for send in message.get("sends", []):
         sends[send["channel"]].append({name: send.get(name) for name in ATTEMPT_FIELDS})

@@ -1,7 +1,7 @@
 """The ``rule_overrides`` collection: what each district and station changed of the default rules."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from liaison_infra.mongo import Document
@@ -34,12 +34,20 @@ class RuleBook:
     """The overrides in force, resolved per station: station beats district beats default."""
 
     changes: dict[tuple[str, str], dict[str, Any]]  # (owner, rule id) -> changed fields
+    # Each rule as resolved for a station: a scan asks once per duty, for a few stations.
+    _resolved: dict[tuple[str, str, str | None], Rule] = field(default_factory=dict, repr=False, compare=False)
 
     def rule(self, rule_id: str, station_id: str, district_id: str | None) -> Rule:
         """The rule in force. Layers that hold one by one may not hold together (a district and
         one of its stations changed at once, or a station's change made before notify knew its
         district); then the more specific layers are left out, and logged, so that no scan stops
         (a change through the API that would not hold is refused: ``checked_rule``)."""
+        key = (rule_id, station_id, district_id)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(rule_id, station_id, district_id)
+        return self._resolved[key]
+
+    def _resolve(self, rule_id: str, station_id: str, district_id: str | None) -> Rule:
         layers = self._layers(rule_id, station_id, district_id)
         while layers:
             try:

@@ -79,14 +79,12 @@ async def set_contacts(
     of it; only then may that district's supervisor set it (so no supervisor claims another
     district's station by naming their own). Before, the given ``district_id`` is kept."""
     kind, _, place = recipient_id.partition(":")
-    stored = await recipients_store.find(notify.db, recipient_id)
-    given = {
+    target = await recipients_store.find(notify.db, recipient_id) or {
         "_id": recipient_id,
         "kind": kind,
         "station_id": [place] if kind == "station_head" else [],
         "district_id": place if kind == "district" else district_id,
     }
-    target = await _as_placed(notify, stored or given)
     known = place if kind == "district" else await households_store.district_of(notify.db, place)
     if not _may_manage(principal, {**target, "district_id": known}):
         raise NotFound("not_found", f"no recipient {recipient_id}")
@@ -94,7 +92,7 @@ async def set_contacts(
         "kind": kind,
         "name": name,
         "station_id": target["station_id"],
-        "district_id": target["district_id"],
+        "district_id": known or target["district_id"],
         "routes": recipients_store.routes_document(routes(pairs)),
         "routes_set_by": "api",
     }

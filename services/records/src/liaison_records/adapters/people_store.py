@@ -9,7 +9,7 @@ cost an import 0.15 ms a row. For the same reason a field left empty (None or an
 not stored; reads fill it back.
 """
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from copy import copy
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from liaison_records.domain.consents import consent_view
 from liaison_records.domain.files import Person
 from liaison_records.domain.idcard import CHINA, mask_id_number
+from liaison_records.domain.people import Status
 from liaison_records.domain.pinyin import name_keys
 
 PEOPLE = "people"
@@ -32,6 +33,8 @@ PROTECTED = {"id_number", "phones", "address"}
 # The parts of a stored file that are encrypted or hold a blind index.
 SEALED_PARTS = ("id_number", "phones", "phone_index", "address", "id_number_index")
 ID_NUMBER_INDEX = "id_number_index_1"
+# The station's server compares each document with every key of an $in: lookups go 50 keys a query.
+LOOKUP_BATCH = 50
 # Each of the file's other fields as it reads when not stored (an empty one is not).
 FIELD_DEFAULTS = {
     name: None if field.is_required() else field.get_default(call_default_factory=True)
@@ -97,7 +100,7 @@ class PeopleCodec:
             },
             "name_tokens": search_words(keys.search_tokens),
             "sort_name": keys.full,
-            "name_birth": f"{person.name}|{person.birth_date}" if person.birth_date else None,
+            "name_birth": name_birth(person.name, person.birth_date) if person.birth_date else None,
         }
         if person.id_number:  # left out otherwise: the unique index is sparse, and two nulls would collide
             document["id_number_index"] = self.keyring.blind_index(person.id_number, context=ID_CONTEXT)
@@ -138,6 +141,40 @@ class PeopleCodec:
 
     def _reveal(self, protected: Document | None, context: str) -> Any:
         return None if protected is None else self.keyring.decrypt(protected["cipher"], context=context)
+
+
+def name_birth(name: str, birth_date: date) -> str:
+    """The key likely duplicates share: the same name and birth date."""
+    return f"{name}|{birth_date}"
+
+
+async def find_in(
+    db: AsyncDatabase[Document], field: str, keys: Iterable[str], conditions: Document | None = None
+) -> AsyncIterator[Document]:
+    """The stored files whose ``field`` holds one of ``keys`` (and match ``conditions``),
+    ``LOOKUP_BATCH`` keys to a query."""
+    wanted = list(keys)
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        query = {field: {"$in": wanted[start : start + LOOKUP_BATCH]}, **(conditions or {})}
+        async for document in db[PEOPLE].find(query):
+            yield document
+
+
+async def likely_duplicates(
+    db: AsyncDatabase[Document], station_id: str, name_births: Iterable[str], phone_indexes: Iterable[str]
+) -> list[Document]:
+    """The files at the station, not erased, with one of these name-and-birth keys or phone
+    hashes: one lookup per kind, each served by its index (the station's server scans every file
+    for a top-level ``$or``, and uses the phone's one-field index only for the phone alone)."""
+    found: dict[str, Document] = {}
+    for field, keys, conditions in (
+        ("name_birth", name_births, {"station_id": station_id}),
+        ("phone_index", phone_indexes, None),
+    ):
+        async for document in find_in(db, field, keys, conditions):
+            if document["station_id"] == station_id and document.get("status") != Status.ERASED:
+                found.setdefault(document["_id"], document)
+    return list(found.values())
 
 
 def search_words(tokens: Iterable[str]) -> list[str]:

@@ -15,11 +15,11 @@ from itertools import islice
 
 from liaison_infra.domain_errors import DomainError
 
-from liaison_records.adapters.people_store import PEOPLE, PeopleCodec
+from liaison_records.adapters.people_store import PeopleCodec, likely_duplicates, name_birth
 from liaison_records.adapters.xlsx_import import HeaderReport, Problem
-from liaison_records.domain.people import PersonFields, Status
+from liaison_records.domain.people import PersonFields
 from liaison_records.service_layer.context import Records
-from liaison_records.service_layer.import_chunks import CHUNK_ROWS, LOOKUP_BATCH, import_change, on_file_by
+from liaison_records.service_layer.import_chunks import CHUNK_ROWS, import_change, on_file_by
 from liaison_records.service_layer.import_rows import RowFile, problem
 
 ELSEWHERE = "该身份证号已在其他联络站建档，导入不会改动那份档案"
@@ -70,26 +70,18 @@ async def problems_with_files(
 async def _possible_duplicates(
     records: Records, station_id: str, new: dict[int, PersonFields], header: HeaderReport
 ) -> dict[int, Problem]:
-    """The warning for each new file whose name and birth date, or a phone, a stored file at the
-    station shares: one lookup per kind, each through its index, a batch at a time."""
-    by_key: dict[tuple[str, str], int] = {}
-    for row_number, row in new.items():
-        if row.birth_date is not None:
-            by_key[("name_birth", f"{row.name}|{row.birth_date}")] = row_number
-        for phone in row.phones:
-            by_key |= {("phone_index", index): row_number for index in records.codec.phone_indexes(phone)}
+    """The warning for each new file whose name and birth date, or a phone, a file on file at the
+    station shares (the lookups registration makes, for the whole part at once)."""
+    name_births = {name_birth(row.name, row.birth_date): n for n, row in new.items() if row.birth_date}
+    phones = {
+        index: n for n, row in new.items() for phone in row.phones for index in records.codec.phone_indexes(phone)
+    }
     warned: dict[int, Problem] = {}
-    for kind in ("name_birth", "phone_index"):
-        keys = [key for found_kind, key in by_key if found_kind == kind]
-        for start in range(0, len(keys), LOOKUP_BATCH):
-            query = {"station_id": station_id, kind: {"$in": keys[start : start + LOOKUP_BATCH]}}
-            async for document in records.db[PEOPLE].find(query, {kind: 1, "status": 1}):
-                if document.get("status") == Status.ERASED:
-                    continue
-                values = document[kind] if isinstance(document[kind], list) else [document[kind]]
-                for row_number in {by_key[(kind, value)] for value in values if (kind, value) in by_key}:
-                    field = "name" if kind == "name_birth" else "phone"
-                    warned[row_number] = replace(
-                        problem(row_number, header, field, "possible_duplicate", POSSIBLE_DUPLICATE), severity="warning"
-                    )
+    for document in await likely_duplicates(records.db, station_id, name_births, phones):
+        matches = [(name_births.get(document.get("name_birth") or ""), "name")]
+        matches += [(phones.get(index), "phone") for index in document.get("phone_index", [])]
+        for row_number, field in matches:
+            if row_number is not None:
+                found = problem(row_number, header, field, "possible_duplicate", POSSIBLE_DUPLICATE)
+                warned[row_number] = replace(found, severity="warning")
     return warned

@@ -28,7 +28,7 @@ from liaison_infra.domain_errors import DomainError
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
 from pymongo import ReplaceOne
 
-from liaison_records.adapters.people_store import PEOPLE, PeopleCodec
+from liaison_records.adapters.people_store import PEOPLE, PeopleCodec, find_in
 from liaison_records.domain import files
 from liaison_records.domain.events import ReturneeRegistered, ReturneeUpdated
 from liaison_records.domain.files import FieldChange, Person
@@ -40,7 +40,6 @@ from liaison_records.service_layer.people import IMPORT_ID, KEPT_ON_CHANGE, rout
 
 CHUNK_ROWS = 500
 K = TypeVar("K")
-LOOKUP_BATCH = 50  # the station's server compares each candidate with every key of an $in
 
 
 @dataclass(frozen=True)
@@ -151,13 +150,8 @@ async def _replace_all(tx: Transaction, documents: list[Document], versions: lis
 async def on_file_by(records: Records, aliases: Mapping[str, K]) -> dict[K, Document]:
     """The stored files of the ID numbers whose blind indexes (any key version) are ``aliases``'
     keys, each under the alias's value."""
-    keys = list(aliases)
-    found: dict[K, Document] = {}
-    for start in range(0, len(keys), LOOKUP_BATCH):
-        batch = {"id_number_index": {"$in": keys[start : start + LOOKUP_BATCH]}}
-        for document in await records.db[PEOPLE].find(batch).to_list():
-            found[aliases[document["id_number_index"]]] = document
-    return found
+    found = find_in(records.db, "id_number_index", aliases)
+    return {aliases[document["id_number_index"]]: document async for document in found}
 
 
 def import_change(codec: PeopleCodec, current: Document, fields: PersonFields) -> tuple[Person, list[FieldChange]]:

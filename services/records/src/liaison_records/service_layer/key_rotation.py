@@ -10,8 +10,12 @@ history: the file says the same. A pass that leaves nothing behind records the k
 """
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
+from liaison_infra.mongo import Document
 from liaison_infra.pii import Keyring, PiiError
+from pymongo.asynchronous.collection import AsyncCollection
 
 from liaison_records.adapters.people_store import PEOPLE, PeopleCodec
 from liaison_records.service_layer.context import Records
@@ -23,40 +27,47 @@ KEY_STATE = "key_state"
 
 async def reencrypt(records: Records) -> int:
     """Seal again what another key version sealed; returns how many documents changed."""
-    current = records.codec.keyring.current
-    if await records.db[KEY_STATE].find_one({"_id": "pii", "version": current}) is not None:
+    keyring = records.codec.keyring
+    if await records.db[KEY_STATE].find_one({"_id": "pii", "version": keyring.current}) is not None:
         return 0
     try:
-        changed, missed = await _people(records, records.codec)
-        more, missed_too = await _deputies(records, records.codec.keyring)
+        people = await _reseal(records.db[PEOPLE], {}, partial(_person_resealed, records.codec))
+        deputies = await _reseal(
+            records.db[DEPUTIES], {"mobile.cipher": {"$exists": True}}, partial(_mobile_resealed, keyring)
+        )
     except PiiError as exc:  # a key retired while values it sealed remain: put it back in the keyring
         log.error("re-encryption stopped", extra={"fields": {"error": str(exc)}})
         return 0
-    if not missed + missed_too:  # a file changed meanwhile is sealed anew; the next start checks
-        await records.db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": current}}, upsert=True)
-    log.info("re-encrypted under the current key", extra={"fields": {"documents": changed + more, "version": current}})
-    return changed + more
+    changed, missed = people[0] + deputies[0], people[1] + deputies[1]
+    if not missed:  # a file changed meanwhile is sealed anew; the next start checks
+        await records.db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": keyring.current}}, upsert=True)
+    log.info("re-encrypted under the current key", extra={"fields": {"documents": changed, "version": keyring.current}})
+    return changed
 
 
-async def _people(records: Records, codec: PeopleCodec) -> tuple[int, int]:
+async def _reseal(
+    collection: AsyncCollection[Document], query: Document, resealed: Callable[[Document], Document | None]
+) -> tuple[int, int]:
+    """Apply each document's change (None: nothing of it is sealed under another version) if it
+    is still at the version read (a scan, once per rotation); returns how many changed, and how
+    many had changed meanwhile."""
     changed = missed = 0
-    async for document in records.db[PEOPLE].find({}):  # a scan, once per rotation
-        if any(codec.keyring.needs_reencryption(token) for token in codec.sealed(document)):
+    async for document in collection.find(query):
+        if (change := resealed(document)) is not None:
             unchanged_since = {"_id": document["_id"], "version": document["version"]}
-            result = await records.db[PEOPLE].update_one(unchanged_since, {"$set": codec.resealed(document)})
+            result = await collection.update_one(unchanged_since, {"$set": change})
             changed += result.modified_count
             missed += 1 - result.modified_count
     return changed, missed
 
 
-async def _deputies(records: Records, keyring: Keyring) -> tuple[int, int]:
-    changed = missed = 0
-    async for document in records.db[DEPUTIES].find({"mobile.cipher": {"$exists": True}}):
-        token = document["mobile"]["cipher"]
-        if keyring.needs_reencryption(token):
-            mobile = keyring.encrypt(keyring.decrypt(token, context=MOBILE_CONTEXT), context=MOBILE_CONTEXT)
-            unchanged_since = {"_id": document["_id"], "version": document["version"]}
-            result = await records.db[DEPUTIES].update_one(unchanged_since, {"$set": {"mobile.cipher": mobile}})
-            changed += result.modified_count
-            missed += 1 - result.modified_count
-    return changed, missed
+def _person_resealed(codec: PeopleCodec, document: Document) -> Document | None:
+    stale = any(codec.keyring.needs_reencryption(token) for token in codec.sealed(document))
+    return codec.resealed(document) if stale else None
+
+
+def _mobile_resealed(keyring: Keyring, document: Document) -> Document | None:
+    token = document["mobile"]["cipher"]
+    if not keyring.needs_reencryption(token):
+        return None
+    return {"mobile.cipher": keyring.encrypt(keyring.decrypt(token, context=MOBILE_CONTEXT), context=MOBILE_CONTEXT)}

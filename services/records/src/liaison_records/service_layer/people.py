@@ -7,7 +7,7 @@ from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, NotFound
 from liaison_infra.mongo import Document, Transaction, forget_retained
 
-from liaison_records.adapters.people_store import PEOPLE, masked_view
+from liaison_records.adapters.people_store import PEOPLE, likely_duplicates, masked_view, name_birth
 from liaison_records.domain import files
 from liaison_records.domain.events import ReturneeArchived, ReturneeErased, ReturneeRegistered, ReturneeUpdated
 from liaison_records.domain.files import FieldChange, Person
@@ -71,23 +71,10 @@ async def _refuse_duplicate_id_number(records: Records, principal: Principal, pe
 
 
 async def _refuse_likely_duplicates(records: Records, person: Person) -> None:
-    """Same name and birth date, or a shared phone: the user decides (``allow_duplicates``).
-
-    One query per kind, each served by its index: the station's server scans every file for a
-    filter with a top-level ``$or``.
-    """
-    queries: list[dict[str, Any]] = []
-    if person.birth_date is not None:
-        queries.append({"station_id": person.station_id, "name_birth": f"{person.name}|{person.birth_date}"})
+    """Same name and birth date, or a shared phone: the user decides (``allow_duplicates``)."""
+    name_births = [name_birth(person.name, person.birth_date)] if person.birth_date else []
     phones = [index for phone in person.phones for index in records.codec.phone_indexes(phone)]
-    if phones:
-        queries.append({"phone_index": {"$in": phones}})
-    found: dict[str, Document] = {}
-    for query in queries:
-        async for candidate in records.db[PEOPLE].find(query):
-            if candidate["station_id"] == person.station_id and candidate["status"] != Status.ERASED:
-                found.setdefault(candidate["_id"], candidate)
-    candidates = list(found.values())[:20]
+    candidates = (await likely_duplicates(records.db, person.station_id, name_births, phones))[:20]
     if candidates:
         raise Conflict(
             "possible_duplicates",
