@@ -233,6 +233,9 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
     assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
     [erased] = (await records.get("/v1/visits", params={"household_id": household}, headers=headers)).json()
     assert [o["text"] for o in erased["opinions"]] == [ERASED_TEXT, "希望多组织侨法宣讲"], "only what they raised"
+    [retained] = [e for e in await outbox(mongo, unique) if e.subject == logged.json()["id"]]
+    assert [o["text"] for o in retained.data["opinions"]] == [ERASED_TEXT, "希望多组织侨法宣讲"], "nor does a replay"
+    assert retained.id == event.id, "the same event, redacted"
 
 
 async def test_activities_are_logged_and_listed_by_kind_and_period(records, caller, station, mongo, unique):

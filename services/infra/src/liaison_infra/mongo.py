@@ -125,6 +125,21 @@ async def forget_retained(tx: Transaction, key: str) -> None:
     await tx.db[OUTBOX].delete_many({"key": key}, session=tx.session)
 
 
+async def redact_retained(tx: Transaction, keys: list[str], redact: Callable[[Document], Document]) -> None:
+    """Rewrite the data of the events about aggregates ``keys`` that the outbox retains through
+    ``redact``: what is erased from an aggregate that lives on (a log's opinion text, say) must not
+    be sent again by a replay either. Events not relayed yet go out as they were, as with
+    ``forget_retained``; an outbox with many events is scanned, which erasure can afford."""
+    if not keys:
+        return
+    async for stored in tx.db[OUTBOX].find({"key": {"$in": keys}}, {"payload": 1}, session=tx.session):
+        envelope = Envelope.from_bytes(stored["payload"])
+        data = redact(envelope.data)
+        if data != envelope.data:
+            payload = envelope.model_copy(update={"data": data}).to_bytes()
+            await tx.db[OUTBOX].update_one({"_id": stored["_id"]}, {"$set": {"payload": payload}}, session=tx.session)
+
+
 async def run_in_transaction(
     client: AsyncMongoClient[Document],
     db: AsyncDatabase[Document],

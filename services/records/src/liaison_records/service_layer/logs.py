@@ -8,7 +8,7 @@ from uuid import uuid4
 from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Event
-from liaison_infra.mongo import Document, Transaction
+from liaison_infra.mongo import Document, Transaction, redact_retained
 
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
@@ -161,13 +161,30 @@ async def list_log(
 
 
 async def erase_opinions_of(tx: Transaction, person_ids: list[str]) -> None:
-    """Blank the text of the opinions the erased people raised, in both logs: that an opinion
-    was raised, and when, stays for the counts; what it said is theirs."""
+    """Blank the text of the opinions the erased people raised, in both logs and in the events
+    the outbox retains about them: that an opinion was raised, and when, stays for the counts;
+    what it said is theirs."""
     raised_by = {"$in": person_ids}
+    raised = {"opinions.person_id": raised_by}  # a scan: erasure is rare
+    log_ids: list[str] = []
     for collection in (VISITS, ACTIVITIES):
+        found = tx.db[collection].find(raised, {"_id": 1}, session=tx.session)
+        log_ids += [document["_id"] async for document in found]
         await tx.db[collection].update_many(
-            {"opinions.person_id": raised_by},  # a scan: erasure is rare
+            raised,
             {"$set": {"opinions.$[raised].text": ERASED_TEXT}},
             array_filters=[{"raised.person_id": raised_by}],
             session=tx.session,
         )
+    await redact_retained(tx, log_ids, lambda data: _without_texts_of(data, set(person_ids)))
+
+
+def _without_texts_of(data: Document, person_ids: set[str]) -> Document:
+    """An event's data with the text of the opinions ``person_ids`` raised blanked."""
+    if "opinions" not in data:
+        return data
+    opinions = [
+        {**opinion, "text": ERASED_TEXT} if opinion["person_id"] in person_ids else opinion
+        for opinion in data["opinions"]
+    ]
+    return {**data, "opinions": opinions}
