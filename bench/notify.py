@@ -15,7 +15,9 @@ activities a station; counted once then: counting on the station's server scans 
 Delivery: beat's ``scan_due`` at 09:00, then again every ``BENCH_NOTIFY_SCAN_SECONDS`` (60, as
 beat does) on the clock moved on as much, until the gateway has every message released
 (each household's reminder, each station's quarter reminders). Reminders/s over the time from
-the first scan until the last text reached the gateway; each must arrive exactly once.
+the first scan until the last text reached the gateway; each must arrive exactly once. The
+CPU each process used meanwhile is shown per reminder: the worker's (services), the servers',
+and this one's (bench: the gateway receiving every text, and the scans' timer).
 
 Floor: ``BENCH_NOTIFY_NOOP_TASKS`` (10,000) tasks of ``bench.celery_noop``, with a payload of
 one delivery batch's ids, queued and then run by a worker of the same shape; tasks/s from the
@@ -53,6 +55,7 @@ from liaison_notify.entrypoints.celery_app import GENERATE, SCAN_DUE, create_cel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bench.celery_noop import NOOP, counter_key, noop_app, ran_key
+from bench.probes import CpuMeter
 from bench.results import Result
 from bench.workload import env_float, env_int
 from tests.apps import serve, service_settings
@@ -191,9 +194,14 @@ async def run(endpoints: Endpoints) -> list[Result]:
                     raise AssertionError(f"{stored:,} duties generated, {duties:,} expected")
                 print(f"  generation: {duties:,} duties in {generation:.1f} s", flush=True)
                 # Every duty has its first reminder due at 09:00 on the 1st (checked below).
+                meter = CpuMeter()  # the worker's processes included
+                meter.start()
                 delivery = await deliver_month(settings, gateway, duties, every, budget)
+                use = meter.stop()
                 messages = await db[MESSAGES].count_documents({})
                 print(f"  delivery: {messages:,} reminders in {delivery:.1f} s", flush=True)
+                cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in use.per_event_ms(messages).items())
+                print(f"  CPU ms per reminder: {cpu}; {use.noise()}")
             arrivals = Counter((item["path"], item["message"]) for item in gateway.received)
             if len(arrivals) != messages or max(arrivals.values()) != 1:
                 raise AssertionError(f"{len(gateway.received):,} texts for {messages:,} messages: some twice")

@@ -41,15 +41,18 @@ COMMANDS = CommandCounter()
 monitoring.register(COMMANDS)
 
 
-def _server_processes() -> dict[str, psutil.Process]:
-    """This process and the servers it started (the harness's children), by short name."""
+SERVERS = ("secantusd", "tansu", "valkey")
+
+
+def _processes() -> dict[str, list[psutil.Process]]:
+    """This process, the servers it started (the harness's children) and any other process it
+    started (a service's workers, all under "services"), by short name."""
     me = psutil.Process()
-    found = {"bench": me}
+    found: dict[str, list[psutil.Process]] = {"bench": [me]}
     for child in me.children(recursive=True):
         name = child.name()
-        for short in ("secantusd", "tansu"):
-            if name.startswith(short):
-                found[short] = child
+        short = next((server for server in SERVERS if name.startswith(server)), "services")
+        found.setdefault(short, []).append(child)
     return found
 
 
@@ -75,13 +78,14 @@ class CpuUse:
 
 
 class CpuMeter:
-    """CPU used by each of our processes between ``start`` and ``stop``."""
+    """CPU used by each of our processes between ``start`` and ``stop``: those running when it
+    is made (a process started later, or replaced, is not counted)."""
 
     def __init__(self) -> None:
-        self.processes = _server_processes()
+        self.processes = _processes()
 
     def _sample(self) -> tuple[float, dict[str, float], float, float, float, Counter[str]]:
-        used = {name: _cpu(process) for name, process in self.processes.items()}
+        used = {name: sum(map(_cpu, processes)) for name, processes in self.processes.items()}
         machine = psutil.cpu_times()
         stolen = getattr(machine, "steal", 0.0)
         busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0) - stolen

@@ -20,6 +20,7 @@ idempotency key that would make a retry safe, so the call timeout stays below th
 """
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -27,6 +28,14 @@ import apprise
 
 from liaison_notify.config import Settings
 from liaison_notify.domain.channels import Channel, Route
+
+# Notifiers whose plugins never throttle (Apprise's json:// and form://: SMS gateways) are kept
+# per URL, the last used ones: making one costs about 1 ms of CPU, a fifth of a send (measured
+# apart), and a deputy gets a reminder per household. The others are made for each send: a bot or
+# mail notifier used twice waits 5.5 s in between (Apprise's throttle of an instance), where our
+# own rate limits stand in. A plugin keeps no state of a send, so concurrent sends may share one.
+KEPT_NOTIFIERS = 4096  # ~2.4 KB each
+_kept: OrderedDict[str, apprise.Apprise] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -46,15 +55,30 @@ def apprise_url(settings: Settings, route: Route) -> str:
     return templates[route.channel].format(address=quote(route.address or "", safe=""))
 
 
+def notifier(url: str) -> apprise.Apprise | None:
+    """The notifier of ``url``: a kept one when its plugin never throttles; None if not valid."""
+    if (kept := _kept.get(url)) is not None:
+        _kept.move_to_end(url)
+        return kept
+    made = apprise.Apprise()
+    if not made.add(url):
+        return None
+    if all(plugin.request_rate_per_sec <= 0 for plugin in made):
+        _kept[url] = made
+        if len(_kept) > KEPT_NOTIFIERS:
+            _kept.popitem(last=False)
+    return made
+
+
 async def send(url: str, title: str, body: str, *, seconds: float) -> Outcome:
     """Send, giving up after ``seconds``: Apprise's call timeout ends its wait for the plugin's
     thread, and ours ends a wait for Apprise itself."""
-    notifier = apprise.Apprise()
-    if not notifier.add(url):
+    sender = notifier(url)
+    if sender is None:
         return Outcome(False, "the channel's Apprise URL is not valid")
     try:
         async with asyncio.timeout(seconds + 5):
-            result = await notifier.async_notify(
+            result = await sender.async_notify(
                 body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=seconds
             )
     except TimeoutError:
