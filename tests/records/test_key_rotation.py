@@ -8,6 +8,7 @@ import pytest
 from liaison_infra.auth import Role
 from liaison_infra.mongo import Document
 from liaison_infra.pii import ensure_keyring_file, rotate
+from liaison_records.adapters.people_store import MASKS_VERSION
 from liaison_records.service_layer.key_rotation import KEY_STATE
 
 from tests.apps import add_station, serve, service_settings
@@ -71,3 +72,37 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
         assert revealed.headers["ETag"] == '"2"' and revealed.json()["id_number"] == CHEN
         history = (await records.get(f"{url}/history", headers=headers)).json()
         assert history == history_before, "re-encryption is no change of the file"
+
+
+async def test_files_masked_before_a_mask_changed_are_masked_again_at_the_next_start(
+    endpoints, keys, unique, caller, mongo
+) -> None:
+    settings = service_settings("records", endpoints, keys, mongodb_database=f"records_{unique}")
+    db = mongo[f"records_{unique}"]
+    headers = caller(stations=STATION)
+    async with serve("records", settings) as records:
+        await add_station(records, caller(Role.ADMIN), STATION[0])
+        person = (await records.post("/v1/people", json=chen(), headers=headers)).json()
+        deputy = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
+        deputy_id = (await records.post("/v1/deputies", json=deputy, headers=headers)).json()["id"]
+    masked_now = (await db["people"].find_one({"_id": person["id"]}))["address"]["detail"]["masked"]
+    # As an older version left them: the address's first six characters shown, a mobile's middle only.
+    await db["people"].update_one(
+        {"_id": person["id"]}, {"$set": {"address.detail.masked": "柳州市鱼峰区胜利路*********"}}
+    )
+    await db["deputies"].update_one({"_id": deputy_id}, {"$set": {"mobile.masked": "1387***0000"}})
+    await db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": 1}, "$unset": {"masks": ""}}, upsert=True)
+
+    async with serve("records", settings) as records:
+        for _ in range(100):
+            if await db[KEY_STATE].find_one({"_id": "pii", "masks": MASKS_VERSION}):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("records never masked the files again")
+        listed = (await records.get("/v1/people", headers=headers)).json()["items"]
+        assert [p["address"]["detail"] for p in listed] == [masked_now] and "胜利路" not in masked_now
+        stored = await db["people"].find_one({"_id": person["id"]})
+        assert stored["version"] == 1 and sealed_versions(stored) == {"v1"}, "no new version, the same key"
+        mobile = (await db["deputies"].find_one({"_id": deputy_id}))["mobile"]["masked"]
+        assert mobile == "138****0000"

@@ -33,6 +33,10 @@ PROTECTED = {"id_number", "phones", "address"}
 # The parts of a stored file that are encrypted or hold a blind index.
 SEALED_PARTS = ("id_number", "phones", "phone_index", "address", "id_number_index")
 ID_NUMBER_INDEX = "id_number_index_1"
+# Raised whenever a mask (``liaison_infra.pii``, ``mask_id_number``) changes what it shows: the
+# next start masks every stored file (and deputy's mobile) again. 2: an address shows at most
+# its first two administrative divisions.
+MASKS_VERSION = 2
 # The station's server compares each document with every key of an $in: lookups go 50 keys a query.
 LOOKUP_BATCH = 50
 # Each of the file's other fields as it reads when not stored (an empty one is not).
@@ -123,10 +127,12 @@ class PeopleCodec:
 
     def sealed(self, document: Document) -> list[str]:
         """Every encrypted token and blind index a stored file holds."""
-        address = document.get("address") or {}
-        protected = [document.get("id_number"), *document.get("phones", []), address.get("detail")]
         indexes = [*document.get("phone_index", []), document.get("id_number_index")]
-        return [value["cipher"] for value in protected if value] + [index for index in indexes if index]
+        return [value["cipher"] for value in _protected(document)] + [index for index in indexes if index]
+
+    def masks(self, document: Document) -> list[str]:
+        """The masked forms a stored file (or the sealed parts of one) holds."""
+        return [value["masked"] for value in _protected(document)]
 
     def resealed(self, document: Document) -> Document:
         """The sealed and indexed parts a stored file holds, made again under the current key; a
@@ -141,6 +147,13 @@ class PeopleCodec:
 
     def _reveal(self, protected: Document | None, context: str) -> Any:
         return None if protected is None else self.keyring.decrypt(protected["cipher"], context=context)
+
+
+def _protected(document: Document) -> list[Document]:
+    """The protected values a stored file holds, each ciphertext and masked form."""
+    address = document.get("address") or {}
+    values = [document.get("id_number"), *document.get("phones", []), address.get("detail")]
+    return [value for value in values if value]
 
 
 def name_birth(name: str, birth_date: date) -> str:

@@ -23,7 +23,7 @@ from liaison_records.entrypoints import (
 )
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.imports import expire_uploads
-from liaison_records.service_layer.key_rotation import reencrypt
+from liaison_records.service_layer.key_rotation import reseal
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Following the files for search; after a key rotation, sealing them again under the new key;
         # deleting the workbooks of imports left uncommitted too long.
         app.state.background = [
-            asyncio.create_task(work) for work in (people_index.follow(), reencrypt(records), expire_uploads(records))
+            asyncio.create_task(work) for work in (people_index.follow(), reseal(records), expire_uploads(records))
         ]
 
     async def stop(app: FastAPI) -> None:

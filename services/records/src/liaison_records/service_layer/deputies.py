@@ -8,7 +8,7 @@ from uuid import uuid4
 from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
-from liaison_infra.pii import mask_phone
+from liaison_infra.pii import Keyring, mask_phone
 
 from liaison_records.domain.deputies import DeputyFields
 from liaison_records.domain.events import AssignmentChanged, DeputyChannels, DeputyRegistered, DeputyUpdated
@@ -53,13 +53,13 @@ async def _stations_in_scope(
 
 def _document(records: Records, deputy_id: str, fields: DeputyFields, district_ids: list[str]) -> Document:
     values = fields.model_dump(mode="json", exclude={"mobile"})
-    mobile = None
-    if fields.mobile:
-        mobile = {
-            "cipher": records.codec.keyring.encrypt(fields.mobile, context=MOBILE_CONTEXT),
-            "masked": mask_phone(fields.mobile),
-        }
+    mobile = protected_mobile(records.codec.keyring, fields.mobile) if fields.mobile else None
     return {"_id": deputy_id, **values, "mobile": mobile, "district_ids": district_ids}
+
+
+def protected_mobile(keyring: Keyring, mobile: str) -> Document:
+    """A deputy's mobile as stored: encrypted, and masked for whoever may not see it."""
+    return {"cipher": keyring.encrypt(mobile, context=MOBILE_CONTEXT), "masked": mask_phone(mobile)}
 
 
 def _event(deputy_id: str, fields: DeputyFields, event: type[DeputyRegistered]) -> DeputyRegistered:

@@ -1,4 +1,5 @@
-"""After a key rotation: every protected value sealed again under the current key version.
+"""After a key rotation, or a change of masks: every protected value sealed again under the
+current key version, and masked as the current masks do.
 
 Rotating (``make rotate-pii-key``) adds a version that encrypts from the services' next start;
 the older ones still decrypt, and their blind indexes still find what they indexed. At start-up
@@ -6,7 +7,9 @@ records re-encrypts, in the background, whatever another version sealed: people'
 phones and street addresses (with their blind indexes made again) and deputies' mobiles. Each
 document is changed only if it is still at the version read, and keeps that version and its
 history: the file says the same. A pass that leaves nothing behind records the key version
-(``key_state``), so later starts skip the scan; then an older key may be retired.
+and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
+retired. A mask made to show less (an address once showed its first six characters) is so applied
+to the files masked before it: their stored masked forms are what lists and masked reads show.
 """
 
 import logging
@@ -17,30 +20,34 @@ from liaison_infra.mongo import Document
 from liaison_infra.pii import Keyring, PiiError
 from pymongo.asynchronous.collection import AsyncCollection
 
-from liaison_records.adapters.people_store import PEOPLE, PeopleCodec
+from liaison_records.adapters.people_store import MASKS_VERSION, PEOPLE, PeopleCodec
 from liaison_records.service_layer.context import Records
-from liaison_records.service_layer.deputies import DEPUTIES, MOBILE_CONTEXT
+from liaison_records.service_layer.deputies import DEPUTIES, MOBILE_CONTEXT, protected_mobile
 
 log = logging.getLogger(__name__)
 KEY_STATE = "key_state"
 
 
-async def reencrypt(records: Records) -> int:
-    """Seal again what another key version sealed; returns how many documents changed."""
+async def reseal(records: Records) -> int:
+    """Seal again what another key version sealed, and mask again what older masks masked;
+    returns how many documents changed."""
     keyring = records.codec.keyring
-    if await records.db[KEY_STATE].find_one({"_id": "pii", "version": keyring.current}) is not None:
+    state = await records.db[KEY_STATE].find_one({"_id": "pii"}) or {}
+    remask = state.get("masks", 1) != MASKS_VERSION
+    if state.get("version") == keyring.current and not remask:
         return 0
     try:
-        people = await _reseal(records.db[PEOPLE], {}, partial(_person_resealed, records.codec))
+        people = await _reseal(records.db[PEOPLE], {}, partial(_person_resealed, records.codec, remask))
         deputies = await _reseal(
-            records.db[DEPUTIES], {"mobile.cipher": {"$exists": True}}, partial(_mobile_resealed, keyring)
+            records.db[DEPUTIES], {"mobile.cipher": {"$exists": True}}, partial(_mobile_resealed, keyring, remask)
         )
     except PiiError as exc:  # a key retired while values it sealed remain: put it back in the keyring
         log.error("re-encryption stopped", extra={"fields": {"error": str(exc)}})
         return 0
     changed, missed = people[0] + deputies[0], people[1] + deputies[1]
     if not missed:  # a file changed meanwhile is sealed anew; the next start checks
-        await records.db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": keyring.current}}, upsert=True)
+        done = {"version": keyring.current, "masks": MASKS_VERSION}
+        await records.db[KEY_STATE].update_one({"_id": "pii"}, {"$set": done}, upsert=True)
     log.info("re-encrypted under the current key", extra={"fields": {"documents": changed, "version": keyring.current}})
     return changed
 
@@ -61,13 +68,18 @@ async def _reseal(
     return changed, missed
 
 
-def _person_resealed(codec: PeopleCodec, document: Document) -> Document | None:
+def _person_resealed(codec: PeopleCodec, remask: bool, document: Document) -> Document | None:
     stale = any(codec.keyring.needs_reencryption(token) for token in codec.sealed(document))
-    return codec.resealed(document) if stale else None
-
-
-def _mobile_resealed(keyring: Keyring, document: Document) -> Document | None:
-    token = document["mobile"]["cipher"]
-    if not keyring.needs_reencryption(token):
+    if not (stale or remask):
         return None
-    return {"mobile.cipher": keyring.encrypt(keyring.decrypt(token, context=MOBILE_CONTEXT), context=MOBILE_CONTEXT)}
+    change = codec.resealed(document)
+    return change if stale or codec.masks(change) != codec.masks(document) else None
+
+
+def _mobile_resealed(keyring: Keyring, remask: bool, document: Document) -> Document | None:
+    token = document["mobile"]["cipher"]
+    stale = keyring.needs_reencryption(token)
+    if not (stale or remask):
+        return None
+    fresh = protected_mobile(keyring, keyring.decrypt(token, context=MOBILE_CONTEXT))
+    return {"mobile": fresh} if stale or fresh["masked"] != document["mobile"].get("masked") else None
