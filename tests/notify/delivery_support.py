@@ -67,7 +67,7 @@ def reminder(n: int = 1, *, recipient: str = "deputy:dep-1", duty_id: str | None
 
 
 async def enqueue(notify: Notify, messages: list[Message]) -> None:
-    await notify.runtime.transaction(lambda tx: messages_store.enqueue(tx, messages))
+    await notify.runtime.transaction(lambda tx: messages_store.enqueue(tx, messages, notify.clock()))
 
 
 async def reachable(notify: Notify, recipient_id: str, *pairs: tuple[str, str | None]) -> None:

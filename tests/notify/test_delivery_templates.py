@@ -47,7 +47,7 @@ def test_every_default_rule_renders_its_reminder_and_its_escalation(rule: Rule) 
 
 def test_the_weekly_digest_renders_its_figures() -> None:
     figures = StationWeek("st-1", "胜利社区联络站", "d-1", visits_done=12, visits_missed=3, duties_due=5)
-    message = digest_message(reported_week(NOW), figures, NOW)
+    message = digest_message(reported_week(NOW), figures)
     title, body = render(message.template, message.variables)
     assert title == "胜利社区联络站2026-W46工作小结"
     assert "已走访12户，逾期未走访3户" in body

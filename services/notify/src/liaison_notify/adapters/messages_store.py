@@ -8,7 +8,7 @@ back with its answer).
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from liaison_infra.mongo import Document, Transaction, drop_retired_indexes
@@ -21,12 +21,10 @@ from liaison_notify.domain.messages import Message
 from liaison_notify.domain.rules import QuietHours
 
 MESSAGES = "messages"
-# A message with no ``not_before`` is due at once; a date, not null, keeps the due query indexed.
-AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 MESSAGE_FIELDS = tuple(Message.__dataclass_fields__)
 
 
-def to_document(message: Message) -> Document:
+def to_document(message: Message, due: datetime) -> Document:
     return {
         "_id": message.key,
         **{name: getattr(message, name) for name in MESSAGE_FIELDS},
@@ -34,7 +32,7 @@ def to_document(message: Message) -> Document:
         "tags": list(message.tags),
         "quiet_hours": message.quiet_hours.model_dump(mode="json"),
         "status": "pending",
-        "next_attempt_at": message.not_before or AT_ONCE,
+        "next_attempt_at": due,
         "tried": [],
     }
 
@@ -55,8 +53,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await drop_retired_indexes(db[MESSAGES], ["district_id_1"])
 
 
-async def enqueue(tx: Transaction, messages: Sequence[Message]) -> list[str]:
-    """Store messages not stored before, in one batched write; returns the keys of those new.
+async def enqueue(tx: Transaction, messages: Sequence[Message], now: datetime) -> list[str]:
+    """Store messages not stored before, due ``now``, in one batched write; returns the keys of
+    those new. When a message fell due tells delivery whether a claim of it could have lapsed.
 
     The keys already stored are read first and left out: inserting one again would abort the
     whole transaction, and the alternative, an upsert per message, costs the station's server
@@ -67,7 +66,7 @@ async def enqueue(tx: Transaction, messages: Sequence[Message]) -> list[str]:
     unique = {message.key: message for message in messages}
     cursor = tx.db[MESSAGES].find({"_id": {"$in": list(unique)}}, {"_id": 1}, session=tx.session)
     stored = {document["_id"] async for document in cursor}
-    new = [to_document(message) for key, message in unique.items() if key not in stored]
+    new = [to_document(message, now) for key, message in unique.items() if key not in stored]
     if new:
         await tx.db[MESSAGES].insert_many(new, ordered=False, session=tx.session)
     return [document["_id"] for document in new]

@@ -46,7 +46,7 @@ class StationWeek:
     cases_overdue: int = 0  # case deadlines passed and not answered, as of sending
 
 
-def digest_message(week: Week, figures: StationWeek, now: datetime) -> Message:
+def digest_message(week: Week, figures: StationWeek) -> Message:
     return Message(
         rule_id=RULE_ID,
         subject_id=figures.station_id,
@@ -63,6 +63,5 @@ def digest_message(week: Week, figures: StationWeek, now: datetime) -> Message:
         },
         station_id=figures.station_id,
         district_id=figures.district_id,
-        not_before=now,
         tags=("digest",),
     )

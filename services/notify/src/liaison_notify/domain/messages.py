@@ -7,7 +7,6 @@ message twice, or a Celery task running twice, never sends twice.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from liaison_notify.domain.rules import QuietHours
 
@@ -24,7 +23,6 @@ class Message:
     district_id: str | None
     # A reminder of a duty is dropped, not sent, once that duty is no longer open.
     duty_id: str | None = None
-    not_before: datetime | None = None
     tags: tuple[str, ...] = field(default=())
     # Its rule's: a message due then (a backlog, a retry, the next channel) waits for their end.
     quiet_hours: QuietHours = field(default_factory=QuietHours)

@@ -21,8 +21,8 @@ async def produce_weekly_digests(notify: Notify, now: datetime) -> int:
     """Store the digest of the week before ``now`` for every station; returns how many were new."""
     week = reported_week(now)
     figures = await station_weeks(notify.db, week)
-    messages = [digest_message(week, station, now) for station in figures]
-    return len(await notify.runtime.transaction(lambda tx: enqueue(tx, messages)))
+    messages = [digest_message(week, station) for station in figures]
+    return len(await notify.runtime.transaction(lambda tx: enqueue(tx, messages, now)))
 
 
 async def station_weeks(db: AsyncDatabase[Document], week: Week) -> list[StationWeek]:

@@ -65,7 +65,7 @@ async def _follow_deputy(tx: Transaction, household_id: str, deputy_id: str | No
         waiting = [message for message in pending if message.key not in sending]  # one under way goes on
         await messages_store.drop(tx.db, [m.key for m in waiting], now, "reassigned", session=tx.session)
         now_theirs = [readdressed(message, after) for message in waiting]
-        stored = set(await messages_store.enqueue(tx, now_theirs))
+        stored = set(await messages_store.enqueue(tx, now_theirs, now))
         await messages_store.revive(tx, [message.key for message in now_theirs if message.key not in stored])
 
 
