@@ -1,5 +1,6 @@
 """A key rotation: records started on the rotated keyring re-encrypts every protected value and
-blind index under the new version, in the background, without a new version of any file."""
+blind index under the new version, in the background, without a new version of any file; so does
+a start after the masks changed, for the files masked (or phones spelled) the older way."""
 
 import asyncio
 from pathlib import Path
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 from liaison_infra.auth import Role
 from liaison_infra.mongo import Document
-from liaison_infra.pii import ensure_keyring_file, rotate
-from liaison_records.adapters.people_store import MASKS_VERSION
+from liaison_infra.pii import Keyring, ensure_keyring_file, mask_phone, rotate
+from liaison_records.adapters.people_store import MASKS_VERSION, PHONE_CONTEXT
 from liaison_records.service_layer.key_rotation import KEY_STATE
 
 from tests.apps import add_station, serve, service_settings
@@ -74,10 +75,12 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
         assert history == history_before, "re-encryption is no change of the file"
 
 
-async def test_files_masked_before_a_mask_changed_are_masked_again_at_the_next_start(
-    endpoints, keys, unique, caller, mongo
+async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_at_the_next_start(
+    endpoints, keys, unique, caller, mongo, tmp_path: Path
 ) -> None:
-    settings = service_settings("records", endpoints, keys, mongodb_database=f"records_{unique}")
+    keyring_file = ensure_keyring_file(tmp_path / "pii-keyring.json")
+    own = {"mongodb_database": f"records_{unique}", "pii_keyring_file": keyring_file}
+    settings = service_settings("records", endpoints, keys, **own)
     db = mongo[f"records_{unique}"]
     headers = caller(stations=STATION)
     async with serve("records", settings) as records:
@@ -86,10 +89,15 @@ async def test_files_masked_before_a_mask_changed_are_masked_again_at_the_next_s
         deputy = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
         deputy_id = (await records.post("/v1/deputies", json=deputy, headers=headers)).json()["id"]
     masked_now = (await db["people"].find_one({"_id": person["id"]}))["address"]["detail"]["masked"]
-    # As an older version left them: the address's first six characters shown, a mobile's middle only.
-    await db["people"].update_one(
-        {"_id": person["id"]}, {"$set": {"address.detail.masked": "柳州市鱼峰区胜利路*********"}}
-    )
+    # As older versions could have left them: the street shown, the mobile's middle four hidden
+    # only, and the phone spelled as typed (and indexed so).
+    keyring, typed = Keyring.from_file(keyring_file), "138 7721-2345"
+    old = {
+        "address.detail.masked": "柳州市鱼峰区胜利路*********",
+        "phones": [{"cipher": keyring.encrypt(typed, context=PHONE_CONTEXT), "masked": mask_phone(typed)}],
+        "phone_index": [keyring.blind_index(typed, context=PHONE_CONTEXT)],
+    }
+    await db["people"].update_one({"_id": person["id"]}, {"$set": old})
     await db["deputies"].update_one({"_id": deputy_id}, {"$set": {"mobile.masked": "1387***0000"}})
     await db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": 1}, "$unset": {"masks": ""}}, upsert=True)
 
@@ -99,9 +107,12 @@ async def test_files_masked_before_a_mask_changed_are_masked_again_at_the_next_s
                 break
             await asyncio.sleep(0.05)
         else:
-            pytest.fail("records never masked the files again")
-        listed = (await records.get("/v1/people", headers=headers)).json()["items"]
-        assert [p["address"]["detail"] for p in listed] == [masked_now] and "胜利路" not in masked_now
+            pytest.fail("records never stored the files anew")
+        [listed] = (await records.get("/v1/people", headers=headers)).json()["items"]
+        assert listed["address"]["detail"] == masked_now and "胜利路" not in masked_now
+        assert listed["phones"] == ["138****2345"]
+        found = await records.get("/v1/people/lookup", params={"phone": "13877212345"}, headers=headers)
+        assert [p["id"] for p in found.json()] == [person["id"]]
         stored = await db["people"].find_one({"_id": person["id"]})
         assert stored["version"] == 1 and sealed_versions(stored) == {"v1"}, "no new version, the same key"
         mobile = (await db["deputies"].find_one({"_id": deputy_id}))["mobile"]["masked"]

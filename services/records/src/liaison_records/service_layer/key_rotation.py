@@ -10,6 +10,8 @@ history: the file says the same. A pass that leaves nothing behind records the k
 and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
 retired. A mask made to show less (an address once showed its first six characters) is so applied
 to the files masked before it: their stored masked forms are what lists and masked reads show.
+The same pass stores a phone kept before its spelling was normalised as it is spelled now, with
+its blind index, so a lookup finds it.
 """
 
 import logging
@@ -73,7 +75,16 @@ def _person_resealed(codec: PeopleCodec, remask: bool, document: Document) -> Do
     if not (stale or remask):
         return None
     change = codec.resealed(document)
-    return change if stale or codec.masks(change) != codec.masks(document) else None
+    return change if stale or not _alike(codec, change, document) else None
+
+
+def _alike(codec: PeopleCodec, change: Document, document: Document) -> bool:
+    """Whether a file resealed under the same key shows and indexes what it did: the same masks,
+    and the same blind indexes (a phone stored before its spelling was normalised is not)."""
+    indexes = ("phone_index", "id_number_index")
+    return codec.masks(change) == codec.masks(document) and all(
+        change.get(name) == document.get(name) for name in indexes
+    )
 
 
 def _mobile_resealed(keyring: Keyring, remask: bool, document: Document) -> Document | None:
