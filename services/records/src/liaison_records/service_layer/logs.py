@@ -1,8 +1,10 @@
 """Logging visits and activities. Each opinion raised gets a stable id (``<log id>-<n>``) so
 that cases opens exactly one case for it, however often the event is delivered."""
 
+import re
 from collections.abc import Callable
 from datetime import date
+from functools import reduce
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, Role, within
@@ -12,6 +14,7 @@ from liaison_infra.mongo import Document, Transaction, redact_retained
 
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
+from liaison_records.domain.files import Person
 from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFields
 from liaison_records.service_layer.context import READERS, Records, document_view, require
 from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
@@ -20,6 +23,7 @@ VISITS = "visits"
 ACTIVITIES = "activities"
 LOGGERS = (Role.STATION_STAFF, Role.DEPUTY)
 ERASED_TEXT = "（已应本人要求删除）"
+ERASED_MENTION = "（已删除）"
 
 
 async def _all_at_station(records: Records, collection: str, ids: list[str], station_id: str, field: str) -> None:
@@ -160,12 +164,20 @@ async def list_log(
     return [document_view(document) async for document in cursor]
 
 
-async def erase_opinions_of(tx: Transaction, person_ids: list[str]) -> None:
-    """Blank the text of the opinions the erased people raised, in both logs and in the events
-    the outbox retains about them: that an opinion was raised, and when, stays for the counts;
-    what it said is theirs."""
+async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
+    """Blank what the logs say of the erased people: the text of the opinions they raised, in
+    both logs and in the events the outbox retains about them (that an opinion was raised, and
+    when, stays for the counts; what it said is theirs), and their names, phones and ID numbers
+    wherever a log's notes at their stations spell them out. A note that names them otherwise (a
+    nickname, "the old man at No. 3") is beyond a search."""
+    person_ids = [person.id for person in erased]
     raised_by = {"$in": person_ids}
-    raised = {"opinions.person_id": raised_by}  # a scan: erasure is rare
+    raised = {"opinions.person_id": raised_by}  # scans: erasure is rare
+    mentions = sorted({text for person in erased for text in _mentions(person)}, key=len, reverse=True)
+    mentioned = {
+        "station_id": {"$in": sorted({person.station_id for person in erased})},
+        "notes": {"$regex": "|".join(map(re.escape, mentions)) if mentions else "(?!)"},  # (?!): none
+    }
     log_ids: list[str] = []
     for collection in (VISITS, ACTIVITIES):
         found = tx.db[collection].find(raised, {"_id": 1}, session=tx.session)
@@ -176,7 +188,16 @@ async def erase_opinions_of(tx: Transaction, person_ids: list[str]) -> None:
             array_filters=[{"raised.person_id": raised_by}],
             session=tx.session,
         )
+        async for log in tx.db[collection].find(mentioned, {"notes": 1}, session=tx.session):
+            notes = reduce(lambda text, mention: text.replace(mention, ERASED_MENTION), mentions, log["notes"])
+            await tx.db[collection].update_one({"_id": log["_id"]}, {"$set": {"notes": notes}}, session=tx.session)
     await redact_retained(tx, log_ids, lambda data: _without_texts_of(data, set(person_ids)))
+
+
+def _mentions(person: Person) -> list[str]:
+    """How a note may spell a person out: name (two characters at least), phones, ID number."""
+    names = [person.name] if len(person.name) >= 2 else []
+    return names + person.phones + ([person.id_number] if person.id_number else [])
 
 
 def _without_texts_of(data: Document, person_ids: set[str]) -> Document:

@@ -15,7 +15,7 @@ from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
 from liaison_records.service_layer.history import HISTORY, history_entries
 from liaison_records.service_layer.households import remove_member, replace_member
-from liaison_records.service_layer.logs import erase_opinions_of
+from liaison_records.service_layer.logs import erase_from_logs
 
 # The import that registered a file; its registration entry is read from the file (see
 # ``imported_registration``).
@@ -255,7 +255,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     """Remove every personal datum; keep an anonymous tombstone so counts stay right.
 
     The files merged into this one (archived duplicates, which keep their data) are the same
-    person and are erased with it, and so is the text of the opinions they raised. The person's
+    person and are erased with it, and so is what the logs say of them (``erase_from_logs``). The person's
     events leave the outbox too, so a replay cannot send their data again; those not relayed yet
     still go out, and returnee.erased follows them.
     """
@@ -275,7 +275,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
         erased_ids = [file.id for file in files_of_person]
         await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
         await remove_member(tx, person_id, records.clock().date())
-        await erase_opinions_of(tx, erased_ids)
+        await erase_from_logs(tx, files_of_person)
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
