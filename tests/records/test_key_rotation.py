@@ -3,19 +3,24 @@ blind index under the new version, in the background, without a new version of a
 a start after the masks changed, for the files masked (or phones spelled) the older way."""
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from liaison_infra.auth import Role
 from liaison_infra.mongo import Document
 from liaison_infra.pii import Keyring, ensure_keyring_file, mask_phone, rotate
 from liaison_records.adapters.people_store import MASKS_VERSION, PHONE_CONTEXT
+from liaison_records.config import Settings
 from liaison_records.service_layer.key_rotation import KEY_STATE
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.apps import add_station, serve, service_settings
 from tests.records.people_data import CHEN, chen
 
 STATION = ("st-shengli",)
+DEPUTY = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
 
 
 def sealed_versions(document: Document) -> set[str]:
@@ -25,13 +30,33 @@ def sealed_versions(document: Document) -> set[str]:
     return {token.split(":")[0] for token in tokens}
 
 
-async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
-    endpoints, keys, unique, caller, mongo, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class Own:
+    """Records on a database and a keyring file of the test's own."""
+
+    settings: Settings
+    db: Any  # as the ``mongo`` fixture gives it: documents read are indexed without a None check
+    keyring: Path
+
+
+@pytest.fixture
+def own(endpoints, keys, unique, mongo, tmp_path: Path) -> Own:
     keyring = ensure_keyring_file(tmp_path / "pii-keyring.json")
-    own = {"mongodb_database": f"records_{unique}", "pii_keyring_file": keyring}
-    settings = service_settings("records", endpoints, keys, **own)
-    db = mongo[f"records_{unique}"]
+    values = {"mongodb_database": f"records_{unique}", "pii_keyring_file": keyring}
+    return Own(service_settings("records", endpoints, keys, **values), mongo[f"records_{unique}"], keyring)
+
+
+async def passed(db: AsyncDatabase[Document], recorded: Document) -> None:
+    """Wait for the background pass to end, recording ``recorded``."""
+    for _ in range(100):
+        if await db[KEY_STATE].find_one({"_id": "pii", **recorded}):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"records never finished its pass to {recorded}")
+
+
+async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(own: Own, caller) -> None:
+    settings, db = own.settings, own.db
     headers = caller(stations=STATION)
     async with serve("records", settings) as records:
         await add_station(records, caller(Role.ADMIN), STATION[0])
@@ -44,20 +69,14 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
         url = f"/v1/people/{keep['id']}"
         merged = await records.post(f"{url}/merge", json=merge, headers={**headers, "If-Match": '"1"'})
         assert merged.status_code == 200, merged.text
-        deputy = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
-        deputy_id = (await records.post("/v1/deputies", json=deputy, headers=headers)).json()["id"]
+        deputy_id = (await records.post("/v1/deputies", json=DEPUTY, headers=headers)).json()["id"]
         history_before = (await records.get(f"{url}/history", headers=headers)).json()
     before = await db["people"].find_one({"_id": keep["id"]})
     assert sealed_versions(before) == {"v1"}
 
-    rotate(keyring)
+    rotate(own.keyring)
     async with serve("records", settings) as records:
-        for _ in range(100):  # the background pass, done once the version is recorded
-            if await db[KEY_STATE].find_one({"_id": "pii", "version": 2}):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("records never finished re-encrypting")
+        await passed(db, {"version": 2})
         after = await db["people"].find_one({"_id": keep["id"]})
         assert sealed_versions(after) == {"v2"}
         assert (after["version"], after["address"]["detail"]["masked"]) == (2, before["address"]["detail"]["masked"])
@@ -76,22 +95,18 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(
 
 
 async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_at_the_next_start(
-    endpoints, keys, unique, caller, mongo, tmp_path: Path
+    own: Own, caller
 ) -> None:
-    keyring_file = ensure_keyring_file(tmp_path / "pii-keyring.json")
-    own = {"mongodb_database": f"records_{unique}", "pii_keyring_file": keyring_file}
-    settings = service_settings("records", endpoints, keys, **own)
-    db = mongo[f"records_{unique}"]
+    settings, db = own.settings, own.db
     headers = caller(stations=STATION)
     async with serve("records", settings) as records:
         await add_station(records, caller(Role.ADMIN), STATION[0])
         person = (await records.post("/v1/people", json=chen(), headers=headers)).json()
-        deputy = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
-        deputy_id = (await records.post("/v1/deputies", json=deputy, headers=headers)).json()["id"]
+        deputy_id = (await records.post("/v1/deputies", json=DEPUTY, headers=headers)).json()["id"]
     masked_now = (await db["people"].find_one({"_id": person["id"]}))["address"]["detail"]["masked"]
     # As older versions could have left them: the street shown, the mobile's middle four hidden
     # only, and the phone spelled as typed (and indexed so).
-    keyring, typed = Keyring.from_file(keyring_file), "138 7721-2345"
+    keyring, typed = Keyring.from_file(own.keyring), "138 7721-2345"
     old = {
         "address.detail.masked": "柳州市鱼峰区胜利路*********",
         "phones": [{"cipher": keyring.encrypt(typed, context=PHONE_CONTEXT), "masked": mask_phone(typed)}],
@@ -102,12 +117,7 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
     await db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": 1}, "$unset": {"masks": ""}}, upsert=True)
 
     async with serve("records", settings) as records:
-        for _ in range(100):
-            if await db[KEY_STATE].find_one({"_id": "pii", "masks": MASKS_VERSION}):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("records never stored the files anew")
+        await passed(db, {"masks": MASKS_VERSION})
         [listed] = (await records.get("/v1/people", headers=headers)).json()["items"]
         assert listed["address"]["detail"] == masked_now and "胜利路" not in masked_now
         assert listed["phones"] == ["138****2345"]
