@@ -223,3 +223,31 @@ async def test_a_festival_visit_owed_is_fulfilled_though_the_households_hardship
 
     festival = await notify.db[DUTIES].find_one({"rule_id": "festival_double_ninth", "subject_id": "h-1"})
     assert festival is not None and (festival["status"], festival["fulfilled_by"]) == ("fulfilled", "visit:v-9")
+
+
+async def test_a_routine_visit_in_a_festival_window_is_the_months_visit_not_the_festivals(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 1), cared=True)
+    await generate_duties(notify, local(2026, 10, 15))  # the month's visit and 重阳's (10-11 to 10-21)
+    visit = {
+        "visit_id": "v-1",
+        "station_id": "st-1",
+        "kind": "household_visit",
+        "visited_on": "2026-10-16",
+        "deputy_ids": ["dep-a"],
+        "household_ids": ["h-1"],
+        "person_ids": [],
+        "opinions": [],
+    }
+    await apply(notify, envelope("visit.logged", visit, at=local(2026, 10, 16, 18)))
+
+    async def status(rule_id: str) -> tuple[str, str | None]:
+        duty = await notify.db[DUTIES].find_one({"rule_id": rule_id, "subject_id": "h-1"})
+        assert duty is not None
+        return duty["status"], duty["fulfilled_by"]
+
+    assert await status("monthly_visit") == ("fulfilled", "visit:v-1")
+    assert await status("festival_double_ninth") == ("open", None), "a festival visit is a condolence visit"
+    condolence = {**visit, "visit_id": "v-2", "kind": "condolence", "visited_on": "2026-10-18"}
+    await apply(notify, envelope("visit.logged", condolence, at=local(2026, 10, 18, 18)))
+    assert await status("festival_double_ninth") == ("fulfilled", "visit:v-2")
+    assert await status("monthly_visit") == ("fulfilled", "visit:v-1")

@@ -22,6 +22,7 @@ class AssignmentRead(BaseModel):
 class VisitRead(BaseModel):
     visit_id: str
     station_id: str
+    kind: str  # household_visit (走访) or condolence (慰问)
     visited_on: date
     household_ids: list[str]
 

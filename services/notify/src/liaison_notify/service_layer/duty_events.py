@@ -19,10 +19,11 @@ from liaison_notify.domain.duties import Duty, DutyStatus, duty_id, new_duty
 from liaison_notify.domain.duty_messages import readdressed
 from liaison_notify.domain.events import DutyFulfilled, about
 from liaison_notify.domain.periods import case_window, local_day
-from liaison_notify.domain.rules import Rule
+from liaison_notify.domain.rules import Rule, RuleKind
 from liaison_notify.service_layer.planning import Plans, store_new
 
 CASE_RULE = "case_deadline"
+CONDOLENCE = "condolence"  # the visit kind (慰问) a festival visit asks for
 
 
 async def on_household_changed(household: HouseholdRead, envelope: Envelope, tx: Transaction) -> None:
@@ -70,7 +71,8 @@ async def _follow_deputy(tx: Transaction, household_id: str, deputy_id: str | No
 
 
 async def on_visit_logged(visit: VisitRead, envelope: Envelope, tx: Transaction) -> None:
-    """A visit fulfils each visited household's monthly visit, and festival visit in its window."""
+    """A visit fulfils each visited household's monthly visit; a condolence visit (慰问) also its
+    festival visit in its window, which a routine visit (走访) does not: the festival asks for one."""
     district = envelope.district_id or await district_of(tx.db, visit.station_id)
     plans = Plans(await rulebook_for(tx.db, visit.station_id, district, tx.session), visit.visited_on)
     visited = tx.db[HOUSEHOLDS].find({"_id": {"$in": visit.household_ids}}, session=tx.session)
@@ -96,6 +98,8 @@ async def on_visit_logged(visit: VisitRead, envelope: Envelope, tx: Transaction)
     owed = await duties_store.find(tx, {"subject_id": {"$in": visit.household_ids}, "status": DutyStatus.OPEN})
     planned = {duty.id for duty in expected}
     expected += [duty for duty in owed if duty.id not in planned]
+    if visit.kind != CONDOLENCE:
+        expected = [duty for duty in expected if duty.kind != RuleKind.FESTIVAL_VISIT]
     await _settle(tx, envelope, expected, visit.household_ids, visit.visited_on, f"visit:{visit.visit_id}")
 
 
