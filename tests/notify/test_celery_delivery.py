@@ -143,3 +143,23 @@ async def test_generation_reminders_and_the_digest_run_on_the_worker(notify, cel
 
 async def _received(gateway: HttpReceiver, phone: str, count: int) -> bool:
     return sum(texts_to(gateway, phone).values()) >= count
+
+
+async def test_a_slow_provider_gets_a_whole_batch_at_once_and_each_send_settles(
+    notify, celery, settings, gateway
+) -> None:
+    """A task's sends run side by side, ``send_concurrency`` (16) of them: none waits for a thread
+    while its timeout (3 s) runs, which behind a provider answering in 1 s would end it unsent."""
+    await reachable(notify, "deputy:dep-5", ("sms", "13800000005"))
+    batch = [reminder(n, recipient="deputy:dep-5") for n in range(1, 17)]
+    await enqueue(notify, batch)
+    gateway.answer_after_seconds = 1.0
+    try:
+        celery.send_task(DELIVER, args=([m.key for m in batch], START.isoformat()))
+        await settled(notify, celery, settings, batch)
+    finally:
+        gateway.answer_after_seconds = 0.0
+
+    assert sum(texts_to(gateway, "13800000005").values()) == 16
+    stored = notify.db[messages_store.MESSAGES].find({"_id": {"$in": [m.key for m in batch]}})
+    assert {(d["status"], d["channel"]) async for d in stored} == {("sent", "sms")}, "none unknown, none in the inbox"

@@ -10,13 +10,15 @@ not nest them as the bots' ``{"text": {"content": …}}``, so such an endpoint (
 tests' receiver) takes Apprise's shape. The SMS gateway is ``json://`` or ``form://`` to the
 gateway's URL; email is ``mailto://`` / ``mailtos://`` with ``smtp=``, port and ``mode=``.
 
-Apprise's plugins block; its ``async_notify`` runs each send in Apprise's own thread pool (one
-thread hop, where a call of the blocking ``notify`` from a thread of ours took two: 0.5 ms of
-CPU a send, measured apart). Its result says what the provider answered (the log lines of that
-one call) and whether the call timed out: a timed-out send is unsettled, it
-may have reached the provider, and must not be repeated blindly. (A plugin's own socket timeout
-is reported by Apprise as a plain failure and so retried; none of these providers takes an
-idempotency key that would make a retry safe, so the call timeout stays below the plugins'.)
+Apprise blocks, so each send runs in a thread of the loop's default executor (a worker sizes it
+to ``send_concurrency``), and without Apprise's timeouts (``service_timeout=0``, none per call):
+with one, Apprise hands the call to its shared pool of ``cores + 4`` threads (6 here) and counts
+the wait there against it, so behind a provider answering in a second the sends queued beyond
+six timed out unsent. Our wait ends after the timeout instead: such a send is unsettled, it may
+have reached the provider, and must not be repeated blindly. Apprise's result says what the
+provider answered (the log lines of that one call). (A plugin's own socket timeout is reported
+by Apprise as a plain failure and so retried; none of these providers takes an idempotency key
+that would make a retry safe, so the call timeout stays below the plugins'.)
 """
 
 import asyncio
@@ -35,6 +37,8 @@ from liaison_notify.domain.channels import Channel, Route
 # mail notifier used twice waits 5.5 s in between (Apprise's throttle of an instance), where our
 # own rate limits stand in. A plugin keeps no state of a send, so concurrent sends may share one.
 KEPT_NOTIFIERS = 4096  # ~2.4 KB each
+# Apprise then calls the plugin in the caller's thread (see above).
+UNTIMED = apprise.AppriseAsset(service_timeout=0)
 _kept: OrderedDict[str, apprise.Apprise] = OrderedDict()
 
 
@@ -60,7 +64,7 @@ def notifier(url: str) -> apprise.Apprise | None:
     if (kept := _kept.get(url)) is not None:
         _kept.move_to_end(url)
         return kept
-    made = apprise.Apprise()
+    made = apprise.Apprise(asset=UNTIMED)
     if not made.add(url):
         return None
     if all(plugin.request_rate_per_sec <= 0 for plugin in made):
@@ -71,18 +75,16 @@ def notifier(url: str) -> apprise.Apprise | None:
 
 
 async def send(url: str, title: str, body: str, *, seconds: float) -> Outcome:
-    """Send, giving up after ``seconds``: Apprise's call timeout ends its wait for the plugin's
-    thread, and ours ends a wait for Apprise itself."""
+    """Send, waiting ``seconds`` at most for the provider's answer."""
     sender = notifier(url)
     if sender is None:
         return Outcome(False, "the channel's Apprise URL is not valid")
     try:
-        async with asyncio.timeout(seconds + 5):
-            result = await sender.async_notify(
-                body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=seconds
+        async with asyncio.timeout(seconds):
+            result = await asyncio.to_thread(
+                sender.notify, body=body, title=title, body_format=apprise.NotifyFormat.TEXT
             )
     except TimeoutError:
         return Outcome(False, f"no answer within {seconds:g}s", settled=False)
     answer = " ".join(entry.message for entry in result.logs())[:1000]
-    settled = result.status != apprise.AppriseResultStatus.TIMEOUT
-    return Outcome(bool(result), answer or result.status.name.lower(), settled)
+    return Outcome(bool(result), answer or result.status.name.lower())
