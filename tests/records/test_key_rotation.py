@@ -17,7 +17,7 @@ from liaison_records.service_layer.key_rotation import KEY_STATE
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.apps import add_station, serve, service_settings
-from tests.records.people_data import CHEN, chen
+from tests.records.people_data import CHEN, chen, lin
 
 STATION = ("st-shengli",)
 DEPUTY = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
@@ -103,6 +103,12 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         await add_station(records, caller(Role.ADMIN), STATION[0])
         person = (await records.post("/v1/people", json=chen(), headers=headers)).json()
         deputy_id = (await records.post("/v1/deputies", json=DEPUTY, headers=headers)).json()["id"]
+        # Files with nothing to mask again: one without phones or ID number, and a tombstone.
+        again = {"allow_duplicates": "true"}
+        bare = await records.post("/v1/people", params=again, json=chen(id_number=None, phones=[]), headers=headers)
+        erased = (await records.post("/v1/people", json=lin(), headers=headers)).json()
+        erasure = await records.post(f"/v1/people/{erased['id']}/erase", headers=headers)
+        assert (bare.status_code, erasure.status_code) == (201, 200)
     masked_now = (await db["people"].find_one({"_id": person["id"]}))["address"]["detail"]["masked"]
     # As older versions could have left them: the street shown, the mobile's middle four hidden
     # only, and the phone spelled as typed (and indexed so).
@@ -118,7 +124,8 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
 
     async with serve("records", settings) as records:
         await passed(db, {"masks": MASKS_VERSION})
-        [listed] = (await records.get("/v1/people", headers=headers)).json()["items"]
+        items = (await records.get("/v1/people", headers=headers)).json()["items"]
+        [listed] = [item for item in items if item["id"] == person["id"]]
         assert listed["address"]["detail"] == masked_now and "胜利路" not in masked_now
         assert listed["phones"] == ["138****2345"]
         found = await records.get("/v1/people/lookup", params={"phone": "13877212345"}, headers=headers)
