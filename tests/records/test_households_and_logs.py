@@ -211,7 +211,7 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
         "deputy_ids": [deputy],
         "household_ids": [household],
         "person_ids": [head],
-        "notes": "陈小明（电话13877212345）说楼道灯坏了，林美华在场",
+        "notes": "陈小明（电话138 7721-2345）说楼道灯坏了，林美华在场",
         "opinions": [
             {"kind": "request", "text": "楼道灯坏了", "person_id": head, "household_id": household},
             {"kind": "suggestion", "text": "希望多组织侨法宣讲"},

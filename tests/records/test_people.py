@@ -117,6 +117,8 @@ async def test_changes_need_the_current_version_and_are_kept_field_by_field(reco
     assert missing.status_code == 428
     bad = await records.patch(url, json={"phones": ["not a phone" * 30]}, headers={**headers, "If-Match": '"2"'})
     assert bad.status_code == 422
+    nothing = await records.patch(url, json={"phones": ["（ - ）"]}, headers={**headers, "If-Match": '"2"'})
+    assert nothing.status_code == 422 and nothing.json()["error"]["field"].startswith("phones")
     erased = await records.patch(url, json={"status": "erased"}, headers={**headers, "If-Match": '"2"'})
     assert erased.status_code == 422 and erased.json()["error"]["code"] == "erased_by_erasure"
     assert (await records.get(url, headers=headers)).json()["name"] == "陈小明"

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from liaison_records.domain.countries import country_code
 from liaison_records.domain.org import Text, distinct
-from liaison_records.domain.phones import spelled
+from liaison_records.domain.phones import phone_number
 
 
 class Category(StrEnum):
@@ -83,7 +83,7 @@ class PersonFields(BaseModel):
     gender: Gender | None = None
     birth_date: date | None = None
     id_number: Text | None = None
-    phones: list[Annotated[Text, AfterValidator(spelled)]] = Field(default_factory=list, max_length=5)
+    phones: list[Annotated[Text, AfterValidator(phone_number)]] = Field(default_factory=list, max_length=5)
     address: Address = Field(default_factory=Address)
     country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the country returned from")
     return_year: int | None = Field(default=None, ge=1900, le=2100)

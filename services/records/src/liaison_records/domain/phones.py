@@ -11,3 +11,11 @@ _FILLER = re.compile(r"[\s\-()（）]")
 def spelled(text: str) -> str:
     """Full-width digits narrowed; spaces, dashes and brackets dropped."""
     return _FILLER.sub("", unicodedata.normalize("NFKC", text))
+
+
+def phone_number(text: str) -> str:
+    """A phone as stored: spelled, and not nothing ("-" or "（）" alone is no number)."""
+    number = spelled(text)
+    if not number:
+        raise ValueError("a phone number is more than spaces, dashes and brackets")
+    return number

@@ -4,7 +4,6 @@ that cases opens exactly one case for it, however often the event is delivered."
 import re
 from collections.abc import Callable
 from datetime import date
-from functools import reduce
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, Role, within
@@ -168,40 +167,48 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
     """Blank what the logs say of the erased people: the text of the opinions they raised, in
     both logs and in the events the outbox retains about them (that an opinion was raised, and
     when, stays for the counts; what it said is theirs), and their names, phones and ID numbers
-    wherever a log's notes at their stations spell them out. A note that names them otherwise (a
-    nickname, "the old man at No. 3") is beyond a search."""
+    where the notes of a log about them (a visit to them or their household, a log of an opinion
+    they raised) spell them out. A note that names them otherwise (a nickname, "the old man at
+    No. 3"), or a log not tied to them, is beyond a search."""
     person_ids = [person.id for person in erased]
-    raised_by = {"$in": person_ids}
-    raised = {"opinions.person_id": raised_by}  # scans: erasure is rare
-    mentions = sorted({text for person in erased for text in _mentions(person)}, key=len, reverse=True)
-    mentioned = {
-        "station_id": {"$in": sorted({person.station_id for person in erased})},
-        "notes": {"$regex": "|".join(map(re.escape, mentions)) if mentions else "(?!)"},  # (?!): none
+    households = [person.household_id for person in erased if person.household_id]
+    raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
+    about_them = {
+        VISITS: {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]},
+        ACTIVITIES: raised,
     }
-    log_ids: list[str] = []
-    for collection in (VISITS, ACTIVITIES):
-        found = tx.db[collection].find(raised, {"_id": 1}, session=tx.session)
-        log_ids += [document["_id"] async for document in found]
-        await tx.db[collection].update_many(
-            raised,
-            {"$set": {"opinions.$[raised].text": ERASED_TEXT}},
-            array_filters=[{"raised.person_id": raised_by}],
-            session=tx.session,
-        )
-        async for log in tx.db[collection].find(mentioned, {"notes": 1}, session=tx.session):
-            notes = reduce(lambda text, mention: text.replace(mention, ERASED_MENTION), mentions, log["notes"])
-            await tx.db[collection].update_one({"_id": log["_id"]}, {"$set": {"notes": notes}}, session=tx.session)
-    await redact_retained(tx, log_ids, lambda data: _without_texts_of(data, set(person_ids)))
+    mentions = _mentions(erased)
+    raised_in: list[str] = []
+    for collection, query in about_them.items():
+        async for log in tx.db[collection].find(query, {"opinions": 1, "notes": 1}, session=tx.session):
+            notes = log.get("notes")
+            blanked = {
+                "opinions": _without_texts_of(log, set(person_ids))["opinions"],
+                "notes": mentions.sub(ERASED_MENTION, notes) if mentions and notes else notes,
+            }
+            change = {name: value for name, value in blanked.items() if value != log.get(name)}
+            if change:
+                await tx.db[collection].update_one({"_id": log["_id"]}, {"$set": change}, session=tx.session)
+            if "opinions" in change:
+                raised_in.append(log["_id"])
+    await redact_retained(tx, raised_in, lambda data: _without_texts_of(data, set(person_ids)))
 
 
-def _mentions(person: Person) -> list[str]:
-    """How a note may spell a person out: name (two characters at least), phones, ID number."""
-    names = [person.name] if len(person.name) >= 2 else []
-    return names + person.phones + ([person.id_number] if person.id_number else [])
+def _mentions(erased: list[Person]) -> re.Pattern[str] | None:
+    """How a note may spell the erased people out: their names (of two characters or more), and
+    their phones and ID numbers (five characters or more), with or without spaces and dashes."""
+    spellings = {re.escape(person.name) for person in erased if len(person.name) >= 2}
+    for number in (n for person in erased for n in [*person.phones, person.id_number] if n):
+        characters = [c for c in number if c.isalnum()]
+        if len(characters) >= 5:
+            spellings.add(r"[\s\-]*".join(map(re.escape, characters)))
+    if not spellings:
+        return None
+    return re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)
 
 
 def _without_texts_of(data: Document, person_ids: set[str]) -> Document:
-    """An event's data with the text of the opinions ``person_ids`` raised blanked."""
+    """An event's data (or a log) with the text of the opinions ``person_ids`` raised blanked."""
     if "opinions" not in data:
         return data
     opinions = [
