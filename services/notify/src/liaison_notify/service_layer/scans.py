@@ -78,13 +78,12 @@ HandOut = Callable[[list[str]], None]
 
 async def _in_batches(
     notify: Notify,
-    now: datetime,
     query: Document,
     step: BatchStep,
     announce: Callable[[Duty], Event] | None = None,
     hand_out: HandOut | None = None,
 ) -> tuple[int, int]:
-    """Apply ``step`` to the duties matching ``query`` at ``now``, a batch per transaction, each read once
+    """Apply ``step`` to the duties matching ``query``, a batch per transaction, each read once
     (``duties_store.matching``). Every change is a compare-and-set on the version read, so a batch
     that met a duty changed since (an event fulfilled it, another scan ran) is read again by id,
     keeping those still matching, and done again; a duty the cursor did not bring, changed into
@@ -101,7 +100,7 @@ async def _in_batches(
             if announce is not None:
                 tx.publish(announce(after), subject=duty.id, station_id=duty.station_id, district_id=duty.district_id)
         await duties_store.save(tx, changed)
-        return len(read), await enqueue(tx, produced, now)
+        return len(read), await enqueue(tx, produced, notify.clock())  # due from when stored
 
     duties = messages = 0
     async for read in duties_store.matching(notify.db, query, BATCH):
@@ -138,7 +137,7 @@ async def release_due_reminders(notify: Notify, now: datetime, hand_out: HandOut
     timed = {"$gt": after, "$lte": now} if after else {"$lte": now}
     messages = 0
     for query in ({"catch_up_at": {"$lte": now}}, {"reminders.at": timed}):
-        messages += (await _in_batches(notify, now, {**query, "status": "open"}, release, hand_out=hand_out))[1]
+        messages += (await _in_batches(notify, {**query, "status": "open"}, release, hand_out=hand_out))[1]
     await release_mark.advance(notify.db, now)
     return messages
 
@@ -163,10 +162,8 @@ async def close_windows(notify: Notify, now: datetime) -> int:
             {**about(duty), "escalate_to": [e.recipient_id for e in duty.escalations if e.recipient_id]}
         )
 
-    missed, first_steps = await _in_batches(
-        notify, now, {"status": "open", "window_end": {"$lte": now}}, miss, announce
-    )
-    _, later_steps = await _in_batches(notify, now, {"next_escalation_at": {"$lte": now}, "status": "missed"}, escalate)
+    missed, first_steps = await _in_batches(notify, {"status": "open", "window_end": {"$lte": now}}, miss, announce)
+    _, later_steps = await _in_batches(notify, {"next_escalation_at": {"$lte": now}, "status": "missed"}, escalate)
     return missed + first_steps + later_steps
 
 
