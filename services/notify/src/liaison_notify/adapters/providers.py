@@ -75,15 +75,24 @@ def notifier(url: str) -> apprise.Apprise | None:
 
 
 async def send(url: str, title: str, body: str, *, seconds: float) -> Outcome:
-    """Send, waiting ``seconds`` at most for the provider's answer."""
+    """Send, waiting ``seconds`` at most for the provider's answer once a thread has taken the
+    send: one waiting for a thread (behind sends that outlived theirs) has not begun, and is not
+    given up as unknown."""
     sender = notifier(url)
     if sender is None:
         return Outcome(False, "the channel's Apprise URL is not valid")
+    loop = asyncio.get_running_loop()
+    started = asyncio.Event()
+
+    def sending() -> apprise.AppriseResult:
+        loop.call_soon_threadsafe(started.set)
+        return sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+
+    answered = loop.run_in_executor(None, sending)
+    await started.wait()
     try:
         async with asyncio.timeout(seconds):
-            result = await asyncio.to_thread(
-                sender.notify, body=body, title=title, body_format=apprise.NotifyFormat.TEXT
-            )
+            result = await answered
     except TimeoutError:
         return Outcome(False, f"no answer within {seconds:g}s", settled=False)
     answer = " ".join(entry.message for entry in result.logs())[:1000]
