@@ -211,7 +211,7 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
         "deputy_ids": [deputy],
         "household_ids": [household],
         "person_ids": [head],
-        "notes": "陈小明（电话138 7721-2345）说楼道灯坏了，林美华在场",
+        "notes": "陈小明（电话（138）7721-2345，又１３８７７２１２３４５）说楼道灯坏了，林美华在场",
         "opinions": [
             {"kind": "request", "text": "楼道灯坏了", "person_id": head, "household_id": household},
             {"kind": "suggestion", "text": "希望多组织侨法宣讲"},
@@ -234,7 +234,7 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
     assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
     [erased] = (await records.get("/v1/visits", params={"household_id": household}, headers=headers)).json()
     assert [o["text"] for o in erased["opinions"]] == [ERASED_TEXT, "希望多组织侨法宣讲"], "only what they raised"
-    assert erased["notes"] == f"{ERASED_MENTION}（电话{ERASED_MENTION}）说楼道灯坏了，林美华在场"
+    assert erased["notes"] == f"{ERASED_MENTION}（电话（{ERASED_MENTION}，又{ERASED_MENTION}）说楼道灯坏了，林美华在场"
     [retained] = [e for e in await outbox(mongo, unique) if e.subject == logged.json()["id"]]
     assert [o["text"] for o in retained.data["opinions"]] == [ERASED_TEXT, "希望多组织侨法宣讲"], "nor does a replay"
     assert retained.id == event.id, "the same event, redacted"

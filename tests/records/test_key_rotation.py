@@ -111,11 +111,14 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         assert (bare.status_code, erasure.status_code) == (201, 200)
     masked_now = (await db["people"].find_one({"_id": person["id"]}))["address"]["detail"]["masked"]
     # As older versions could have left them: the street shown, the mobile's middle four hidden
-    # only, and the phone spelled as typed (and indexed so).
+    # only, and phones stored as typed (and indexed so), one of them a dash.
     keyring, typed = Keyring.from_file(own.keyring), "138 7721-2345"
     old = {
         "address.detail.masked": "柳州市鱼峰区胜利路*********",
-        "phones": [{"cipher": keyring.encrypt(typed, context=PHONE_CONTEXT), "masked": mask_phone(typed)}],
+        "phones": [
+            {"cipher": keyring.encrypt(typed, context=PHONE_CONTEXT), "masked": mask_phone(typed)},
+            {"cipher": keyring.encrypt("-", context=PHONE_CONTEXT), "masked": "-"},  # no number at all
+        ],
         "phone_index": [keyring.blind_index(typed, context=PHONE_CONTEXT)],
     }
     await db["people"].update_one({"_id": person["id"]}, {"$set": old})
@@ -128,6 +131,8 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         [listed] = [item for item in items if item["id"] == person["id"]]
         assert listed["address"]["detail"] == masked_now and "胜利路" not in masked_now
         assert listed["phones"] == ["138****2345"]
+        revealed = await records.get(f"/v1/people/{person['id']}", params={"reveal": "true"}, headers=headers)
+        assert revealed.json()["phones"] == ["13877212345"]
         found = await records.get("/v1/people/lookup", params={"phone": "13877212345"}, headers=headers)
         assert [p["id"] for p in found.json()] == [person["id"]]
         stored = await db["people"].find_one({"_id": person["id"]})

@@ -23,6 +23,7 @@ from liaison_records.domain.consents import consent_view
 from liaison_records.domain.files import Person
 from liaison_records.domain.idcard import CHINA, mask_id_number
 from liaison_records.domain.people import Status
+from liaison_records.domain.phones import spelled
 from liaison_records.domain.pinyin import name_keys
 
 PEOPLE = "people"
@@ -116,7 +117,8 @@ class PeopleCodec:
         values.update(
             id=document["_id"],
             id_number=self._reveal(document.get("id_number"), ID_CONTEXT),
-            phones=[self._reveal(phone, PHONE_CONTEXT) for phone in document.get("phones", [])],
+            # A phone stored as typed before spellings were normalised may spell to nothing ("-").
+            phones=[phone for p in document.get("phones", []) if spelled(phone := self._reveal(p, PHONE_CONTEXT))],
             address={
                 "community": address.get("community"),
                 "building": address.get("building"),

@@ -15,8 +15,10 @@ from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
 from liaison_records.domain.files import Person
 from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFields
+from liaison_records.domain.phones import typed_anyhow
 from liaison_records.service_layer.context import READERS, Records, document_view, require
 from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
+from liaison_records.service_layer.households import households_with_member
 
 VISITS = "visits"
 ACTIVITIES = "activities"
@@ -171,7 +173,7 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
     they raised) spell them out. A note that names them otherwise (a nickname, "the old man at
     No. 3"), or a log not tied to them, is beyond a search."""
     person_ids = [person.id for person in erased]
-    households = [person.household_id for person in erased if person.household_id]
+    households = [household for person_id in person_ids for household in await households_with_member(tx, person_id)]
     raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
     about_them = {
         VISITS: {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]},
@@ -196,12 +198,10 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
 
 def _mentions(erased: list[Person]) -> re.Pattern[str] | None:
     """How a note may spell the erased people out: their names (of two characters or more), and
-    their phones and ID numbers (five characters or more), with or without spaces and dashes."""
+    their phones and ID numbers (five characters or more) however typed."""
     spellings = {re.escape(person.name) for person in erased if len(person.name) >= 2}
-    for number in (n for person in erased for n in [*person.phones, person.id_number] if n):
-        characters = [c for c in number if c.isalnum()]
-        if len(characters) >= 5:
-            spellings.add(r"[\s\-]*".join(map(re.escape, characters)))
+    numbers = (number for person in erased for number in [*person.phones, person.id_number] if number)
+    spellings |= {typed_anyhow(number) for number in numbers if len(number) >= 5}
     if not spellings:
         return None
     return re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)

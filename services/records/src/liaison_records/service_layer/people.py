@@ -274,8 +274,8 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             tx.publish(ReturneeErased(person_id=file.id), **routing(file))
         erased_ids = [file.id for file in files_of_person]
         await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
+        await erase_from_logs(tx, files_of_person)  # while the households still list them
         await remove_member(tx, person_id, records.clock().date())
-        await erase_from_logs(tx, files_of_person)
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
