@@ -114,15 +114,15 @@ def outbox_document(topic: str, envelope: Envelope, created_at: datetime, order:
     }
 
 
-async def forget_retained(tx: Transaction, key: str) -> None:
-    """Delete the events about aggregate ``key`` that the outbox retains.
+async def forget_retained(tx: Transaction, keys: list[str]) -> None:
+    """Delete the events about aggregates ``keys`` that the outbox retains (one scan of it).
 
     They are kept for the retention window only so a relay can replay them after a broker
     loss; once the aggregate's personal data is erased, a replay must not send it again.
     Events not relayed yet still go out, in order, before the event announcing the erasure:
     the relay reads them from the change stream, which carries each inserted document.
     """
-    await tx.db[OUTBOX].delete_many({"key": key}, session=tx.session)
+    await tx.db[OUTBOX].delete_many({"key": {"$in": keys}}, session=tx.session)
 
 
 async def redact_retained(tx: Transaction, keys: list[str], redact: Callable[[Document], Document]) -> None:

@@ -114,11 +114,12 @@ class PeopleCodec:
     def to_person(self, document: Document) -> Person:
         values = {key: value for key, value in document.items() if key in Person.model_fields}
         address = document.get("address") or {}
+        revealed_phones = [self._reveal(phone, PHONE_CONTEXT) for phone in document.get("phones", [])]
         values.update(
             id=document["_id"],
             id_number=self._reveal(document.get("id_number"), ID_CONTEXT),
             # A phone stored as typed before spellings were normalised may spell to nothing ("-").
-            phones=[phone for p in document.get("phones", []) if spelled(phone := self._reveal(p, PHONE_CONTEXT))],
+            phones=[phone for phone in revealed_phones if spelled(phone)],
             address={
                 "community": address.get("community"),
                 "building": address.get("building"),

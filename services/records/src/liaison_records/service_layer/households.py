@@ -51,7 +51,7 @@ def _changed_event(household: Document, members: list[Document], today: date) ->
 async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
     """Take an erased person out of every household (as head too), and announce the change. A
     household left with nobody keeps nothing of them: its ties abroad and notes go too."""
-    changed = {"_id": {"$in": await households_with_member(tx, person_id)}}
+    changed = {"_id": {"$in": await households_of(tx, [person_id])}}
     await tx.db[HOUSEHOLDS].update_many(
         changed, {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}}, session=tx.session
     )
@@ -66,7 +66,7 @@ async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
 
 async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today: date) -> None:
     """Put the file that survives a merge in the duplicate's place, and announce the change."""
-    changed = {"_id": {"$in": await households_with_member(tx, duplicate_id)}}
+    changed = {"_id": {"$in": await households_of(tx, [duplicate_id])}}
     await tx.db[HOUSEHOLDS].update_many(
         {**changed, "members.person_id": duplicate_id},
         {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},
@@ -78,8 +78,9 @@ async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today
     await _announce(tx, changed, today)
 
 
-async def households_with_member(tx: Transaction, person_id: str) -> list[str]:
-    found = tx.db[HOUSEHOLDS].find({"members.person_id": person_id}, {"_id": 1}, session=tx.session)
+async def households_of(tx: Transaction, person_ids: list[str]) -> list[str]:
+    """The households any of ``person_ids`` is a member of (a scan: erasure and merges are rare)."""
+    found = tx.db[HOUSEHOLDS].find({"members.person_id": {"$in": person_ids}}, {"_id": 1}, session=tx.session)
     return [household["_id"] async for household in found]
 
 

@@ -6,13 +6,12 @@ the older ones still decrypt, and their blind indexes still find what they index
 records re-encrypts, in the background, whatever another version sealed: people's ID numbers,
 phones and street addresses (with their blind indexes made again) and deputies' mobiles. Each
 document is changed only if it is still at the version read, and keeps that version and its
-history: the file says the same (a phone stored before its spelling was normalised reads as
-spelled now: the same number). A pass that leaves nothing behind records the key version
+history: the file says the same. A pass that leaves nothing behind records the key version
 and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
 retired. A mask made to show less (an address once showed its first six characters) is so applied
 to the files masked before it: their stored masked forms are what lists and masked reads show.
-The same pass stores a phone kept before its spelling was normalised as it is spelled now, with
-its blind index, so a lookup finds it.
+The same pass stores a phone kept before its spelling was normalised as it is spelled now (the
+same number), with its blind index, so a lookup finds it.
 """
 
 import logging

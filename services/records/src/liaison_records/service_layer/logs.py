@@ -18,7 +18,7 @@ from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFiel
 from liaison_records.domain.phones import typed_anyhow
 from liaison_records.service_layer.context import READERS, Records, document_view, require
 from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
-from liaison_records.service_layer.households import households_with_member
+from liaison_records.service_layer.households import households_of
 
 VISITS = "visits"
 ACTIVITIES = "activities"
@@ -173,7 +173,8 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
     they raised) spell them out. A note that names them otherwise (a nickname, "the old man at
     No. 3"), or a log not tied to them, is beyond a search."""
     person_ids = [person.id for person in erased]
-    households = [household for person_id in person_ids for household in await households_with_member(tx, person_id)]
+    theirs = set(person_ids)
+    households = await households_of(tx, person_ids)
     raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
     about_them = {
         VISITS: {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]},
@@ -185,7 +186,7 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
         async for log in tx.db[collection].find(query, {"opinions": 1, "notes": 1}, session=tx.session):
             notes = log.get("notes")
             blanked = {
-                "opinions": _without_texts_of(log, set(person_ids))["opinions"],
+                "opinions": _without_texts_of(log, theirs)["opinions"],
                 "notes": mentions.sub(ERASED_MENTION, notes) if mentions and notes else notes,
             }
             change = {name: value for name, value in blanked.items() if value != log.get(name)}
@@ -193,7 +194,7 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
                 await tx.db[collection].update_one({"_id": log["_id"]}, {"$set": change}, session=tx.session)
             if "opinions" in change:
                 raised_in.append(log["_id"])
-    await redact_retained(tx, raised_in, lambda data: _without_texts_of(data, set(person_ids)))
+    await redact_retained(tx, raised_in, lambda data: _without_texts_of(data, theirs))
 
 
 def _mentions(erased: list[Person]) -> re.Pattern[str] | None:

@@ -270,9 +270,9 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     async def write(tx: Transaction) -> None:
         for file, tombstone in zip(files_of_person, tombstones, strict=True):
             await tx.replace(PEOPLE, tombstone, expected_version=file.version)
-            await forget_retained(tx, file.id)
             tx.publish(ReturneeErased(person_id=file.id), **routing(file))
         erased_ids = [file.id for file in files_of_person]
+        await forget_retained(tx, erased_ids)  # the erasures above are stored after: they stay
         await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
         await erase_from_logs(tx, files_of_person)  # while the households still list them
         await remove_member(tx, person_id, records.clock().date())
