@@ -8,6 +8,7 @@ from typing import Any
 
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
+from liaison_records.service_layer.import_chunks import CHUNK_ROWS
 from openpyxl import Workbook
 
 from tests.records.people_data import chen, id_number
@@ -121,6 +122,49 @@ async def test_valid_rows_are_imported_and_a_reimport_changes_nothing(records, c
     assert file.headers["ETag"] == '"2"' and file.json()["phones"] == ["138****0000"]
     updates = [e.data for e in await events(mongo, unique) if e.type == "returnee.updated"]
     assert [(u["person"]["person_id"], u["changed_fields"]) for u in updates] == [(people[0]["id"], ["phones"])]
+
+
+def many(count: int, employment: str) -> list[tuple[str, ...]]:
+    """``count`` distinct valid rows (one a day of birth from 1940), each with the given employment."""
+    births = [datetime(1940, 1, 1) + timedelta(days=day) for day in range(count)]
+    return [
+        (
+            f"侨{day}",
+            "男",
+            f"{birth:%Y-%m-%d}",
+            id_number("450203", f"{birth:%Y%m%d}", "113"),
+            "",
+            "越南",
+            "归侨",
+            employment,
+        )
+        for day, birth in enumerate(births)
+    ]
+
+
+async def test_an_import_of_several_chunks_stores_every_row_once_in_order(records, caller, station, mongo, unique):
+    """Chunks are prepared while the one before is stored: the counts, files and events add up."""
+    headers = caller(stations=("st-shengli",))
+    earlier = (await upload(records, caller, roster(many(700, "退休")))).json()["id"]
+    assert (await records.post(f"/v1/imports/{earlier}/commit", json={}, headers=headers)).status_code == 200
+    rows = many(CHUNK_ROWS * 2 + 201, "下岗")  # the first 700 on file and changed, the rest new
+    later = (await upload(records, caller, roster(rows))).json()["id"]
+    done = await records.post(f"/v1/imports/{later}/commit", json={}, headers=headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["progress"] == {
+        "rows_done": len(rows),
+        "created": len(rows) - 700,
+        "updated": 700,
+        "unchanged": 0,
+        "refused": 0,
+        "elsewhere": 0,
+        "skipped": 0,
+    }
+    people = mongo[f"records_{unique}"]["people"]
+    assert await people.count_documents({}) == len(rows)
+    assert await people.count_documents({"employment": "laid_off", "version": 2}) == 700
+    published = [e.type for e in await events(mongo, unique)]
+    assert (published.count("returnee.registered"), published.count("returnee.updated")) == (len(rows), 700)
 
 
 async def test_a_row_its_file_refuses_is_counted_and_the_rest_is_committed(records, caller, station, mongo, unique):

@@ -1,12 +1,13 @@
-"""One chunk of an import's commit, in two stages that can overlap.
+"""One chunk of an import's commit, in three stages that overlap from chunk to chunk.
 
 ``read_chunk`` (CPU only, run in a thread) parses the next rows and builds, for each valid row,
 the file and stored document it would register: pinyin keys, encryption and blind indexes.
-``write_chunk`` (on the event loop) looks up which ID numbers are already on file and writes
-the chunk in one transaction: new files, changed files with their field-level history, and one
-event each, every collection through one ``insert_many``. So the commit parses chunk N+1 while
-the store writes chunk N, and the database sees a few large writes per chunk instead of one per
-row. A new file names its import, and its registration entry in the history is read from it
+``prepare_chunk`` (on the event loop) looks up which ID numbers are already on file and builds
+what the chunk writes; ``ChunkWrite.store`` writes it in one transaction: new files, changed
+files with their field-level history, and one event each, every collection through one
+``insert_many``. So while the store writes chunk N, the commit prepares chunk N+1 and parses
+N+2, and the database sees a few large writes per chunk instead of one per row. A new file
+names its import, and its registration entry in the history is read from it
 (``imported_registration``): no history document per new file.
 
 Rows are upserted by ID number through the blind index: a row whose file already says the same
@@ -25,6 +26,7 @@ from uuid import uuid4
 
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import DomainError
+from liaison_infra.envelope import Event
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
 from pymongo import ReplaceOne
 
@@ -81,8 +83,38 @@ def read_chunk(rows: Iterator[RowFile], codec: PeopleCodec, station: Document) -
     return Chunk(len(chunk), candidates, aliases)
 
 
-async def write_chunk(records: Records, principal: Principal, import_id: str, chunk: Chunk) -> dict[str, int]:
-    """Upsert the chunk by ID number in one transaction, with history and events; returns the counts."""
+@dataclass(frozen=True)
+class ChunkWrite:
+    """What one chunk stores, ready to write: files new and changed, history, events, counts."""
+
+    created: list[Document]
+    replaced: list[Document]  # each to replace the file at the version in ``versions``
+    versions: list[int]
+    history: list[Document]
+    events: list[tuple[Event, Person]]
+    counts: dict[str, int]  # ``imports.PROGRESS``: rows read included
+
+    async def store(self, records: Records) -> None:
+        """Write it all in one transaction (nothing when the chunk changes nothing)."""
+
+        async def write(tx: Transaction) -> None:
+            if self.created:
+                await tx.db[PEOPLE].insert_many(self.created, session=tx.session)
+            if self.replaced:
+                await _replace_all(tx, self.replaced, self.versions)
+            if self.history:
+                await tx.db[HISTORY].insert_many(self.history, session=tx.session)
+            for event, person in self.events:
+                tx.publish(event, **routing(person))
+
+        if self.created or self.replaced:
+            await records.runtime.transaction(write)
+
+
+async def prepare_chunk(records: Records, principal: Principal, import_id: str, chunk: Chunk) -> ChunkWrite:
+    """Look up which ID numbers are on file and build what the chunk writes. Only the store
+    reads here, so the next chunk is prepared while this one is written: the valid rows of a
+    workbook never share an ID number (the parser refuses a repeat), so no chunk finds another's files."""
     found = await on_file_by(records, chunk.aliases)
     on_file = {key: d for key, d in found.items() if d["station_id"] == chunk.candidates[key].person.station_id}
     new = [candidate for key, candidate in chunk.candidates.items() if key not in found]
@@ -98,42 +130,35 @@ async def write_chunk(records: Records, principal: Principal, import_id: str, ch
             changed.append((current, person, changes))
     now = records.clock()
     stamp = {"updated_at": now, "updated_by": principal.subject}
-    created = [
-        {**c.document, "version": 1, "created_at": now, "created_by": principal.subject, IMPORT_ID: import_id, **stamp}
-        for c in new
-    ]
-    replaced = [
-        {**records.codec.to_document(person), **{key: current.get(key) for key in KEPT_ON_CHANGE}, **stamp}
-        for current, person, _ in changed
-    ]
+    registered = {"version": 1, "created_at": now, "created_by": principal.subject, IMPORT_ID: import_id, **stamp}
     history: list[Document] = []
+    events: list[tuple[Event, Person]] = [
+        (ReturneeRegistered(person=files.snapshot(candidate.person)), candidate.person) for candidate in new
+    ]
     for current, person, changes in changed:
         next_version = person.model_copy(update={"version": current["version"] + 1})
         history += history_entries(next_version, changes, principal, now)
-
-    async def write(tx: Transaction) -> None:
-        if created:
-            await tx.db[PEOPLE].insert_many(created, session=tx.session)
-        if replaced:
-            await _replace_all(tx, replaced, [current["version"] for current, _, _ in changed])
-        if history:
-            await tx.db[HISTORY].insert_many(history, session=tx.session)
-        for candidate in new:
-            tx.publish(ReturneeRegistered(person=files.snapshot(candidate.person)), **routing(candidate.person))
-        for _, person, changes in changed:
-            changed_fields = sorted({change.field.split(".")[0] for change in changes})
-            tx.publish(ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), **routing(person))
-
-    if created or replaced:
-        await records.runtime.transaction(write)
-    return {
-        "created": len(new),
-        "updated": len(changed),
-        "unchanged": len(on_file) - len(changed) - refused,
-        "refused": refused,
-        "elsewhere": len(found) - len(on_file),
-        "skipped": chunk.rows - len(chunk.candidates),
-    }
+        changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        events.append((ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), person))
+    return ChunkWrite(
+        created=[{**candidate.document, **registered} for candidate in new],
+        replaced=[
+            {**records.codec.to_document(person), **{key: current.get(key) for key in KEPT_ON_CHANGE}, **stamp}
+            for current, person, _ in changed
+        ],
+        versions=[current["version"] for current, _, _ in changed],
+        history=history,
+        events=events,
+        counts={
+            "rows_done": chunk.rows,
+            "created": len(new),
+            "updated": len(changed),
+            "unchanged": len(on_file) - len(changed) - refused,
+            "refused": refused,
+            "elsewhere": len(found) - len(on_file),
+            "skipped": chunk.rows - len(chunk.candidates),
+        },
+    )
 
 
 async def _replace_all(tx: Transaction, documents: list[Document], versions: list[int]) -> None:

@@ -32,7 +32,7 @@ from liaison_records.adapters.xlsx_header import effective_header_map
 from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
 from liaison_records.service_layer.import_check import problems_with_files, read_rows
-from liaison_records.service_layer.import_chunks import read_chunk, write_chunk
+from liaison_records.service_layer.import_chunks import ChunkWrite, prepare_chunk, read_chunk
 from liaison_records.service_layer.import_rows import RowFile, row_file
 
 IMPORTS = "imports"
@@ -192,13 +192,26 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
     station = await records.station_in_scope(principal, document["station_id"])
     rows = _committed_rows(content, document["header_map"], progress["rows_done"])
-    async for chunk in _read_ahead(lambda: read_chunk(rows, records.codec, station)):
-        counts = await write_chunk(records, principal, import_id, chunk)
-        for key, value in counts.items():
+
+    async def store(chunk: ChunkWrite) -> None:
+        await chunk.store(records)
+        for key, value in chunk.counts.items():
             progress[key] += value
-        progress["rows_done"] += chunk.rows
         committing = {"$set": {"progress": progress, "status": "committing"}}
         await records.db[IMPORTS].update_one({"_id": import_id}, committing)
+
+    storing: asyncio.Task[None] | None = None  # a chunk is stored while the next one is prepared
+    try:
+        async for chunk in _read_ahead(lambda: read_chunk(rows, records.codec, station)):
+            prepared = await prepare_chunk(records, principal, import_id, chunk)
+            if storing is not None:
+                await storing  # progress is stored in order
+            storing = asyncio.create_task(store(prepared))
+        if storing is not None:
+            await storing
+    finally:
+        if storing is not None:
+            storing.cancel()
     await _forget_file(records, import_id, document["file_id"], "committed")
     return view({**document, "status": "committed", "progress": progress, "file_id": None})
 
