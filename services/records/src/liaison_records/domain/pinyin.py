@@ -26,10 +26,13 @@ than ``MAX_SEARCH_TOKENS`` (768) tokens; a typical three-character name has abou
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
 MAX_INDEXED_CHARACTERS = 24
+# Given names repeat (a roster of 100,000 has a few thousand): each is read by pypinyin once.
+PINYIN_CACHE = 16384
 MAX_LATER_STARTS = 3
 _LONGEST_SYLLABLE = len("zhuang")
 MAX_SEARCH_TOKENS = (1 + MAX_LATER_STARTS) * MAX_INDEXED_CHARACTERS * (1 + _LONGEST_SYLLABLE + 1)
@@ -141,9 +144,10 @@ def _truncated(units: list[_Unit]) -> list[_Unit]:
     return kept
 
 
-def _pinyin(han: str) -> list[str]:
+@lru_cache(maxsize=PINYIN_CACHE)
+def _pinyin(han: str) -> tuple[str, ...]:
     """One syllable per character, read in context; a character pypinyin does not know stands for itself."""
     syllables = lazy_pinyin(han, style=Style.NORMAL)
     if len(syllables) != len(han):  # pypinyin keeps together a run of characters it does not count as Han
         syllables = [lazy_pinyin(char, style=Style.NORMAL)[0] for char in han]
-    return syllables
+    return tuple(syllables)
