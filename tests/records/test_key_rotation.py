@@ -139,3 +139,27 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         assert stored["version"] == 1 and sealed_versions(stored) == {"v1"}, "no new version, the same key"
         mobile = (await db["deputies"].find_one({"_id": deputy_id}))["mobile"]["masked"]
         assert mobile == "138****0000"
+
+
+async def test_a_file_todays_rules_refuse_is_named_and_later_starts_check_only_it(own: Own, caller) -> None:
+    settings, db = own.settings, own.db
+    headers = caller(stations=STATION)
+    async with serve("records", settings) as records:
+        await add_station(records, caller(Role.ADMIN), STATION[0])
+        refused = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+        other = (await records.post("/v1/people", json=lin(address=chen()["address"]), headers=headers)).json()["id"]
+    shown = (await db["people"].find_one({"_id": refused}))["address"]["detail"]["masked"]
+    older_mask = {"address.detail.masked": "柳州市鱼峰区胜利路*********"}
+    await db["people"].update_one({"_id": refused}, {"$set": {"category": "overseas", **older_mask}})
+    await db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": 1}, "$unset": {"masks": ""}}, upsert=True)
+    async with serve("records", settings):
+        await passed(db, {"masks": MASKS_VERSION, "unreadable": [refused]})
+
+    # Corrected, it is masked anew at the next start; a file the pass did cover is not scanned again.
+    await db["people"].update_one({"_id": refused}, {"$set": {"category": "returnee"}})
+    await db["people"].update_one({"_id": other}, {"$set": older_mask})
+    async with serve("records", settings):
+        await passed(db, {"masks": MASKS_VERSION, "unreadable": []})
+    assert (await db["people"].find_one({"_id": refused}))["address"]["detail"]["masked"] == shown
+    left_alone = (await db["people"].find_one({"_id": other}))["address"]["detail"]["masked"]
+    assert left_alone == older_mask["address.detail.masked"]
