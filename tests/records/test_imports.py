@@ -1,5 +1,6 @@
 """Importing a station's roster: dry run, mapping, all-or-nothing or valid rows, idempotent re-import."""
 
+import asyncio
 import io
 import unicodedata
 import zipfile
@@ -429,3 +430,36 @@ async def test_a_row_that_may_be_someone_on_file_is_warned_of_and_still_imported
     whole = await records.post(f"/v1/imports/{uploaded['id']}/commit", json={"mode": "all_or_nothing"}, headers=headers)
     assert whole.status_code == 200 and whole.json()["progress"]["created"] == 3
     assert await mongo[f"records_{unique}"]["people"].count_documents({"name": "陈小明"}) == 2
+
+
+async def test_two_commits_of_one_import_at_once_store_each_row_once(records, caller, station, mongo, unique):
+    """A double click: both requests answer without a server error, and no row is stored twice."""
+    headers = caller(stations=("st-shengli",))
+    rows = many(CHUNK_ROWS * 2 + 1, "退休")
+    import_id = (await upload(records, caller, roster(rows))).json()["id"]
+    url = f"/v1/imports/{import_id}/commit"
+    both = await asyncio.gather(*(records.post(url, json={}, headers=headers) for _ in range(2)))
+    assert all(response.status_code in (200, 409) for response in both), [r.text for r in both]
+    assert any(response.status_code == 200 for response in both)
+    assert await mongo[f"records_{unique}"]["people"].count_documents({}) == len(rows)
+    published = [e.type for e in await events(mongo, unique)]
+    assert published.count("returnee.registered") == len(rows)
+
+
+async def test_a_commit_a_stopped_process_held_goes_on_once_its_claim_lapses(records, caller, station, mongo, unique):
+    headers = caller(stations=("st-shengli",))
+    import_id = (await upload(records, caller, roster(GOOD))).json()["id"]
+    imports = mongo[f"records_{unique}"]["imports"]
+    held = {"commit_claim": "a-stopped-process", "status": "committing"}
+    await imports.update_one(
+        {"_id": import_id}, {"$set": {**held, "commit_claimed_until": datetime.now(UTC) + timedelta(seconds=20)}}
+    )
+    url = f"/v1/imports/{import_id}/commit"
+    refused = await records.post(url, json={}, headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "commit_in_progress"
+    await imports.update_one(
+        {"_id": import_id}, {"$set": {"commit_claimed_until": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    done = await records.post(url, json={}, headers=headers)
+    assert done.status_code == 200 and done.json()["progress"]["created"] == 3, done.text
+    assert "commit_claim" not in done.json() and "commit_claim" not in await imports.find_one({"_id": import_id})

@@ -4,7 +4,9 @@ then commit all rows or only the valid ones, as the user chooses.
 Rows are upserted by ID number (through the blind index), so importing the same file again
 changes nothing. The commit goes in chunks (``import_chunks``), each one transaction with its
 history and events; progress is stored, so a commit interrupted half-way is finished by asking
-again. Each pass over the workbook (dry run, commit) opens it once and checks each row once; the
+again. One request at a time commits an import: a second one (a double click) is refused with a
+409 while the first holds it, and a hold left by a process that stopped lapses after
+``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens it once and checks each row once; the
 dry run also looks up the stored files, so it reports the rows a commit would leave out.
 
 The workbook holds personal data, so it is stored sealed with the PII keyring and kept only while
@@ -27,6 +29,7 @@ from gridfs.errors import NoFile
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document
+from pymongo import ReturnDocument
 
 from liaison_records.adapters.xlsx_header import effective_header_map
 from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, reading
@@ -45,6 +48,10 @@ Mode = Literal["all_or_nothing", "valid_rows"]
 # What a commit counts: rows read, files created, changed, already the same, refused as a change
 # of their file, on file at another station (left alone), and skipped (invalid, or no ID number).
 PROGRESS = ("rows_done", "created", "updated", "unchanged", "refused", "elsewhere", "skipped")
+# One commit of an import at a time: a request holds it while storing, renewed with each chunk;
+# a claim left by a process that stopped lapses, and asking again goes on from the progress.
+CLAIM, CLAIMED_UNTIL = "commit_claim", "commit_claimed_until"
+COMMIT_LEASE = timedelta(seconds=30)
 T = TypeVar("T")
 
 
@@ -188,6 +195,33 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
             f"{report['rows'] - report['valid_rows']} rows have problems; fix them or import the valid rows only",
             details={"problem_count": report["problem_count"]},
         )
+    claim = uuid4().hex
+    claimed = await _claimed(records, import_id, claim)
+    if claimed is None:  # committed meanwhile, or being committed (a double click)
+        document = await _load(records, principal, import_id)
+        if document["status"] == "committed":
+            return view(document)
+        raise Conflict("commit_in_progress", "this import is being committed; its progress shows how far")
+    try:
+        progress = await _commit_rows(records, principal, claimed, claim)
+        await _forget_file(records, import_id, document["file_id"], "committed")
+    finally:
+        await records.db[IMPORTS].update_one(
+            {"_id": import_id, CLAIM: claim}, {"$unset": {CLAIM: "", CLAIMED_UNTIL: ""}}
+        )
+    return view({**document, "status": "committed", "progress": progress, "file_id": None})
+
+
+async def _claimed(records: Records, import_id: str, claim: str) -> Document | None:
+    """The import, taken for this commit; None once committed, or while another request holds it."""
+    free = {"_id": import_id, "status": {"$ne": "committed"}, CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
+    taken = {"$set": {CLAIM: claim, CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}}
+    return await records.db[IMPORTS].find_one_and_update(free, taken, return_document=ReturnDocument.AFTER)
+
+
+async def _commit_rows(records: Records, principal: Principal, document: Document, claim: str) -> dict[str, int]:
+    """Store the rows not yet committed, chunk after chunk, with the progress after each; returns it."""
+    import_id = document["_id"]
     content = await _content(records, document)
     progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
     station = await records.station_in_scope(principal, document["station_id"])
@@ -197,8 +231,10 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
         await chunk.store(records)
         for key, value in chunk.counts.items():
             progress[key] += value
-        committing = {"$set": {"progress": progress, "status": "committing"}}
-        await records.db[IMPORTS].update_one({"_id": import_id}, committing)
+        renewed = {"progress": progress, "status": "committing", CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}
+        held = await records.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, {"$set": renewed})
+        if not held.matched_count:  # this commit stalled past its lease, and a later one took over
+            raise Conflict("commit_taken_over", "another request took this commit over; its progress shows how far")
 
     storing: asyncio.Task[None] | None = None  # a chunk is stored while the next one is prepared
     try:
@@ -212,8 +248,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     finally:
         if storing is not None:
             storing.cancel()
-    await _forget_file(records, import_id, document["file_id"], "committed")
-    return view({**document, "status": "committed", "progress": progress, "file_id": None})
+    return progress
 
 
 def _committed_rows(content: bytes, header_map: dict[str, str], done: int) -> Iterator[RowFile]:
@@ -227,6 +262,6 @@ async def read_import(records: Records, principal: Principal, import_id: str) ->
 
 
 def view(document: Document) -> Document:
-    shown = document_view(document)
+    shown = document_view({key: value for key, value in document.items() if key not in (CLAIM, CLAIMED_UNTIL)})
     shown["file_id"] = str(shown["file_id"]) if shown.get("file_id") else None
     return shown
