@@ -9,6 +9,7 @@ from typing import Any
 
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
+from liaison_records.service_layer import import_chunks
 from liaison_records.service_layer.import_chunks import CHUNK_ROWS
 from openpyxl import Workbook
 
@@ -463,3 +464,25 @@ async def test_a_commit_a_stopped_process_held_goes_on_once_its_claim_lapses(rec
     done = await records.post(url, json={}, headers=headers)
     assert done.status_code == 200 and done.json()["progress"]["created"] == 3, done.text
     assert "commit_claim" not in done.json() and "commit_claim" not in await imports.find_one({"_id": import_id})
+
+
+async def test_a_person_registered_while_the_import_commits_is_a_conflict_and_committing_again_goes_on(
+    records, caller, station, mongo, unique, monkeypatch
+):
+    """Registered through the API between a chunk's lookup and its write: a 409, nothing half-stored."""
+    headers = caller(stations=("st-shengli",))
+    import_id = (await upload(records, caller, roster(GOOD))).json()["id"]
+    chen_alone = chen(id_number=GOOD[0][3], name=GOOD[0][0])
+    assert (await records.post("/v1/people", json=chen_alone, headers=headers)).status_code == 201
+
+    async def nothing_on_file(records, aliases):  # the lookup ran before the registration
+        return {}
+
+    monkeypatch.setattr(import_chunks, "on_file_by", nothing_on_file)
+    url = f"/v1/imports/{import_id}/commit"
+    raced = await records.post(url, json={}, headers=headers)
+    assert raced.status_code == 409 and raced.json()["error"]["code"] == "concurrent_change", raced.text
+    assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 1
+    monkeypatch.undo()
+    done = await records.post(url, json={}, headers=headers)
+    assert done.status_code == 200 and done.json()["progress"]["created"] == 2, done.text

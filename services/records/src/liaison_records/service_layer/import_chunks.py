@@ -29,6 +29,7 @@ from liaison_infra.domain_errors import DomainError
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
 from pymongo import ReplaceOne
+from pymongo.errors import BulkWriteError
 
 from liaison_records.adapters.people_store import PEOPLE, PeopleCodec, find_in
 from liaison_records.domain import files
@@ -41,6 +42,7 @@ from liaison_records.service_layer.import_rows import RowFile
 from liaison_records.service_layer.people import IMPORT_ID, KEPT_ON_CHANGE, routing
 
 CHUNK_ROWS = 500
+DUPLICATE_KEY = 11000
 K = TypeVar("K")
 
 
@@ -107,8 +109,15 @@ class ChunkWrite:
             for event, person in self.events:
                 tx.publish(event, **routing(person))
 
-        if self.created or self.replaced:
+        if not (self.created or self.replaced):
+            return
+        try:
             await records.runtime.transaction(write)
+        except BulkWriteError as exc:
+            if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
+                raise
+            # Registered through the API after the lookup: the next commit finds it on file.
+            raise ConcurrencyConflict("a person of this import was registered meanwhile; commit again") from exc
 
 
 async def prepare_chunk(records: Records, principal: Principal, import_id: str, chunk: Chunk) -> ChunkWrite:
