@@ -8,13 +8,13 @@ phones and street addresses (with their blind indexes made again) and deputies' 
 document is changed only if it is still at the version read, and keeps that version and its
 history: the file says the same. A pass that leaves nothing behind records the key version
 and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
-retired, unless the pass left files that today's rules refuse (a value stored before a rule was
-made stricter): it names them (``unreadable``, each logged), and later starts check only those
-until each reads again (staff correct it through the API, which seals it anew). A mask made to
-show less (an address once showed its first six characters) is so applied to the files masked
-before it: their stored masked forms are what lists and masked reads show. The same pass stores
-a phone kept before its spelling was normalised as it is spelled now (the same number), with
-its blind index, so a lookup finds it.
+retired. A pass that leaves files today's rules refuse (a value stored before a rule was made
+stricter) records only those (``left``), with a warning that the older keys are still needed:
+later starts check only them, until each reads again (corrected in the store) and the pass is
+recorded done. A mask made to show less (an address once showed its first six characters) is
+so applied to the files masked before it: their stored masked forms are what lists and masked
+reads show. The same pass stores a phone kept before its spelling was normalised as it is
+spelled now (the same number), with its blind index, so a lookup finds it.
 """
 
 import logging
@@ -41,27 +41,41 @@ async def reseal(records: Records) -> int:
     keyring = records.codec.keyring
     state = await records.db[KEY_STATE].find_one({"_id": "pii"}) or {}
     done = {"version": keyring.current, "masks": MASKS_VERSION}
-    passed = all(state.get(name) == value for name, value in done.items())
-    left: list[str] = state.get("unreadable", [])
-    if passed and not left:
+    if all(state.get(name) == value for name, value in done.items()):
         return 0
-    remask = passed or state.get("masks", 1) != MASKS_VERSION  # the files left missed a whole pass
-    files = {"_id": {"$in": left}} if passed else {}
-    mobiles = {"mobile.cipher": {"$exists": True}}
+    left = state.get("left") or {}
+    retry = all(left.get(name) == value for name, value in done.items())  # only what the last pass left
+    remask = retry or state.get("masks", 1) != MASKS_VERSION
+    passes = {
+        PEOPLE: ({}, partial(_person_resealed, records.codec, remask)),
+        DEPUTIES: ({"mobile.cipher": {"$exists": True}}, partial(_mobile_resealed, keyring, remask)),
+    }
+    results: dict[str, Resealed] = {}
     try:
-        people = await _reseal(records.db[PEOPLE], files, partial(_person_resealed, records.codec, remask))
-        deputies = Resealed()
-        if not passed:
-            deputies = await _reseal(records.db[DEPUTIES], mobiles, partial(_mobile_resealed, keyring, remask))
+        for name, (query, resealed) in passes.items():
+            scope = {"_id": {"$in": left["unreadable"].get(name, [])}} if retry else query
+            results[name] = await _reseal(records.db[name], scope, resealed)
     except PiiError as exc:  # a key retired while values it sealed remain: put it back in the keyring
         log.error("re-encryption stopped", extra={"fields": {"error": str(exc)}})
         return 0
-    if not people.missed + deputies.missed:  # a file changed meanwhile is sealed anew; the next start checks
-        unreadable = {"unreadable": people.unreadable}
-        await records.db[KEY_STATE].update_one({"_id": "pii"}, {"$set": done | unreadable}, upsert=True)
-    changed = people.changed + deputies.changed
+    if not any(result.missed for result in results.values()):  # one changed meanwhile: the next start scans
+        unreadable = {name: result.unreadable for name, result in results.items() if result.unreadable}
+        await _record(records.db[KEY_STATE], done, unreadable)
+    changed = sum(result.changed for result in results.values())
     log.info("re-encrypted under the current key", extra={"fields": {"documents": changed, "version": keyring.current}})
     return changed
+
+
+async def _record(key_state: AsyncCollection[Document], done: Document, unreadable: dict[str, list[str]]) -> None:
+    """The pass done, or only the files it left for the next start to check."""
+    if not unreadable:
+        await key_state.update_one({"_id": "pii"}, {"$set": done, "$unset": {"left": ""}}, upsert=True)
+        return
+    log.warning(
+        "files today's rules refuse keep what older keys sealed: keep those keys until they are corrected",
+        extra={"fields": {"files": unreadable, "version": done["version"]}},
+    )
+    await key_state.update_one({"_id": "pii"}, {"$set": {"left": {**done, "unreadable": unreadable}}}, upsert=True)
 
 
 @dataclass
@@ -75,7 +89,7 @@ async def _reseal(
     collection: AsyncCollection[Document], query: Document, resealed: Callable[[Document], Document | None]
 ) -> Resealed:
     """Apply each document's change (None: nothing of it is sealed under another version) if it
-    is still at the version read (a scan, once per rotation)."""
+    is still at the version read."""
     done = Resealed()
     async for document in collection.find(query):
         try:
