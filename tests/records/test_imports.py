@@ -433,18 +433,37 @@ async def test_a_row_that_may_be_someone_on_file_is_warned_of_and_still_imported
     assert await mongo[f"records_{unique}"]["people"].count_documents({"name": "陈小明"}) == 2
 
 
-async def test_two_commits_of_one_import_at_once_store_each_row_once(records, caller, station, mongo, unique):
-    """A double click: both requests answer without a server error, and no row is stored twice."""
+async def test_while_an_import_commits_a_second_commit_and_a_new_mapping_are_refused(
+    records, caller, station, mongo, unique, monkeypatch
+):
+    """A double click, or a mapping changed half-way: refused while the first commit stores."""
     headers = caller(stations=("st-shengli",))
-    rows = many(CHUNK_ROWS * 2 + 1, "退休")
+    rows = many(CHUNK_ROWS + 1, "退休")
     import_id = (await upload(records, caller, roster(rows))).json()["id"]
-    url = f"/v1/imports/{import_id}/commit"
-    both = await asyncio.gather(*(records.post(url, json={}, headers=headers) for _ in range(2)))
-    assert all(response.status_code in (200, 409) for response in both), [r.text for r in both]
-    assert any(response.status_code == 200 for response in both)
+    storing, go_on = asyncio.Event(), asyncio.Event()
+    store = import_chunks.ChunkWrite.store
+
+    async def held_up(chunk, *args):  # the first chunk waits until the test has asked again
+        storing.set()
+        await go_on.wait()
+        await store(chunk, *args)
+
+    monkeypatch.setattr(import_chunks.ChunkWrite, "store", held_up)
+    url = f"/v1/imports/{import_id}"
+    first = asyncio.create_task(records.post(f"{url}/commit", json={}, headers=headers))
+    await storing.wait()
+    try:  # without the claim the second commit would wait for its own first chunk: fail, not hang
+        second = await asyncio.wait_for(records.post(f"{url}/commit", json={}, headers=headers), 10)
+        remapped = await asyncio.wait_for(records.put(f"{url}/mapping", json={}, headers=headers), 10)
+    finally:
+        go_on.set()
+    done = await first
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "commit_in_progress")
+    assert (remapped.status_code, remapped.json()["error"]["code"]) == (409, "commit_in_progress")
+    assert done.status_code == 200 and done.json()["progress"]["created"] == len(rows), done.text
     assert await mongo[f"records_{unique}"]["people"].count_documents({}) == len(rows)
-    published = [e.type for e in await events(mongo, unique)]
-    assert published.count("returnee.registered") == len(rows)
+    again = await records.post(f"{url}/commit", json={}, headers=headers)
+    assert again.status_code == 200 and again.json()["progress"] == done.json()["progress"]
 
 
 async def test_a_commit_a_stopped_process_held_goes_on_once_its_claim_lapses(records, caller, station, mongo, unique):

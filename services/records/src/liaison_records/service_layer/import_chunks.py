@@ -18,7 +18,7 @@ the file's rules refuse as a change is left out and counted as ``refused``, so t
 cannot stop a commit half-way.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import TypeVar
@@ -96,8 +96,8 @@ class ChunkWrite:
     events: list[tuple[Event, Person]]
     counts: dict[str, int]  # ``imports.PROGRESS``: rows read included
 
-    async def store(self, records: Records) -> None:
-        """Write it all in one transaction (nothing when the chunk changes nothing)."""
+    async def store(self, records: Records, record: Callable[[Transaction], Awaitable[None]]) -> None:
+        """Write it all in one transaction with what ``record`` writes (the import's progress)."""
 
         async def write(tx: Transaction) -> None:
             if self.created:
@@ -108,13 +108,13 @@ class ChunkWrite:
                 await tx.db[HISTORY].insert_many(self.history, session=tx.session)
             for event, person in self.events:
                 tx.publish(event, **routing(person))
+            await record(tx)
 
-        if not (self.created or self.replaced):
-            return
         try:
             await records.runtime.transaction(write)
         except BulkWriteError as exc:
-            if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(error["code"] != DUPLICATE_KEY for error in errors):
                 raise
             # Registered through the API after the lookup: the next commit finds it on file.
             raise ConcurrencyConflict("a person of this import was registered meanwhile; commit again") from exc

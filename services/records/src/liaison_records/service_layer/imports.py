@@ -17,7 +17,7 @@ it is needed: deleted once its import is committed, and after ``KEEP_UPLOADS`` i
 import asyncio
 import io
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import asdict
 from datetime import timedelta
 from itertools import islice
@@ -28,8 +28,9 @@ from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
-from liaison_infra.mongo import Document
+from liaison_infra.mongo import Document, Transaction
 from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 
 from liaison_records.adapters.xlsx_header import effective_header_map
 from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, reading
@@ -126,11 +127,14 @@ async def check(records: Records, principal: Principal, import_id: str, header_m
         raise InvalidInput("unknown_field", str(exc), field="header_map") from exc
     if document["status"] == "committed":
         raise Conflict("already_committed", "this import is committed; upload the file again to re-import")
+    if document["status"] == "committing":  # the rows stored so far were read with the mapping checked
+        raise Conflict("commit_in_progress", "this import's commit has begun; commit again to finish it")
     content = await _content(records, document)
     report = await _dry_run(records, content, dict(header_map), document["station_id"])
-    await records.db[IMPORTS].update_one(
-        {"_id": import_id}, {"$set": {"header_map": dict(header_map), "status": "checked", "report": report}}
-    )
+    checked = {"$set": {"header_map": dict(header_map), "status": "checked", "report": report}}
+    unclaimed = {**_free(records, import_id), "status": {"$nin": ["committed", "committing"]}}
+    if not (await records.db[IMPORTS].update_one(unclaimed, checked)).matched_count:
+        raise Conflict("commit_in_progress", "this import is being committed; its progress shows how far")
     return view({**document, "header_map": dict(header_map), "status": "checked", "report": report})
 
 
@@ -186,6 +190,25 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     document = await _load(records, principal, import_id)
     if document["status"] == "committed":
         return view(document)
+    claim = uuid4().hex
+    claimed = await _claimed(records, import_id, claim)
+    if claimed is None:  # committed meanwhile, or being committed (a double click)
+        document = await _load(records, principal, import_id)
+        if document["status"] == "committed":
+            return view(document)
+        raise Conflict("commit_in_progress", "this import is being committed; its progress shows how far")
+    try:
+        _check_committable(claimed, mode)
+        async with _holding(records, import_id, claim):
+            progress = await _commit_rows(records, principal, claimed, claim)
+        await _forget_file(records, import_id, claimed["file_id"], "committed")
+    finally:
+        released = {"$unset": {CLAIM: "", CLAIMED_UNTIL: ""}}
+        await records.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, released)
+    return view({**claimed, "status": "committed", "progress": progress, "file_id": None})
+
+
+def _check_committable(document: Document, mode: Mode) -> None:
     report = document.get("report")
     if report is None or not report["importable"]:
         raise Conflict("not_importable", "the file cannot be imported; see the report's problems")
@@ -195,32 +218,43 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
             f"{report['rows'] - report['valid_rows']} rows have problems; fix them or import the valid rows only",
             details={"problem_count": report["problem_count"]},
         )
-    claim = uuid4().hex
-    claimed = await _claimed(records, import_id, claim)
-    if claimed is None:  # committed meanwhile, or being committed (a double click)
-        document = await _load(records, principal, import_id)
-        if document["status"] == "committed":
-            return view(document)
-        raise Conflict("commit_in_progress", "this import is being committed; its progress shows how far")
-    try:
-        progress = await _commit_rows(records, principal, claimed, claim)
-        await _forget_file(records, import_id, document["file_id"], "committed")
-    finally:
-        await records.db[IMPORTS].update_one(
-            {"_id": import_id, CLAIM: claim}, {"$unset": {CLAIM: "", CLAIMED_UNTIL: ""}}
-        )
-    return view({**document, "status": "committed", "progress": progress, "file_id": None})
+
+
+def _free(records: Records, import_id: str) -> Document:
+    """The import, unless committed or held by a commit whose claim has not lapsed."""
+    return {"_id": import_id, "status": {"$ne": "committed"}, CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
 
 
 async def _claimed(records: Records, import_id: str, claim: str) -> Document | None:
     """The import, taken for this commit; None once committed, or while another request holds it."""
-    free = {"_id": import_id, "status": {"$ne": "committed"}, CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
     taken = {"$set": {CLAIM: claim, CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}}
-    return await records.db[IMPORTS].find_one_and_update(free, taken, return_document=ReturnDocument.AFTER)
+    return await records.db[IMPORTS].find_one_and_update(
+        _free(records, import_id), taken, return_document=ReturnDocument.AFTER
+    )
+
+
+@asynccontextmanager
+async def _holding(records: Records, import_id: str, claim: str) -> AsyncIterator[None]:
+    """The claim renewed every third of its lease while the commit runs (reading a workbook up to
+    where an interrupted commit stopped takes a while before the first chunk is stored)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(COMMIT_LEASE.total_seconds() / 3)
+            with suppress(PyMongoError):  # the next round tries again
+                renewed = {"$set": {CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}}
+                await records.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, renewed)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
 
 
 async def _commit_rows(records: Records, principal: Principal, document: Document, claim: str) -> dict[str, int]:
-    """Store the rows not yet committed, chunk after chunk, with the progress after each; returns it."""
+    """Store the rows not yet committed, chunk after chunk, each with the progress after it in
+    its transaction; returns the progress."""
     import_id = document["_id"]
     content = await _content(records, document)
     progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
@@ -228,33 +262,37 @@ async def _commit_rows(records: Records, principal: Principal, document: Documen
     rows = _committed_rows(content, document["header_map"], progress["rows_done"])
 
     async def store(chunk: ChunkWrite) -> None:
-        await chunk.store(records)
-        for key, value in chunk.counts.items():
-            progress[key] += value
-        renewed = {"progress": progress, "status": "committing", CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}
-        held = await records.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, {"$set": renewed})
-        if not held.matched_count:  # this commit stalled past its lease, and a later one took over
-            raise Conflict("commit_taken_over", "another request took this commit over; its progress shows how far")
+        after = {name: progress[name] + chunk.counts.get(name, 0) for name in PROGRESS}
+
+        async def record(tx: Transaction) -> None:
+            committing = {"$set": {"progress": after, "status": "committing"}}
+            held = await tx.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, committing, session=tx.session)
+            if not held.matched_count:  # this commit stalled past its lease, and a later one took over
+                raise Conflict("commit_taken_over", "another request took this commit over; its progress shows how far")
+
+        await chunk.store(records, record)
+        progress.update(after)
 
     storing: asyncio.Task[None] | None = None  # a chunk is stored while the next one is prepared
     try:
         async for chunk in _read_ahead(lambda: read_chunk(rows, records.codec, station)):
             prepared = await prepare_chunk(records, principal, import_id, chunk)
             if storing is not None:
-                await storing  # progress is stored in order
+                await asyncio.shield(storing)  # progress is stored in order
             storing = asyncio.create_task(store(prepared))
-        if storing is not None:
-            await storing
     finally:
-        if storing is not None:
-            storing.cancel()
+        if storing is not None:  # a chunk begun is stored whole, whatever stops the rest
+            await asyncio.gather(storing, return_exceptions=True)
+    if storing is not None:
+        storing.result()  # its failure, if the last one failed
     return progress
 
 
 def _committed_rows(content: bytes, header_map: dict[str, str], done: int) -> Iterator[RowFile]:
-    """The rows from the first one not yet committed, from one opening of the workbook."""
+    """The rows from the first one not yet committed, from one opening of the workbook (the rows
+    before it are parsed, which checks repeats, but not checked by the file rules)."""
     with reading(io.BytesIO(content), header_map) as (header, parsed):
-        yield from islice(_row_files(header, parsed), done, None)
+        yield from _row_files(header, islice(parsed, done, None))
 
 
 async def read_import(records: Records, principal: Principal, import_id: str) -> Document:
