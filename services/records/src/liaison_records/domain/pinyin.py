@@ -31,11 +31,11 @@ from functools import lru_cache
 from pypinyin import Style, lazy_pinyin
 
 MAX_INDEXED_CHARACTERS = 24
-# Given names repeat (a roster of 100,000 has a few thousand): each is read by pypinyin once.
-PINYIN_CACHE = 16384
 MAX_LATER_STARTS = 3
 _LONGEST_SYLLABLE = len("zhuang")
 MAX_SEARCH_TOKENS = (1 + MAX_LATER_STARTS) * MAX_INDEXED_CHARACTERS * (1 + _LONGEST_SYLLABLE + 1)
+# Given names repeat (a roster of 100,000 has a few thousand): each is read by pypinyin once.
+PINYIN_CACHE = 16384
 
 # Single surnames read differently from their everyday reading, and compound surnames.
 SURNAME_READINGS: dict[str, tuple[str, ...]] = {

@@ -6,8 +6,9 @@ changes nothing. The commit goes in chunks (``import_chunks``), each one transac
 history and events; progress is stored, so a commit interrupted half-way is finished by asking
 again. One request at a time commits an import: a second one (a double click) is refused with a
 409 while the first holds it, and a hold left by a process that stopped lapses after
-``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens it once and checks each row once; the
-dry run also looks up the stored files, so it reports the rows a commit would leave out.
+``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens it once and checks each
+row once; the dry run also looks up the stored files, so it reports the rows a commit would
+leave out.
 
 The workbook holds personal data, so it is stored sealed with the PII keyring and kept only while
 it is needed: deleted once its import is committed, and after ``KEEP_UPLOADS`` if it never is
@@ -49,8 +50,8 @@ Mode = Literal["all_or_nothing", "valid_rows"]
 # What a commit counts: rows read, files created, changed, already the same, refused as a change
 # of their file, on file at another station (left alone), and skipped (invalid, or no ID number).
 PROGRESS = ("rows_done", "created", "updated", "unchanged", "refused", "elsewhere", "skipped")
-# One commit of an import at a time: a request holds it while storing, renewed with each chunk;
-# a claim left by a process that stopped lapses, and asking again goes on from the progress.
+# One commit of an import at a time: a request holds it while storing, renewed every third of
+# the lease; a claim left by a process that stopped lapses, and asking again goes on from the progress.
 CLAIM, CLAIMED_UNTIL = "commit_claim", "commit_claimed_until"
 COMMIT_LEASE = timedelta(seconds=30)
 T = TypeVar("T")
