@@ -136,6 +136,40 @@ async def test_changes_need_the_current_version_and_are_kept_field_by_field(reco
     assert all(h["by"] == "staff-1" for h in history)
 
 
+async def test_a_stored_file_todays_rules_refuse_is_read_as_stored_and_corrected_by_an_update(
+    records, caller, station, mongo, unique
+) -> None:
+    headers = caller(stations=("st-shengli",))
+    person = (await register(records, caller, chen())).json()
+    url = f"/v1/people/{person['id']}"
+    people = mongo[f"records_{unique}"]["people"]
+    await people.update_one({"_id": person["id"]}, {"$set": {"category": "overseas"}})  # a rule made stricter since
+    stored = await people.find_one({"_id": person["id"]})
+
+    revealed = await records.get(url, params={"reveal": "true"}, headers=headers)
+    assert revealed.status_code == 200 and revealed.json()["category"] == "overseas"
+    assert revealed.json()["id_number"] == CHEN and revealed.json()["phones"] == ["13877212345"]
+    exported = await records.get("/v1/people/export", params={"reveal": "true"}, headers=headers)
+    assert exported.status_code == 200
+    for refused in (
+        await records.patch(url, json={"name": "陈大明"}, headers={**headers, "If-Match": '"1"'}),
+        await records.post(f"{url}/erase", headers={**headers, "If-Match": '"1"'}),
+    ):
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "stored_file_refused" and error["field"] == "category"
+        assert error["fields"] == ["category"]
+    assert await people.find_one({"_id": person["id"]}) == stored, "nothing written"
+
+    corrected = await records.patch(url, json={"category": "returnee"}, headers={**headers, "If-Match": '"1"'})
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["category"] == "returnee" and corrected.headers["ETag"] == '"2"'
+    history = (await records.get(f"{url}/history", headers=headers)).json()
+    assert [(h["field"], h["before"], h["after"]) for h in history[1:]] == [("category", "overseas", "returnee")]
+    renamed = await records.patch(url, json={"name": "陈大明"}, headers={**headers, "If-Match": '"2"'})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "陈大明"
+
+
 async def test_another_stations_file_does_not_exist_for_the_caller(records, caller, station) -> None:
     person = (await register(records, caller, chen())).json()
     outsider = caller(stations=("st-other",))

@@ -20,7 +20,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_records.domain.consents import consent_view
-from liaison_records.domain.files import Person
+from liaison_records.domain.files import Person, stored_file
 from liaison_records.domain.idcard import CHINA, mask_id_number
 from liaison_records.domain.people import Status
 from liaison_records.domain.phones import spelled
@@ -112,21 +112,28 @@ class PeopleCodec:
         return document
 
     def to_person(self, document: Document) -> Person:
+        """The stored file, or ``StoredFileRefused`` when it holds values today's rules refuse."""
+        return stored_file(self.values(document))
+
+    def values(self, document: Document) -> dict[str, Any]:
+        """The stored file's values, protected ones revealed, as stored: not checked."""
         values = {key: value for key, value in document.items() if key in Person.model_fields}
+        return {**values, "id": document["_id"], **self.revealed(document)}
+
+    def revealed(self, document: Document) -> dict[str, Any]:
+        """The protected values a stored file holds, decrypted."""
         address = document.get("address") or {}
         revealed_phones = [self._reveal(phone, PHONE_CONTEXT) for phone in document.get("phones", [])]
-        values.update(
-            id=document["_id"],
-            id_number=self._reveal(document.get("id_number"), ID_CONTEXT),
+        return {
+            "id_number": self._reveal(document.get("id_number"), ID_CONTEXT),
             # A phone stored as typed before spellings were normalised may spell to nothing ("-").
-            phones=[phone for phone in revealed_phones if spelled(phone)],
-            address={
+            "phones": [phone for phone in revealed_phones if spelled(phone)],
+            "address": {
                 "community": address.get("community"),
                 "building": address.get("building"),
                 "detail": self._reveal(address.get("detail"), ADDRESS_CONTEXT),
             },
-        )
-        return Person.model_validate(values)
+        }
 
     def sealed(self, document: Document) -> list[str]:
         """Every encrypted token and blind index a stored file holds."""

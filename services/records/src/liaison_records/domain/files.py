@@ -1,6 +1,7 @@
 """Rules of a person's file: registration, changes with field-level history, consents, archiving,
 erasure."""
 
+from collections.abc import KeysView, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -68,31 +69,92 @@ def register(fields: PersonFields, *, person_id: str, station_id: str, district_
     return Person(**fields.model_dump(), id=person_id, station_id=station_id, district_id=district_id)
 
 
-def change(person: Person, patch: dict[str, Any]) -> tuple[Person, list[FieldChange]]:
-    """Apply a merge-patch of file fields; returns the new file and what changed, field by field."""
-    _refuse_erased(person)
+def change(stored: Mapping[str, Any], patch: dict[str, Any]) -> tuple[Person, list[FieldChange]]:
+    """Apply a merge-patch of file fields to a file's values (``Person.model_dump()``, or a stored
+    file's as read, ``stored_file``); returns the new file and what changed, field by field.
+
+    A stored value that rules made stricter since refuse is corrected by a patch that sets it;
+    history keeps what was stored before it.
+    """
+    _refuse_erased(stored)
     unknown = sorted(set(patch) - set(PersonFields.model_fields))
     if unknown:
         raise InvalidInput("unknown_field", f"{unknown[0]} is not a field of a person's file", field=unknown[0])
-    current = PersonFields.model_validate(person.model_dump(include=set(PersonFields.model_fields)))
-    merged = current.model_dump(mode="json")
+    as_stored = {name: stored[name] for name in PersonFields.model_fields if name in stored}
+    wanted = _patched(as_stored, patch)
+    current, refused = _readable(as_stored, wanted, patch.keys())
+    fields = checked(_valid_fields(wanted))
+    changes = _changes({**current.model_dump(mode="json"), **refused}, fields.model_dump(mode="json"))
+    return Person.model_validate({**stored, **fields.model_dump()}), changes
+
+
+def _patched(values: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``values`` under a merge-patch: an address object patches the address part by part."""
+    merged = dict(values)
     for name, value in patch.items():
         if name == "address" and isinstance(value, dict) and isinstance(merged.get("address"), dict):
             merged["address"] = {**merged["address"], **value}
         else:
             merged[name] = value
+    return merged
+
+
+def _valid_fields(values: dict[str, Any]) -> PersonFields:
     try:
-        fields = checked(PersonFields.model_validate(merged))
+        return PersonFields.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or None
-        raise InvalidInput("invalid_value", error["msg"], field=field) from exc
-    changes = diff(current, fields)
-    return Person.model_validate({**person.model_dump(), **fields.model_dump()}), changes
+        raise InvalidInput("invalid_value", error["msg"], field=_field(error)) from exc
 
 
-def _refuse_erased(person: Person) -> None:
-    if person.status is Status.ERASED:
+def _readable(
+    as_stored: dict[str, Any], wanted: dict[str, Any], patched: KeysView[str]
+) -> tuple[PersonFields, dict[str, Any]]:
+    """The file's fields as stored, and those that today's rules refuse with their stored values.
+    Each refused field must be patched, and is read as patched."""
+    try:
+        return PersonFields.model_validate(as_stored), {}
+    except ValidationError as exc:
+        refused = {name: as_stored.get(name) for name in _names(exc)}
+    if not refused.keys() <= patched:
+        raise StoredFileRefused(sorted(refused))
+    return _valid_fields({**as_stored, **{name: wanted[name] for name in refused}}), refused
+
+
+def _field(error: Any) -> str | None:
+    return ".".join(str(part) for part in error["loc"]) or None
+
+
+def _names(exc: ValidationError) -> list[str]:
+    return sorted({str(error["loc"][0]) for error in exc.errors()})
+
+
+def stored_file(values: dict[str, Any]) -> Person:
+    """A stored file's values as a ``Person``, or ``StoredFileRefused`` naming the fields that
+    rules made stricter since refuse."""
+    try:
+        return Person.model_validate(values)
+    except ValidationError as exc:
+        raise StoredFileRefused(_names(exc)) from exc
+
+
+class StoredFileRefused(Conflict):
+    """A stored file holds values that rules made stricter since refuse. It is read as stored,
+    and an update that sets those fields corrects it; anything else it refuses."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            "stored_file_refused",
+            f"the stored file's {', '.join(names)} hold values today's rules refuse: an update setting them"
+            " corrects the file",
+            field=names[0],
+            details={"fields": names},
+        )
+
+
+def _refuse_erased(file: Person | Mapping[str, Any]) -> None:
+    status = file.status if isinstance(file, Person) else file.get("status")
+    if status == Status.ERASED:
         raise Conflict("erased", "an erased file cannot change")
 
 
@@ -115,10 +177,6 @@ def withdraw_consent(person: Person, consent_id: str, *, at: datetime, by: str) 
     consents = [after if consent.id == consent_id else consent for consent in person.consents]
     changes = _changes(current.model_dump(mode="json"), after.model_dump(mode="json"), f"consents.{consent_id}.")
     return person.model_copy(update={"consents": consents}), changes
-
-
-def diff(before: PersonFields, after: PersonFields) -> list[FieldChange]:
-    return _changes(before.model_dump(mode="json"), after.model_dump(mode="json"))
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[FieldChange]:
@@ -163,7 +221,7 @@ def merged(keep: Person, duplicate: Person) -> tuple[Person, list[FieldChange]]:
                 patch[name] = filled
         elif mine is None and theirs is not None:
             patch[name] = theirs.model_dump(mode="json") if isinstance(theirs, BaseModel) else theirs
-    completed, changes = change(keep, patch)
+    completed, changes = change(keep.model_dump(), patch)
     kept_ids = {consent.id for consent in completed.consents}
     for consent in duplicate.consents:
         if consent.id not in kept_ids:

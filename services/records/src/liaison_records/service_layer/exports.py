@@ -66,11 +66,7 @@ async def export_people(
     documents = await matching_people(records, found)
     rows = []
     for document in documents:
-        revealed = None
-        if reveal:
-            person = records.codec.to_person(document)
-            revealed = person.model_dump(mode="json", include={"id_number", "phones", "address"})
-        rows.append(_row(document, revealed))
+        rows.append(_row(document, records.codec.revealed(document) if reveal else None))
     if reveal:
         shown = [(document["_id"], document["station_id"]) for document in documents]
         await records.audit_each(principal, "export_unmasked", shown)

@@ -192,4 +192,4 @@ def import_change(codec: PeopleCodec, current: Document, fields: PersonFields) -
     """What a row changes in its stored file: its filled fields only, so a re-import never blanks
     what staff added. Raises the file rules' ``DomainError`` when they refuse the change."""
     patch = fields.model_dump(mode="json", exclude_unset=True, exclude={"status"})
-    return files.change(codec.to_person(current), patch)
+    return files.change(codec.values(current), patch)

@@ -10,7 +10,7 @@ history: the file says the same. A pass that leaves nothing behind records the k
 and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
 retired. A pass that leaves files today's rules refuse (a value stored before a rule was made
 stricter) records only those (``left``), with a warning that the older keys are still needed:
-later starts check only them, until each reads again (corrected in the store) and the pass is
+later starts check only them, until each reads again (corrected by an update) and the pass is
 recorded done. A mask made to show less (an address once showed its first six characters) is
 so applied to the files masked before it: their stored masked forms are what lists and masked
 reads show. The same pass stores a phone kept before its spelling was normalised as it is
@@ -24,10 +24,10 @@ from functools import partial
 
 from liaison_infra.mongo import Document
 from liaison_infra.pii import Keyring, PiiError
-from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
 from liaison_records.adapters.people_store import MASKS_VERSION, PEOPLE, PeopleCodec
+from liaison_records.domain.files import StoredFileRefused
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.deputies import DEPUTIES, MOBILE_CONTEXT, protected_mobile
 
@@ -94,7 +94,7 @@ async def _reseal(
     async for document in collection.find(query):
         try:
             change = resealed(document)
-        except ValidationError as exc:  # stored under rules since made stricter: left, and told
+        except StoredFileRefused as exc:  # left, and told
             log.error("a stored file cannot be read", extra={"fields": {"id": document["_id"], "error": str(exc)}})
             done.unreadable.append(document["_id"])
             continue

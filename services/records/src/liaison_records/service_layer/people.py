@@ -97,8 +97,7 @@ async def read_person(records: Records, principal: Principal, person_id: str, *,
         return masked_view(document)
     require(principal, REVEALERS, "see unmasked personal data")
     await records.audit(principal, "reveal_person", person_id, document["station_id"])
-    person = records.codec.to_person(document)
-    return {**masked_view(document), **person.model_dump(mode="json", include={"id_number", "phones", "address"})}
+    return {**masked_view(document), **records.codec.revealed(document)}
 
 
 async def update_person(
@@ -107,8 +106,7 @@ async def update_person(
     require(principal, WRITERS, "change people's files")
     document = await load_person(records, principal, person_id)
     check_version(document, expected_version)
-    person = records.codec.to_person(document)
-    changed, changes = files.change(person, patch)
+    changed, changes = files.change(records.codec.values(document), patch)
     if not changes:
         return masked_view(document)
     await _refuse_duplicate_id_number(records, principal, changed)
