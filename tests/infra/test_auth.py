@@ -65,6 +65,15 @@ def test_an_unknown_role_is_an_invalid_token(keys) -> None:
     assert refused.value.status == 401
 
 
+def test_a_principal_kept_as_its_claims_reads_back_the_same(keys) -> None:
+    """What a service stores to act later on a caller's behalf (an import's commit) is the caller."""
+    token = issue_token(keys[0].read_bytes(), subject="u", roles=[Role.STATION_STAFF], stations=["st-1"])
+    caller = Authenticator(keys[1].read_bytes(), issuer="liaison", audience="liaison").verify(token)
+    assert Principal.from_claims(caller.claims()) == caller
+    handler = Principal("h", frozenset({Role.DEPARTMENT_HANDLER}), frozenset(), frozenset({"d-1"}), department="民政局")
+    assert Principal.from_claims(handler.claims()) == handler
+
+
 def test_scope_filter_keeps_only_the_callers_stations_and_districts() -> None:
     staff = Principal("u", frozenset({Role.STATION_STAFF}), frozenset({"st-2", "st-1"}), frozenset({"d-1"}))
     assert staff.scope_filter() == {

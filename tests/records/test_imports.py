@@ -13,6 +13,7 @@ from liaison_records.service_layer import import_chunks
 from liaison_records.service_layer.import_chunks import CHUNK_ROWS
 from openpyxl import Workbook
 
+from tests.apps import own_database
 from tests.records.people_data import chen, id_number
 
 XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -483,6 +484,43 @@ async def test_a_commit_a_stopped_process_held_goes_on_once_its_claim_lapses(rec
     done = await records.post(url, json={}, headers=headers)
     assert done.status_code == 200 and done.json()["progress"]["created"] == 3, done.text
     assert "commit_claim" not in done.json() and "commit_claim" not in await imports.find_one({"_id": import_id})
+
+
+async def test_a_commit_left_half_way_is_finished_at_the_next_start_for_whoever_asked(
+    records, caller, station, mongo, unique, endpoints, keys, monkeypatch
+):
+    """An all-or-nothing import is not left half-stored when its process stops: the next start
+    finishes it, once the stopped process's claim lapses, on behalf of the staff who asked."""
+    headers = caller(stations=("st-shengli",), subject="staff-7")
+    rows = many(CHUNK_ROWS + 2, "退休")
+    import_id = (await upload(records, caller, roster(rows))).json()["id"]
+    last = chen(id_number=rows[-1][3], name=rows[-1][0])
+    assert (await records.post("/v1/people", json=last, headers=headers)).status_code == 201
+
+    async def nothing_on_file(records, aliases):  # so the second chunk collides: a commit stopped half-way
+        return {}
+
+    monkeypatch.setattr(import_chunks, "on_file_by", nothing_on_file)
+    stopped = await records.post(f"/v1/imports/{import_id}/commit", json={"mode": "all_or_nothing"}, headers=headers)
+    assert stopped.status_code == 409, stopped.text
+    monkeypatch.undo()
+    db = mongo[f"records_{unique}"]
+    assert await db["people"].count_documents({}) == CHUNK_ROWS + 1, "the first chunk only"
+    held = {"commit_claim": "a-stopped-process", "commit_claimed_until": datetime.now(UTC) + timedelta(seconds=1)}
+    await db["imports"].update_one({"_id": import_id}, {"$set": held})
+
+    async with own_database("records", endpoints, keys, unique):
+        for _ in range(200):
+            finished = await db["imports"].find_one({"_id": import_id, "status": "committed"})
+            if finished:
+                break
+            await asyncio.sleep(0.05)
+    assert finished, "the next start finished the commit"
+    counted = {"created": len(rows) - 1, "unchanged": 1, "rows_done": len(rows)}
+    assert finished["progress"] | counted == finished["progress"]
+    assert await db["people"].count_documents({}) == len(rows)
+    resumed = await db["people"].find_one({"name": rows[-2][0]})
+    assert resumed["created_by"] == "staff-7", "stored for whoever asked"
 
 
 async def test_a_person_registered_while_the_import_commits_is_a_conflict_and_committing_again_goes_on(

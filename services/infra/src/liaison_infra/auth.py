@@ -35,6 +35,26 @@ class Principal:
     districts: frozenset[str]
     department: str | None = None
 
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> "Principal":
+        """The principal a token's claims name (or ``claims()`` kept to act later on its behalf)."""
+        return cls(
+            subject=str(claims["sub"]),
+            roles=frozenset(Role(role) for role in claims.get("roles", [])),
+            stations=frozenset(claims.get("stations", [])),
+            districts=frozenset(claims.get("districts", [])),
+            department=claims.get("department"),
+        )
+
+    def claims(self) -> dict[str, Any]:
+        return {
+            "sub": self.subject,
+            "roles": sorted(self.roles),
+            "stations": sorted(self.stations),
+            "districts": sorted(self.districts),
+            "department": self.department,
+        }
+
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
@@ -100,20 +120,14 @@ class Authenticator:
                 audience=self.audience,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
-            roles = frozenset(Role(role) for role in claims.get("roles", []))
+            principal = Principal.from_claims(claims)
         except jwt.ExpiredSignatureError as exc:
             raise ApiError(401, "token_expired", "the token has expired") from exc
         except (jwt.InvalidTokenError, ValueError) as exc:
             raise ApiError(401, "invalid_token", f"the token is not valid: {exc}") from exc
-        if not roles:
+        if not principal.roles:
             raise ApiError(403, "no_role", "the token grants no role")
-        return Principal(
-            subject=str(claims["sub"]),
-            roles=roles,
-            stations=frozenset(claims.get("stations", [])),
-            districts=frozenset(claims.get("districts", [])),
-            department=claims.get("department"),
-        )
+        return principal
 
 
 _bearer = HTTPBearer(auto_error=False)

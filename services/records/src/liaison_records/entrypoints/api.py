@@ -22,7 +22,7 @@ from liaison_records.entrypoints import (
     stations_api,
 )
 from liaison_records.service_layer.context import Records
-from liaison_records.service_layer.imports import expire_uploads
+from liaison_records.service_layer.imports import expire_uploads, finish_commits
 from liaison_records.service_layer.key_rotation import reseal
 
 
@@ -34,10 +34,10 @@ def create_app(settings: Settings) -> FastAPI:
         records = Records(runtime, PeopleCodec(Keyring.from_file(settings.pii_keyring_file)), people_index)
         app.state.records = records
         # Following the files for search; after a key rotation, sealing them again under the new key;
-        # deleting the workbooks of imports left uncommitted too long.
-        app.state.background = [
-            asyncio.create_task(work) for work in (people_index.follow(), reseal(records), expire_uploads(records))
-        ]
+        # deleting the workbooks of imports left uncommitted too long; finishing imports' commits
+        # a stopped process left half-way.
+        background = (people_index.follow(), reseal(records), expire_uploads(records), finish_commits(records))
+        app.state.background = [asyncio.create_task(work) for work in background]
 
     async def stop(app: FastAPI) -> None:
         for task in app.state.background:

@@ -4,7 +4,8 @@ then commit all rows or only the valid ones, as the user chooses.
 Rows are upserted by ID number (through the blind index), so importing the same file again
 changes nothing. The commit goes in chunks (``import_chunks``), each one transaction with its
 history and events; progress is stored, so a commit interrupted half-way is finished by asking
-again. One request at a time commits an import: a second one (a double click) is refused with a
+again, or at the next start on behalf of whoever asked (``finish_commits``): an "all or nothing"
+import is not left half-stored. One request at a time commits an import: a second one (a double click) is refused with a
 409 while the first holds it, and a hold left by a process that stopped lapses after
 ``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens it once and checks each
 row once; the dry run also looks up the stored files, so it reports the rows a commit would
@@ -17,6 +18,7 @@ it is needed: deleted once its import is committed, and after ``KEEP_UPLOADS`` i
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import ExitStack, asynccontextmanager, suppress
 from dataclasses import asdict
@@ -54,7 +56,10 @@ PROGRESS = ("rows_done", "created", "updated", "unchanged", "refused", "elsewher
 # the lease; a claim left by a process that stopped lapses, and asking again goes on from the progress.
 CLAIM, CLAIMED_UNTIL = "commit_claim", "commit_claimed_until"
 COMMIT_LEASE = timedelta(seconds=30)
+COMMITTER = "committer"  # who asked for the commit (``Principal.claims()``), and in which mode
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def _bucket(records: Records) -> AsyncGridFSBucket:
@@ -192,7 +197,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     if document["status"] == "committed":
         return view(document)
     claim = uuid4().hex
-    claimed = await _claimed(records, import_id, claim)
+    claimed = await _claimed(records, import_id, claim, {**principal.claims(), "mode": mode})
     if claimed is None:  # committed meanwhile, or being committed (a double click)
         document = await _load(records, principal, import_id)
         if document["status"] == "committed":
@@ -207,6 +212,25 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
         released = {"$unset": {CLAIM: "", CLAIMED_UNTIL: ""}}
         await records.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, released)
     return view({**claimed, "status": "committed", "progress": progress, "file_id": None})
+
+
+async def finish_commits(records: Records) -> None:
+    """At start: each commit a stopped process left half-way, finished once its claim lapses on
+    behalf of whoever asked for it. One that fails is logged, and left to be asked again."""
+    half_way = {"status": "committing", COMMITTER: {"$exists": True}}  # older versions kept no committer
+    for document in await records.db[IMPORTS].find(half_way, {CLAIMED_UNTIL: 1, COMMITTER: 1}).to_list():
+        lapses = document.get(CLAIMED_UNTIL) or records.clock()
+        await asyncio.sleep(max(0.0, (lapses - records.clock()).total_seconds()))
+        committer = document[COMMITTER]
+        try:
+            await commit(records, Principal.from_claims(committer), document["_id"], committer["mode"])
+        except Exception as exc:  # one import's failure must not stop the others
+            log.warning(
+                "an interrupted import commit was not finished",
+                extra={"fields": {"id": document["_id"], "error": repr(exc)}},
+            )
+        else:
+            log.info("an interrupted import commit was finished", extra={"fields": {"id": document["_id"]}})
 
 
 def _check_committable(document: Document, mode: Mode) -> None:
@@ -226,9 +250,9 @@ def _free(records: Records, import_id: str) -> Document:
     return {"_id": import_id, "status": {"$ne": "committed"}, CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
 
 
-async def _claimed(records: Records, import_id: str, claim: str) -> Document | None:
+async def _claimed(records: Records, import_id: str, claim: str, committer: Document) -> Document | None:
     """The import, taken for this commit; None once committed, or while another request holds it."""
-    taken = {"$set": {CLAIM: claim, CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}}
+    taken = {"$set": {CLAIM: claim, CLAIMED_UNTIL: records.clock() + COMMIT_LEASE, COMMITTER: committer}}
     return await records.db[IMPORTS].find_one_and_update(
         _free(records, import_id), taken, return_document=ReturnDocument.AFTER
     )
@@ -301,6 +325,8 @@ async def read_import(records: Records, principal: Principal, import_id: str) ->
 
 
 def view(document: Document) -> Document:
-    shown = document_view({key: value for key, value in document.items() if key not in (CLAIM, CLAIMED_UNTIL)})
+    shown = document_view(
+        {key: value for key, value in document.items() if key not in (CLAIM, CLAIMED_UNTIL, COMMITTER)}
+    )
     shown["file_id"] = str(shown["file_id"]) if shown.get("file_id") else None
     return shown
