@@ -284,13 +284,16 @@ async def test_an_unknown_header_can_be_mapped_by_the_user(records, caller, stat
 
 async def test_a_workbook_never_committed_is_deleted_after_a_week(records, caller, station, mongo, unique):
     headers = caller(stations=("st-shengli",))
-    old = (await upload(records, caller, roster(GOOD))).json()["id"]
+    old, half_way = [(await upload(records, caller, roster(GOOD))).json()["id"] for _ in range(2)]
     imports = mongo[f"records_{unique}"]["imports"]
-    await imports.update_one({"_id": old}, {"$set": {"created_at": datetime.now(UTC) - timedelta(days=8)}})
+    week_ago = datetime.now(UTC) - timedelta(days=8)
+    await imports.update_one({"_id": old}, {"$set": {"created_at": week_ago}})
+    await imports.update_one({"_id": half_way}, {"$set": {"created_at": week_ago, "status": "committing"}})
     recent = (await upload(records, caller, roster(GOOD))).json()["id"]
 
     files = mongo[f"records_{unique}"]["import_files.files"]
-    assert [f["filename"] async for f in files.find({})] == [f"{recent}.xlsx"]
+    kept = {f"{half_way}.xlsx", f"{recent}.xlsx"}  # a commit begun is kept until it is finished
+    assert {f["filename"] async for f in files.find({})} == kept
     stored = b"".join([bytes(c["data"]) async for c in mongo[f"records_{unique}"]["import_files.chunks"].find({})])
     assert stored.startswith(b"v1:") and not zipfile.is_zipfile(io.BytesIO(stored)), "kept sealed, not in clear"
     expired = await records.post(f"/v1/imports/{old}/commit", json={}, headers=headers)

@@ -116,18 +116,18 @@ class PeopleCodec:
         return stored_file(self.values(document))
 
     def values(self, document: Document) -> dict[str, Any]:
-        """The stored file's values, protected ones revealed, as stored: not checked."""
+        """The stored file's values, protected ones revealed, not checked by today's rules."""
         values = {key: value for key, value in document.items() if key in Person.model_fields}
         return {**values, "id": document["_id"], **self.revealed(document)}
 
     def revealed(self, document: Document) -> dict[str, Any]:
-        """The protected values a stored file holds, decrypted."""
+        """The protected values a stored file holds, decrypted; phones as spelled now (one stored
+        as typed before spellings were normalised may spell to nothing: "-")."""
         address = document.get("address") or {}
-        revealed_phones = [self._reveal(phone, PHONE_CONTEXT) for phone in document.get("phones", [])]
+        phones = [spelled(self._reveal(phone, PHONE_CONTEXT)) for phone in document.get("phones", [])]
         return {
             "id_number": self._reveal(document.get("id_number"), ID_CONTEXT),
-            # A phone stored as typed before spellings were normalised may spell to nothing ("-").
-            "phones": [phone for phone in revealed_phones if spelled(phone)],
+            "phones": [phone for phone in phones if phone],
             "address": {
                 "community": address.get("community"),
                 "building": address.get("building"),

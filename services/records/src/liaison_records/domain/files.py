@@ -13,6 +13,8 @@ from liaison_records.domain.events import PersonSnapshot
 from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 from liaison_records.domain.people import Gender, PersonFields, Status
 
+# What a file keeps once erased, for anonymous counts (its birth date only as the year).
+KEPT_AFTER_ERASURE = ("id", "station_id", "district_id", "version", "category", "birth_date", "country", "hardship")
 # Statuses that close a file: it stays readable and counted, and others are told (returnee.archived).
 CLOSING_STATUSES = (Status.MOVED_AWAY, Status.DECEASED, Status.ARCHIVED)
 
@@ -71,7 +73,7 @@ def register(fields: PersonFields, *, person_id: str, station_id: str, district_
 
 def change(stored: Mapping[str, Any], patch: dict[str, Any]) -> tuple[Person, list[FieldChange]]:
     """Apply a merge-patch of file fields to a file's values (``Person.model_dump()``, or a stored
-    file's as read, ``stored_file``); returns the new file and what changed, field by field.
+    file's as ``PeopleCodec.values`` reads them); returns the new file and what changed, field by field.
 
     A stored value that rules made stricter since refuse is corrected by a patch that sets it;
     history keeps what was stored before it.
@@ -82,10 +84,10 @@ def change(stored: Mapping[str, Any], patch: dict[str, Any]) -> tuple[Person, li
         raise InvalidInput("unknown_field", f"{unknown[0]} is not a field of a person's file", field=unknown[0])
     as_stored = {name: stored[name] for name in PersonFields.model_fields if name in stored}
     wanted = _patched(as_stored, patch)
-    current, refused = _readable(as_stored, wanted, patch.keys())
+    current, refused = _readable(stored.get("id"), as_stored, wanted, patch.keys())
     fields = checked(_valid_fields(wanted))
     changes = _changes({**current.model_dump(mode="json"), **refused}, fields.model_dump(mode="json"))
-    return Person.model_validate({**stored, **fields.model_dump()}), changes
+    return stored_file({**stored, **fields.model_dump()}), changes
 
 
 def _patched(values: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def _valid_fields(values: dict[str, Any]) -> PersonFields:
 
 
 def _readable(
-    as_stored: dict[str, Any], wanted: dict[str, Any], patched: KeysView[str]
+    person_id: str | None, as_stored: dict[str, Any], wanted: dict[str, Any], patched: KeysView[str]
 ) -> tuple[PersonFields, dict[str, Any]]:
     """The file's fields as stored, and those that today's rules refuse with their stored values.
     Each refused field must be patched, and is read as patched."""
@@ -117,7 +119,7 @@ def _readable(
     except ValidationError as exc:
         refused = {name: as_stored.get(name) for name in _names(exc)}
     if not refused.keys() <= patched:
-        raise StoredFileRefused(sorted(refused))
+        raise StoredFileRefused(person_id, sorted(refused))
     return _valid_fields({**as_stored, **{name: wanted[name] for name in refused}}), refused
 
 
@@ -129,26 +131,26 @@ def _names(exc: ValidationError) -> list[str]:
     return sorted({str(error["loc"][0]) for error in exc.errors()})
 
 
-def stored_file(values: dict[str, Any]) -> Person:
+def stored_file(values: Mapping[str, Any]) -> Person:
     """A stored file's values as a ``Person``, or ``StoredFileRefused`` naming the fields that
     rules made stricter since refuse."""
     try:
         return Person.model_validate(values)
     except ValidationError as exc:
-        raise StoredFileRefused(_names(exc)) from exc
+        raise StoredFileRefused(values.get("id"), _names(exc)) from exc
 
 
 class StoredFileRefused(Conflict):
-    """A stored file holds values that rules made stricter since refuse. It is read as stored,
-    and an update that sets those fields corrects it; anything else it refuses."""
+    """A stored file holds values that rules made stricter since refuse. It is read as stored;
+    an update that sets those fields corrects it, and erasure needs only what it keeps to pass."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, person_id: str | None, names: list[str]) -> None:
+        how = "an update setting them corrects it" if set(names) <= set(PersonFields.model_fields) else "see the log"
         super().__init__(
             "stored_file_refused",
-            f"the stored file's {', '.join(names)} hold values today's rules refuse: an update setting them"
-            " corrects the file",
+            f"the stored file {person_id} holds values today's rules refuse in {', '.join(names)}: {how}",
             field=names[0],
-            details={"fields": names},
+            details={"person_id": person_id, "fields": names},
         )
 
 
@@ -230,21 +232,13 @@ def merged(keep: Person, duplicate: Person) -> tuple[Person, list[FieldChange]]:
     return completed, changes
 
 
-def erased(person: Person) -> Person:
-    """What remains after erasure: enough for anonymous counts, nothing that identifies anyone."""
-    return Person(
-        id=person.id,
-        station_id=person.station_id,
-        district_id=person.district_id,
-        household_id=None,
-        version=person.version,
-        category=person.category,
-        name="(erased)",
-        birth_date=date(person.birth_date.year, 1, 1) if person.birth_date else None,
-        country=person.country,
-        hardship=person.hardship,
-        status=Status.ERASED,
-    )
+def erased(stored: Mapping[str, Any]) -> Person:
+    """What remains after erasure: enough for anonymous counts, nothing that identifies anyone.
+    Only what it keeps must pass today's rules."""
+    kept = {name: stored[name] for name in KEPT_AFTER_ERASURE if stored.get(name) is not None}
+    tombstone = stored_file({**kept, "name": "(erased)", "status": Status.ERASED})
+    birth = tombstone.birth_date
+    return tombstone.model_copy(update={"birth_date": date(birth.year, 1, 1) if birth else None})
 
 
 def snapshot(person: Person) -> PersonSnapshot:

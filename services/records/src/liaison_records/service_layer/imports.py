@@ -4,12 +4,12 @@ then commit all rows or only the valid ones, as the user chooses.
 Rows are upserted by ID number (through the blind index), so importing the same file again
 changes nothing. The commit goes in chunks (``import_chunks``), each one transaction with its
 history and events; progress is stored, so a commit interrupted half-way is finished by asking
-again, or at the next start on behalf of whoever asked (``finish_commits``): an "all or nothing"
-import is not left half-stored. One request at a time commits an import: a second one (a double click) is refused with a
-409 while the first holds it, and a hold left by a process that stopped lapses after
-``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens it once and checks each
-row once; the dry run also looks up the stored files, so it reports the rows a commit would
-leave out.
+again, or at the next start on behalf of whoever asked (``finish_commits``): an "all or
+nothing" import is not left half-stored. One request at a time commits an import: a second one
+(a double click) is refused with a 409 while the first holds it, and a hold left by a process
+that stopped lapses after ``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens
+it once and checks each row once; the dry run also looks up the stored files, so it reports the
+rows a commit would leave out.
 
 The workbook holds personal data, so it is stored sealed with the PII keyring and kept only while
 it is needed: deleted once its import is committed, and after ``KEEP_UPLOADS`` if it never is
@@ -56,7 +56,7 @@ PROGRESS = ("rows_done", "created", "updated", "unchanged", "refused", "elsewher
 # the lease; a claim left by a process that stopped lapses, and asking again goes on from the progress.
 CLAIM, CLAIMED_UNTIL = "commit_claim", "commit_claimed_until"
 COMMIT_LEASE = timedelta(seconds=30)
-COMMITTER = "committer"  # who asked for the commit (``Principal.claims()``), and in which mode
+COMMITTER = "committer"  # who stored its last chunk (``Principal.claims()``), and in which mode
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,12 @@ async def _content(records: Records, document: Document) -> bytes:
 
 async def expire_uploads(records: Records) -> None:
     """Delete the workbooks of imports never committed within ``KEEP_UPLOADS`` (checked at
-    each upload: they are few, and a station that stops uploading keeps none for long)."""
-    stale = {"status": {"$nin": ["committed", "expired"]}, "created_at": {"$lt": records.clock() - KEEP_UPLOADS}}
+    each upload: they are few, and a station that stops uploading keeps none for long). One whose
+    commit began is kept until it is finished."""
+    stale = {
+        "status": {"$nin": ["committed", "expired", "committing"]},
+        "created_at": {"$lt": records.clock() - KEEP_UPLOADS},
+    }
     async for document in records.db[IMPORTS].find(stale, {"file_id": 1}):
         await _forget_file(records, document["_id"], document["file_id"], "expired")
 
@@ -121,7 +125,8 @@ async def _forget_file(records: Records, import_id: str, file_id: Any, status: s
     """The workbook deleted, its import left at ``status`` with its report and counts."""
     with suppress(NoFile):  # deleted already by a call that stopped before the update
         await _bucket(records).delete(file_id)
-    await records.db[IMPORTS].update_one({"_id": import_id}, {"$set": {"status": status, "file_id": None}})
+    forgotten = {"$set": {"status": status, "file_id": None}, "$unset": {COMMITTER: ""}}
+    await records.db[IMPORTS].update_one({"_id": import_id}, forgotten)
 
 
 async def check(records: Records, principal: Principal, import_id: str, header_map: Mapping[str, str]) -> Document:
@@ -197,7 +202,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     if document["status"] == "committed":
         return view(document)
     claim = uuid4().hex
-    claimed = await _claimed(records, import_id, claim, {**principal.claims(), "mode": mode})
+    claimed = await _claimed(records, import_id, claim)
     if claimed is None:  # committed meanwhile, or being committed (a double click)
         document = await _load(records, principal, import_id)
         if document["status"] == "committed":
@@ -206,7 +211,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
     try:
         _check_committable(claimed, mode)
         async with _holding(records, import_id, claim):
-            progress = await _commit_rows(records, principal, claimed, claim)
+            progress = await _commit_rows(records, principal, claimed, claim, mode)
         await _forget_file(records, import_id, claimed["file_id"], "committed")
     finally:
         released = {"$unset": {CLAIM: "", CLAIMED_UNTIL: ""}}
@@ -250,9 +255,9 @@ def _free(records: Records, import_id: str) -> Document:
     return {"_id": import_id, "status": {"$ne": "committed"}, CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
 
 
-async def _claimed(records: Records, import_id: str, claim: str, committer: Document) -> Document | None:
+async def _claimed(records: Records, import_id: str, claim: str) -> Document | None:
     """The import, taken for this commit; None once committed, or while another request holds it."""
-    taken = {"$set": {CLAIM: claim, CLAIMED_UNTIL: records.clock() + COMMIT_LEASE, COMMITTER: committer}}
+    taken = {"$set": {CLAIM: claim, CLAIMED_UNTIL: records.clock() + COMMIT_LEASE}}
     return await records.db[IMPORTS].find_one_and_update(
         _free(records, import_id), taken, return_document=ReturnDocument.AFTER
     )
@@ -277,20 +282,23 @@ async def _holding(records: Records, import_id: str, claim: str) -> AsyncIterato
         renewing.cancel()
 
 
-async def _commit_rows(records: Records, principal: Principal, document: Document, claim: str) -> dict[str, int]:
-    """Store the rows not yet committed, chunk after chunk, each with the progress after it in
-    its transaction; returns the progress."""
+async def _commit_rows(
+    records: Records, principal: Principal, document: Document, claim: str, mode: Mode
+) -> dict[str, int]:
+    """Store the rows not yet committed, chunk after chunk, each with the progress after it (and
+    who stores it, for ``finish_commits``) in its transaction; returns the progress."""
     import_id = document["_id"]
     content = await _content(records, document)
     progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
     station = await records.station_in_scope(principal, document["station_id"])
     rows = _committed_rows(content, document["header_map"], progress["rows_done"])
+    committer = {**principal.claims(), "mode": mode}
 
     async def store(chunk: ChunkWrite) -> None:
         after = {name: progress[name] + chunk.counts.get(name, 0) for name in PROGRESS}
 
         async def record(tx: Transaction) -> None:
-            committing = {"$set": {"progress": after, "status": "committing"}}
+            committing = {"$set": {"progress": after, "status": "committing", COMMITTER: committer}}
             held = await tx.db[IMPORTS].update_one({"_id": import_id, CLAIM: claim}, committing, session=tx.session)
             if not held.matched_count:  # this commit stalled past its lease, and a later one took over
                 raise Conflict("commit_taken_over", "another request took this commit over; its progress shows how far")

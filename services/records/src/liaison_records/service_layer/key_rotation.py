@@ -107,8 +107,9 @@ async def _reseal(
 
 
 def _person_resealed(codec: PeopleCodec, remask: bool, document: Document) -> Document | None:
-    stale = any(codec.keyring.needs_reencryption(token) for token in codec.sealed(document))
-    if not (stale or remask):
+    sealed = codec.sealed(document)
+    stale = any(codec.keyring.needs_reencryption(token) for token in sealed)
+    if not (stale or (remask and sealed)):  # nothing sealed (a tombstone): nothing masked either
         return None
     change = codec.resealed(document)
     return change if stale or not _alike(codec, change, document) else None

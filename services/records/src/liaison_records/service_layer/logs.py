@@ -2,8 +2,9 @@
 that cases opens exactly one case for it, however often the event is delivered."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, Role, within
@@ -13,7 +14,6 @@ from liaison_infra.mongo import Document, Transaction, redact_retained
 
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
-from liaison_records.domain.files import Person
 from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFields
 from liaison_records.domain.phones import typed_anyhow
 from liaison_records.service_layer.context import READERS, Records, document_view, require
@@ -165,14 +165,15 @@ async def list_log(
     return [document_view(document) async for document in cursor]
 
 
-async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
+async def erase_from_logs(tx: Transaction, erased: Sequence[Mapping[str, Any]]) -> None:
     """Blank what the logs say of the erased people: the text of the opinions they raised, in
     both logs and in the events the outbox retains about them (that an opinion was raised, and
     when, stays for the counts; what it said is theirs), and their names, phones and ID numbers
     where the notes of a log about them (a visit to them or their household, a log of an opinion
     they raised) spell them out. A note that names them otherwise (a nickname, "the old man at
-    No. 3"), or a log not tied to them, is beyond a search."""
-    person_ids = [person.id for person in erased]
+    No. 3"), or a log not tied to them, is beyond a search. ``erased``: their files' values, as
+    ``PeopleCodec.values`` reads them."""
+    person_ids = [person["id"] for person in erased]
     theirs = set(person_ids)
     households = await households_of(tx, person_ids)
     raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
@@ -197,11 +198,12 @@ async def erase_from_logs(tx: Transaction, erased: list[Person]) -> None:
     await redact_retained(tx, raised_in, lambda data: _without_texts_of(data, theirs))
 
 
-def _mentions(erased: list[Person]) -> re.Pattern[str] | None:
+def _mentions(erased: Sequence[Mapping[str, Any]]) -> re.Pattern[str] | None:
     """How a note may spell the erased people out: their names (of two characters or more), and
     their phones and ID numbers (five characters or more) however typed."""
-    spellings = {re.escape(person.name) for person in erased if len(person.name) >= 2}
-    numbers = (number for person in erased for number in [*person.phones, person.id_number] if number)
+    names = (person.get("name") for person in erased)
+    spellings = {re.escape(name) for name in names if isinstance(name, str) and len(name) >= 2}
+    numbers = (number for person in erased for number in [*person["phones"], person["id_number"]] if number)
     spellings |= {typed_anyhow(number) for number in numbers if len(number) >= 5}
     if not spellings:
         return None

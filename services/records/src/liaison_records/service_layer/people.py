@@ -261,15 +261,16 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
     document = await load_person(records, principal, person_id)
     stored = [document, *await _merged_into(records, person_id)]  # a scan: erasure is rare
     erased_at = {"erased_at": records.clock(), "erased_by": principal.subject}
-    files_of_person = [records.codec.to_person(file) for file in stored]
-    person = files_of_person[0]
-    tombstones = [{**records.codec.to_document(files.erased(file)), **erased_at} for file in files_of_person]
+    files_of_person = [records.codec.values(file) for file in stored]  # unchecked: erasure is never refused for them
+    tombstones = [files.erased(file) for file in files_of_person]
+    person = tombstones[0]
+    documents = [{**records.codec.to_document(tombstone), **erased_at} for tombstone in tombstones]
 
     async def write(tx: Transaction) -> None:
-        for file, tombstone in zip(files_of_person, tombstones, strict=True):
-            await tx.replace(PEOPLE, tombstone, expected_version=file.version)
-            tx.publish(ReturneeErased(person_id=file.id), **routing(file))
-        erased_ids = [file.id for file in files_of_person]
+        for tombstone, tombstone_document in zip(tombstones, documents, strict=True):
+            await tx.replace(PEOPLE, tombstone_document, expected_version=tombstone.version)
+            tx.publish(ReturneeErased(person_id=tombstone.id), **routing(tombstone))
+        erased_ids = [tombstone.id for tombstone in tombstones]
         await forget_retained(tx, erased_ids)  # the erasures above are stored after: they stay
         await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
         await erase_from_logs(tx, files_of_person)  # while the households still list them
@@ -289,7 +290,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
         await records.audit(principal, "erase_person", person_id, person.station_id, session=tx.session)
 
     await records.runtime.transaction(write)
-    return masked_view({**tombstones[0], "version": document["version"] + 1})
+    return masked_view({**documents[0], "version": document["version"] + 1})
 
 
 async def _merged_into(records: Records, person_id: str) -> list[Document]:
