@@ -290,6 +290,29 @@ def test_a_file_that_cannot_be_imported_says_why() -> None:
     assert dry_run(io.BytesIO(b"")).header.problems[0].code == "unreadable_file"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # openpyxl warns of some of the parts it falls back on
+def test_a_workbook_with_any_part_damaged_is_reported_never_raised() -> None:
+    """A zip whose parts are emptied, cut short or replaced (XML that does not parse, an empty
+    root, a string index out of range) still reads, when the part is not needed, or is a problem
+    in the report: never an exception."""
+    good = sheet_bytes(["姓名", "性别", "身份证号"], ["张伟", "男", "450203194805031130"]).getvalue()
+    broken = {"empty": b"", "root": b"<a/>", "junk": b"junk", "missing string": MISSING_STRING}
+    parts = zipfile.ZipFile(io.BytesIO(good)).namelist()
+    for part in parts:
+        original = zipfile.ZipFile(io.BytesIO(good)).read(part)
+        for damage, content in {**broken, "cut short": original[: len(original) // 2]}.items():
+            damaged = io.BytesIO()
+            with zipfile.ZipFile(io.BytesIO(good)) as source, zipfile.ZipFile(damaged, "w") as target:
+                for name in parts:
+                    target.writestr(name, content if name == part else source.read(name))
+            report = dry_run(damaged)  # raises nothing
+            problems = report.header.problems
+            assert (report.rows, bool(problems)) in {(1, False), (0, True)}, (part, damage, problems)
+
+
+MISSING_STRING = b'<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>99</v></c></row></sheetData></worksheet>'
+
+
 def test_a_header_merged_across_two_columns_maps_both_and_their_values_join() -> None:
     source = sheet_bytes(
         ["姓名", "身份证号", "电话", None, "社区"],

@@ -144,7 +144,7 @@ def reading(
             yield error.report, iter(())
             return
         report = header_report(worksheet.title, top, fields)
-        yield report, _parsed_rows(worksheet, report, epoch)
+        yield report, _parsed_rows(worksheet, report, epoch) if report.header_rows else iter(())  # no header found
 
 
 @contextmanager
@@ -155,15 +155,15 @@ def _opened(source: Source, sheet: str | None) -> Iterator[tuple[ReadOnlyWorkshe
         source.seek(0)
     try:
         workbook = load_workbook(source, read_only=True, data_only=True, keep_links=False)
-    except (InvalidFileException, BadZipFile, KeyError, ValueError):
+    except (InvalidFileException, OSError, *DAMAGED):  # not a workbook, or one whose parts are broken
         raise _file_error(sheet or "", "unreadable_file", "无法读取该文件，请另存为 .xlsx 后重试") from None
     try:
         if sheet is None:
-            worksheet: object = workbook.worksheets[0]
+            worksheet: object = next(iter(workbook.worksheets), None)
         else:
             worksheet = workbook[sheet] if sheet in workbook.sheetnames else None
         if not isinstance(worksheet, ReadOnlyWorksheet):  # missing, or a chart sheet
-            raise _file_error(sheet or "", "unknown_sheet", f"找不到工作表：{sheet}")
+            raise _file_error(sheet or "", "unknown_sheet", f"找不到工作表：{sheet}" if sheet else "文件中没有工作表")
         worksheet.reset_dimensions()
         yield worksheet, workbook.epoch
     finally:
@@ -182,9 +182,13 @@ def _values(worksheet: ReadOnlyWorksheet, min_row: int, max_row: int | None) -> 
         for values in cast(Iterator[tuple[CellValue, ...]], rows):
             yield values
             number += 1
-    except (ValueError, TypeError, KeyError, IndexError, SyntaxError, BadZipFile, EOFError, zlib.error) as exc:
+    except DAMAGED as exc:
         message = f"第 {number} 行无法读取（{type(exc).__name__}），请用 Excel 打开后另存为 .xlsx 再试"
         raise _file_error(worksheet.title, "unreadable_sheet", message) from exc
+
+
+# What reading a damaged part raises (XML that does not parse is a SyntaxError).
+DAMAGED = (ValueError, TypeError, KeyError, IndexError, SyntaxError, BadZipFile, EOFError, zlib.error)
 
 
 def _file_error(sheet: str, code: str, message: str) -> UnimportableFile:
