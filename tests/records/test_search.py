@@ -174,6 +174,10 @@ async def test_bad_search_input_is_a_clear_422(records, caller, station) -> None
         forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
         response = await records.get("/v1/people", params={"cursor": forged, "sort": sort}, headers=headers)
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_cursor", response.text
+    for depth in (700, 2000):  # lists in lists: within the length allowed, and past it
+        nested = base64.urlsafe_b64encode(b"[" * depth).decode()
+        response = await records.get("/v1/people", params={"cursor": nested}, headers=headers)
+        assert response.status_code == 422 and response.json()["error"]["field"] == "cursor", response.text
     bad_age = await records.get("/v1/people", params={"min_age": -1}, headers=headers)
     assert bad_age.status_code == 422 and bad_age.json()["error"]["field"] == "min_age"
     blank = await records.get("/v1/people", params={"q": "  ·  "}, headers=headers)

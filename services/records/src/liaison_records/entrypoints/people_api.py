@@ -56,7 +56,7 @@ def people_query(
     household_id: str | None = None,
     status: Status | None = None,
     sort: Literal["name", "updated"] = "name",
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,  # one given is ~100 characters
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> search.PeopleQuery:
     """The search parameters, shared by the list and the export."""

@@ -148,7 +148,7 @@ def _decode(cursor: str, sort: str) -> tuple[SortKey, int]:
     not_ours = InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
     try:
         values = json_util.loads(base64.urlsafe_b64decode(cursor.encode()), json_options=CURSOR_JSON)
-    except (ValueError, TypeError, ArithmeticError, BSONError) as exc:  # what extended JSON raises on a forgery
+    except (ValueError, TypeError, ArithmeticError, RecursionError, BSONError) as exc:  # what a forgery raises
         raise not_ours from exc
     if not isinstance(values, list) or len(values) != 3:
         raise not_ours
