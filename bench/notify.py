@@ -41,6 +41,7 @@ from tempfile import TemporaryDirectory
 from uuid import uuid4
 
 import redis
+from liaison_infra.clock import CHINA
 from liaison_infra.harness.processes import ManagedProcess
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import Document, connect
@@ -50,7 +51,6 @@ from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.adapters.recipients_store import RECIPIENTS
 from liaison_notify.config import Settings
-from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.entrypoints.celery_app import GENERATE, SCAN_DUE, create_celery_app
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -65,8 +65,8 @@ from tests.notify.receivers import HttpReceiver, http_receiver
 NAME = "notify"
 TARGET_HOUSEHOLDS, TARGET_SECONDS = 50_000, 300.0
 PER_STATION, PER_DEPUTY = 1000, 25
-GENERATION = datetime(2026, 11, 1, 8, 0, tzinfo=SHANGHAI)
-FIRST_REMINDERS = datetime(2026, 11, 1, 9, 0, tzinfo=SHANGHAI)
+GENERATION = datetime(2026, 11, 1, 8, 0, tzinfo=CHINA)
+FIRST_REMINDERS = datetime(2026, 11, 1, 9, 0, tzinfo=CHINA)
 ROOT = Path(__file__).resolve().parents[1]
 NO_LIMIT = {"wecom": 1_000_000, "dingtalk": 1_000_000, "sms": 1_000_000, "email": 1_000_000, "inbox": 1_000_000}
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from liaison_cases.domain.statistics import CHINA
 from liaison_infra.auth import Role
+from liaison_infra.clock import CHINA
 
 from tests.apps import Caller, serve, service_settings
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from liaison_cases.domain.cases import Category, Kind
-from liaison_cases.domain.statistics import CHINA, Period
+from liaison_cases.domain.statistics import Period
 from liaison_cases.service_layer import cases as handlers
 from liaison_cases.service_layer.context import Cases
 from liaison_cases.service_layer.statistics import Dimension, StatisticsQuery, statistics
 from liaison_infra.auth import Principal, Role
+from liaison_infra.clock import CHINA
 
 from tests.apps import Caller, serve
 from tests.cases.org_events import place

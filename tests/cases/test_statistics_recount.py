@@ -19,7 +19,7 @@ from liaison_cases.adapters.store import CASES
 from liaison_cases.domain.cases import Category, Kind
 from liaison_cases.domain.departments import Department
 from liaison_cases.domain.lifecycle import RULES, Action, State
-from liaison_cases.domain.statistics import Period, china_day
+from liaison_cases.domain.statistics import Period
 from liaison_cases.service_layer import cases as handlers
 from liaison_cases.service_layer.context import Cases
 from liaison_cases.service_layer.directory import load_schedule, save_department
@@ -33,6 +33,7 @@ from liaison_cases.service_layer.statistics import (
     upgrade_read_model,
 )
 from liaison_infra.auth import Principal, Role
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import DomainError
 from liaison_infra.envelope import Envelope
 

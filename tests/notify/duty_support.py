@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from liaison_infra.clock import CHINA
 from liaison_infra.envelope import Envelope
 from liaison_infra.harness.servers import Endpoints
 from liaison_infra.mongo import Document
@@ -16,7 +17,6 @@ from liaison_infra.runtime import Runtime
 from liaison_notify.adapters.duty_indexes import ensure_duties_indexes
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.bootstrap import SPEC
-from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import close_windows, release_due_reminders
 
@@ -36,7 +36,7 @@ async def own_notify(endpoints: Endpoints, keys: tuple[Path, Path], unique: str)
 
 def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A moment given in Asia/Shanghai time, as UTC."""
-    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+    return datetime(year, month, day, hour, minute, tzinfo=CHINA).astimezone(UTC)
 
 
 def envelope(event_type: str, data: dict[str, Any], *, at: datetime, district_id: str | None = "d-1") -> Envelope:

@@ -8,15 +8,15 @@ import httpx
 import pytest
 from icalendar import Calendar
 from liaison_infra.auth import Role
+from liaison_infra.clock import china_day, utc_now
 from liaison_notify.domain.calendar import event_uid
 from liaison_notify.domain.duties import DutyStatus
-from liaison_notify.domain.periods import local_day, month_window, quarter_window
-from liaison_notify.service_layer.context import utc_now
+from liaison_notify.domain.periods import month_window, quarter_window
 
 from tests.apps import own_database
 from tests.notify.duty_records import duty, store
 
-TODAY = local_day(utc_now())
+TODAY = china_day(utc_now())
 MONTH = month_window(TODAY)
 QUARTER = quarter_window(TODAY)
 VISIT = duty("monthly_visit", MONTH, "hh-1", station_id="st-a", deputy_id="d-1")

@@ -8,11 +8,11 @@ from uuid import uuid4
 
 import pytest
 from celery import Celery
+from liaison_infra.clock import CHINA
 from liaison_notify.adapters import messages_store, release_mark
 from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
 from liaison_notify.config import Settings
 from liaison_notify.domain.messages import Message
-from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.entrypoints.celery_app import DELIVER, GENERATE, SCAN_DUE, WEEKLY_DIGEST
 from liaison_notify.service_layer.context import Notify
 
@@ -112,7 +112,7 @@ async def test_generation_reminders_and_the_digest_run_on_the_worker(notify, cel
     await reachable(notify, "station_head:st-9", ("sms", "13800000090"))
 
     def at(day: int, hour: int, minute: int) -> str:
-        return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).isoformat()
+        return datetime(2026, 11, day, hour, minute, tzinfo=CHINA).isoformat()
 
     celery.send_task(GENERATE, kwargs={"now": at(1, 8, 0)})
     celery.send_task(GENERATE, kwargs={"now": at(1, 8, 30)})  # again: nothing new

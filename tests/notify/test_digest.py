@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 
+from liaison_infra.clock import CHINA
 from liaison_infra.envelope import Envelope
 from liaison_infra.runtime import Runtime
 from liaison_notify.adapters.households_store import STATIONS
@@ -11,7 +12,7 @@ from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.bootstrap import SPEC
 from liaison_notify.domain.digest import reported_week
 from liaison_notify.domain.duties import DutyStatus
-from liaison_notify.domain.periods import SHANGHAI, Window, month_window, quarter_window
+from liaison_notify.domain.periods import Window, month_window, quarter_window
 from liaison_notify.domain.templates import render
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.digest import produce_weekly_digests
@@ -19,9 +20,9 @@ from liaison_notify.service_layer.digest import produce_weekly_digests
 from tests.apps import service_settings
 from tests.notify.duty_records import duty, store
 
-MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI)  # W49 begins; the digest is of W48
-IN_THE_WEEK = datetime(2026, 11, 25, 15, 0, tzinfo=SHANGHAI)
-WEEK_BEFORE = datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI)
+MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=CHINA)  # W49 begins; the digest is of W48
+IN_THE_WEEK = datetime(2026, 11, 25, 15, 0, tzinfo=CHINA)
+WEEK_BEFORE = datetime(2026, 11, 20, 15, 0, tzinfo=CHINA)
 NOVEMBER = month_window(date(2026, 11, 5))
 OCTOBER = month_window(date(2026, 10, 5))
 ENDS_SATURDAY = Window("2026-mid", date(2026, 11, 14), date(2026, 11, 28))
@@ -31,11 +32,11 @@ MISSED = DutyStatus.MISSED
 
 def test_the_digest_reports_the_iso_week_before_the_one_it_is_sent_in() -> None:
     assert reported_week(MONDAY_MORNING).label == "2026-W48"
-    assert reported_week(datetime(2026, 11, 30, 0, 30, tzinfo=SHANGHAI)).label == "2026-W48"
-    assert reported_week(datetime(2026, 11, 29, 23, 30, tzinfo=SHANGHAI)).label == "2026-W47"
-    assert reported_week(datetime(2027, 1, 4, 9, tzinfo=SHANGHAI)).label == "2026-W53"
+    assert reported_week(datetime(2026, 11, 30, 0, 30, tzinfo=CHINA)).label == "2026-W48"
+    assert reported_week(datetime(2026, 11, 29, 23, 30, tzinfo=CHINA)).label == "2026-W47"
+    assert reported_week(datetime(2027, 1, 4, 9, tzinfo=CHINA)).label == "2026-W53"
     week = reported_week(MONDAY_MORNING)
-    assert week.start == datetime(2026, 11, 23, tzinfo=SHANGHAI) and week.end == datetime(2026, 11, 30, tzinfo=SHANGHAI)
+    assert week.start == datetime(2026, 11, 23, tzinfo=CHINA) and week.end == datetime(2026, 11, 30, tzinfo=CHINA)
 
 
 async def test_one_digest_per_station_head_counts_the_week(endpoints, keys, unique, mongo) -> None:

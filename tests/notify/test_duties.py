@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 
 import pytest
+from liaison_infra.clock import CHINA
 from liaison_infra.mongo import Document, Transaction
 from liaison_notify.adapters import deliveries_store, duties_store
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.adapters.messages_store import MESSAGES
 from liaison_notify.domain.duties import Duty
-from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.service_layer import scans
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import close_windows, generate_duties, release_due_reminders
@@ -85,10 +85,10 @@ async def test_a_whole_month_reminds_at_the_right_times_follows_the_deputy_and_e
         ("station_head:st-1", "2026-11:escalation:station_head"),
     ]
     for at, message in visits:
-        assert 8 <= at.astimezone(SHANGHAI).hour < 21, (at, message["_id"])
+        assert 8 <= at.astimezone(CHINA).hour < 21, (at, message["_id"])
         if "reminder" in message["tags"]:  # released at its own time
-            assert at.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M") == message["occurrence"]
-    escalations = sorted((at.astimezone(SHANGHAI), m["recipient_id"]) for at, m in visits if "escalation" in m["tags"])
+            assert at.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M") == message["occurrence"]
+    escalations = sorted((at.astimezone(CHINA), m["recipient_id"]) for at, m in visits if "escalation" in m["tags"])
     assert [(at.day, at.hour) for at, _ in escalations] == [(1, 9), (1, 9), (4, 9), (4, 9)]
     statuses = {d["subject_id"]: d["status"] async for d in notify.db[DUTIES].find({"rule_id": "monthly_visit"})}
     assert statuses == {"h-1": "missed", "h-2": "fulfilled", "h-3": "missed"}
@@ -219,7 +219,7 @@ async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(notify) -> None
     await household(notify, "h-1", "dep-a", at=local(2026, 11, 5, 22))
     await generate_duties(notify, local(2026, 11, 5, 22))
     produced = await scan_at(notify, every(timedelta(minutes=30), local(2026, 11, 5, 22), local(2026, 11, 6, 9)))
-    visits = [(at.astimezone(SHANGHAI), m) for at, m in produced if m["rule_id"] == "monthly_visit"]
+    visits = [(at.astimezone(CHINA), m) for at, m in produced if m["rule_id"] == "monthly_visit"]
     assert [(at.day, at.hour, at.minute, m["occurrence"]) for at, m in visits] == [(6, 8, 0, "2026-11-01T09:00")]
     assert await release_due_reminders(notify, local(2026, 11, 6, 10)) == 0
 

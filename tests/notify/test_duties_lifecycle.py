@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from liaison_infra.clock import CHINA
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.adapters.rules_store import RULE_OVERRIDES
-from liaison_notify.domain.periods import SHANGHAI
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import close_windows, generate_duties
 
@@ -41,7 +41,7 @@ async def test_a_whole_quarter_a_lecture_stops_its_reminders_and_a_missing_study
     await apply(notify, envelope("activity.held", lecture, at=local(2027, 2, 10, 16)))
     produced += await scan_at(notify, daily(local(2027, 2, 11), local(2027, 4, 5), 9, 23))
 
-    station = [(at.astimezone(SHANGHAI), m) for at, m in produced if m["rule_id"].startswith("quarterly")]
+    station = [(at.astimezone(CHINA), m) for at, m in produced if m["rule_id"].startswith("quarterly")]
     assert sorted((m["rule_id"], m["recipient_id"], m["occurrence"]) for _, m in station) == [
         ("quarterly_lecture", "station_head:st-1", "2027-01-01T09:00"),
         ("quarterly_study", "district:d-1", "2027-Q1:escalation:district"),

@@ -3,7 +3,8 @@
 from datetime import UTC, date, datetime, time
 
 import pytest
-from liaison_notify.domain.periods import SHANGHAI, case_window, month_window, quarter_window, windows_under_way
+from liaison_infra.clock import CHINA
+from liaison_notify.domain.periods import case_window, month_window, quarter_window, windows_under_way
 from liaison_notify.domain.rules import DEFAULT_RULES, QuietHours, ReminderOffset
 from liaison_notify.domain.schedule import is_working_day, outside_quiet_hours, schedule, working_days_before
 
@@ -41,10 +42,10 @@ def test_a_reminder_in_quiet_hours_moves_to_their_end_and_is_never_dropped() -> 
     )
     (reminder,) = schedule(rule, month_window(date(2026, 11, 1)))
     assert reminder.occurrence == "2026-11-02T08:00"
-    early = datetime(2026, 11, 5, 6, 15, tzinfo=SHANGHAI)
-    assert outside_quiet_hours(early, QuietHours()) == datetime(2026, 11, 5, 8, 0, tzinfo=SHANGHAI)
+    early = datetime(2026, 11, 5, 6, 15, tzinfo=CHINA)
+    assert outside_quiet_hours(early, QuietHours()) == datetime(2026, 11, 5, 8, 0, tzinfo=CHINA)
     daytime = QuietHours(start=time(12), end=time(14))
-    assert outside_quiet_hours(datetime(2026, 11, 5, 12, 30, tzinfo=SHANGHAI), daytime).hour == 14
+    assert outside_quiet_hours(datetime(2026, 11, 5, 12, 30, tzinfo=CHINA), daytime).hour == 14
 
 
 def test_a_last_day_reminder_that_quiet_hours_would_push_out_of_the_window_is_refused() -> None:

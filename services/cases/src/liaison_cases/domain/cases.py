@@ -7,11 +7,12 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from liaison_infra.auth import Role
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import Conflict, Forbidden, InvalidInput
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from liaison_cases.domain.lifecycle import RULES, Action, State, refusal
-from liaison_cases.domain.working_days import Deadline, WorkingCalendar, china_day
+from liaison_cases.domain.working_days import Deadline, WorkingCalendar
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 E = TypeVar("E", bound=StrEnum)

@@ -26,14 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import InvalidInput
 
 from liaison_cases.domain.cases import Case, Satisfaction
 from liaison_cases.domain.lifecycle import RUNNING, State
 
-CHINA = ZoneInfo("Asia/Shanghai")
 ANSWERED = frozenset({State.REPLIED, State.RATED, State.CLOSED})  # 办结: the department has answered
 SATISFIED = frozenset({Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED})
 UNASSIGNED = "unassigned"
@@ -51,10 +50,6 @@ class Cell:
     @property
     def id(self) -> str:
         return f"{self.station_id}|{self.district_id or ''}|{self.period}"
-
-
-def china_day(at: datetime) -> date:
-    return at.astimezone(CHINA).date()
 
 
 def cells_of(case: Case) -> tuple[Cell, Cell]:

@@ -19,18 +19,11 @@ from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import TypeAlias, TypeVar
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 _ONE_DAY = timedelta(days=1)
-CHINA = ZoneInfo("Asia/Shanghai")
 K = TypeVar("K")
-
-
-def china_day(at: datetime) -> date:
-    """The day it is in China at ``at``: deadlines count from the day of the act there, not in UTC."""
-    return at.astimezone(CHINA).date()
 
 
 def _is_weekend(d: date) -> bool:

@@ -7,12 +7,13 @@ the roles that see aggregates only, exactly as in the live statistics.
 """
 
 from liaison_infra.auth import Principal, Role
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import Conflict, Forbidden, NotFound
 from liaison_infra.mongo import Document
 from pymongo.errors import DuplicateKeyError
 
 from liaison_cases.adapters.statistics_store import BULLETINS, find_cells
-from liaison_cases.domain.statistics import Period, china_day
+from liaison_cases.domain.statistics import Period
 from liaison_cases.service_layer.context import Cases
 from liaison_cases.service_layer.statistics import Dimension, report, scoped_query, shown_to
 

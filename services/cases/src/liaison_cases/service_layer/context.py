@@ -4,21 +4,18 @@ supervision thresholds."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
+from liaison_infra.clock import china_day, utc_now
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_cases.adapters.store import CALENDAR_YEARS
 from liaison_cases.domain.supervision import SupervisionPolicy, Supervisor
-from liaison_cases.domain.working_days import WorkingCalendar, YearSchedule, china_day
+from liaison_cases.domain.working_days import WorkingCalendar, YearSchedule
 
 CALENDAR_KEPT_SECONDS = 60.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from liaison_infra.auth import Principal, Role
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import Forbidden, NotFound
 from liaison_infra.mongo import Document, Transaction
 
@@ -47,7 +48,6 @@ from liaison_cases.domain.statistics import (
     add_into,
     cells_of,
     change,
-    china_day,
     figures,
     nest,
     tally,

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from icalendar import Calendar, Event
+from liaison_infra.clock import china_day
 
 from liaison_notify.domain.duties import Duty, DutyStatus
-from liaison_notify.domain.periods import local_day
 from liaison_notify.domain.rules import DEFAULT_RULES
 
 PRODUCT_ID = "-//Liaison//notify calendar//ZH"
@@ -40,8 +40,8 @@ def duty_event(duty: Duty, stamp: datetime) -> Event:
     event.add("uid", event_uid(duty))
     event.add("dtstamp", stamp)
     # All-day: the window's first local day to the day after its last (DTEND is exclusive).
-    event.add("dtstart", local_day(duty.window_start))
-    event.add("dtend", local_day(duty.window_end))
+    event.add("dtstart", china_day(duty.window_start))
+    event.add("dtend", china_day(duty.window_end))
     event.add("summary", title if duty.subject_id == duty.station_id else f"{title}：{duty.subject_id}")
     event.add("description", f"{title}（{duty.period_id}）状态：{STATUS_TEXT[duty.status]}")
     event.add("categories", [duty.kind])

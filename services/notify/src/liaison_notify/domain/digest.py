@@ -7,8 +7,10 @@ so producing it again, or on a second beat, stores nothing new.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liaison_infra.clock import china_day
+
 from liaison_notify.domain.messages import Message
-from liaison_notify.domain.periods import local_day, local_midnight
+from liaison_notify.domain.periods import local_midnight
 
 RULE_ID = "weekly_digest"
 TEMPLATE = "weekly_digest"
@@ -29,7 +31,7 @@ class Week:
 
 def reported_week(now: datetime) -> Week:
     """The ISO week before the one ``now`` falls in (local time)."""
-    today = local_day(now)
+    today = china_day(now)
     monday = today - timedelta(days=today.weekday() + 7)
     year, number, _ = monday.isocalendar()
     return Week(f"{year}-W{number:02d}", local_midnight(monday), local_midnight(monday + timedelta(days=7)))

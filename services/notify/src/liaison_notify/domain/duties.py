@@ -14,7 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from liaison_notify.domain.periods import Window, local_day
+from liaison_infra.clock import china_day
+
+from liaison_notify.domain.periods import Window
 from liaison_notify.domain.rules import EscalationStep, QuietHours, Rule
 from liaison_notify.domain.schedule import Reminder, quiet_hours_end, schedule
 
@@ -86,7 +88,7 @@ class Duty:
     def done_by(self, day: date) -> bool:
         """Whether something done on local ``day`` fulfils this duty: inside its window while it is
         open, any day from the window's start once it is missed (late, but it stops escalation)."""
-        first, after_last = local_day(self.window_start), local_day(self.window_end)
+        first, after_last = china_day(self.window_start), china_day(self.window_end)
         if self.status == DutyStatus.OPEN:
             return first <= day < after_last
         return self.status == DutyStatus.MISSED and first <= day

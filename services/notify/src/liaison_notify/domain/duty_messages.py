@@ -7,16 +7,17 @@ an escalation by the period and the ladder step, so producing either again is a 
 from dataclasses import replace
 from datetime import timedelta
 
+from liaison_infra.clock import china_day
+
 from liaison_notify.domain.duties import NOBODY, Duty, Escalation
 from liaison_notify.domain.messages import Message
-from liaison_notify.domain.periods import local_day
 from liaison_notify.domain.rules import Rule
 from liaison_notify.domain.schedule import Reminder
 
 
 def variables(duty: Duty, rule: Rule) -> dict[str, str]:
     """What a template may say: the duty's title, subject, period and last day (local)."""
-    last_day = local_day(duty.window_end) - timedelta(days=1)
+    last_day = china_day(duty.window_end) - timedelta(days=1)
     return {
         "title": rule.title,
         "subject_id": duty.subject_id,

@@ -6,13 +6,12 @@ Asia/Shanghai; it is stored in UTC. Festival dates come from the lunar calendar.
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from liaison_infra.clock import CHINA
 from lunardate import LunarDate
 
 from liaison_notify.domain.rules import Festival, Rule
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LUNAR_DAY = {Festival.SPRING: (1, 1), Festival.MID_AUTUMN: (8, 15), Festival.DOUBLE_NINTH: (9, 9)}
 
 
@@ -35,11 +34,7 @@ class Window:
 
 
 def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
-
-
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(SHANGHAI).date()
+    return datetime.combine(day, time(0), CHINA).astimezone(UTC)
 
 
 def month_window(day: date) -> Window:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
+from liaison_infra.clock import CHINA
 
-from liaison_notify.domain.periods import SHANGHAI, Window
+from liaison_notify.domain.periods import Window
 from liaison_notify.domain.rules import QuietHours, ReminderOffset, Rule
 
 ONE_DAY = timedelta(days=1)
@@ -54,7 +55,7 @@ def outside_quiet_hours(moment: datetime, quiet: QuietHours) -> datetime:
 
 def quiet_hours_end(moment: datetime, quiet: QuietHours) -> datetime:
     """``outside_quiet_hours`` for a moment in UTC, judged in Asia/Shanghai time."""
-    return outside_quiet_hours(moment.astimezone(SHANGHAI), quiet).astimezone(UTC)
+    return outside_quiet_hours(moment.astimezone(CHINA), quiet).astimezone(UTC)
 
 
 def schedule(rule: Rule, window: Window) -> list[Reminder]:
@@ -64,7 +65,7 @@ def schedule(rule: Rule, window: Window) -> list[Reminder]:
         day = reminder_day(offset, window)
         if not window.contains_day(day):
             continue
-        local = outside_quiet_hours(datetime.combine(day, offset.at, SHANGHAI), rule.quiet_hours)
+        local = outside_quiet_hours(datetime.combine(day, offset.at, CHINA), rule.quiet_hours)
         occurrence = f"{local:%Y-%m-%dT%H:%M}"
         found[occurrence] = Reminder(local.astimezone(UTC), occurrence)
     return sorted(found.values(), key=lambda reminder: reminder.at)

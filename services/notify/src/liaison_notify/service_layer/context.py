@@ -2,17 +2,14 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
+from liaison_infra.clock import utc_now
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_notify.config import Settings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

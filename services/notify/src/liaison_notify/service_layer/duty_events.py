@@ -8,6 +8,7 @@ duty already fulfilled, and the scan's insert-only upsert leaves it so.
 
 from datetime import date, datetime
 
+from liaison_infra.clock import china_day
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Transaction
 
@@ -18,7 +19,7 @@ from liaison_notify.adapters.upstream_events import ActivityRead, AssignmentRead
 from liaison_notify.domain.duties import Duty, DutyStatus, duty_id, new_duty
 from liaison_notify.domain.duty_messages import readdressed
 from liaison_notify.domain.events import DutyFulfilled, about
-from liaison_notify.domain.periods import case_window, local_day
+from liaison_notify.domain.periods import case_window
 from liaison_notify.domain.rules import Rule, RuleKind
 from liaison_notify.service_layer.planning import Plans, store_new
 
@@ -133,10 +134,10 @@ async def on_case_scheduled(case: CaseRead, envelope: Envelope, tx: Transaction)
     district, rule = await _case_rule(tx, case, envelope)
     stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
     if stored:
-        moved = stored[0].reschedule(rule, case_window(local_day(stored[0].window_start), case.due), envelope.time)
+        moved = stored[0].reschedule(rule, case_window(china_day(stored[0].window_start), case.due), envelope.time)
         await duties_store.save(tx, [(stored[0], moved)] if moved else [])
     elif rule.enabled:
-        window = case_window(local_day(envelope.time), case.due)
+        window = case_window(china_day(envelope.time), case.due)
         duty = new_duty(
             rule,
             window,
@@ -155,7 +156,7 @@ async def on_case_reopened(case: CaseRead, envelope: Envelope, tx: Transaction) 
     if case.due is None or not stored:
         return
     _, rule = await _case_rule(tx, case, envelope)
-    window = case_window(local_day(stored[0].window_start), case.due)
+    window = case_window(china_day(stored[0].window_start), case.due)
     reopened = stored[0].reopen(rule, window, envelope.time)
     await duties_store.save(tx, [(stored[0], reopened)] if reopened else [])
 
@@ -170,7 +171,7 @@ async def _case_rule(tx: Transaction, case: CaseRead, envelope: Envelope) -> tup
 async def on_case_answered(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
     """A reply or a closing ends the case's deadline duty: fulfilled, or resolved late when overdue."""
     stored = await duties_store.find(tx, {"_id": duty_id(CASE_RULE, case.case_id, "deadline")})
-    await _settle(tx, envelope, stored, [case.case_id], local_day(envelope.time), f"case:{case.state}")
+    await _settle(tx, envelope, stored, [case.case_id], china_day(envelope.time), f"case:{case.state}")
 
 
 async def on_case_merged(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
+from liaison_infra.clock import china_day
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -22,7 +23,6 @@ from liaison_notify.domain.duties import Duty, new_duty
 from liaison_notify.domain.duty_messages import escalation_message, reminder_message, unroutable_messages
 from liaison_notify.domain.events import DutyMissed, about
 from liaison_notify.domain.messages import Message
-from liaison_notify.domain.periods import local_day
 from liaison_notify.domain.rules import Rule
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.planning import Plans, store_new
@@ -32,7 +32,7 @@ BATCH = 500
 
 async def generate_duties(notify: Notify, now: datetime) -> int:
     """Create the duty instances of every period under way at ``now``; returns how many were new."""
-    plans = Plans(await load_rulebook(notify.db), local_day(now))
+    plans = Plans(await load_rulebook(notify.db), china_day(now))
     created = 0
     async for station in notify.db[STATIONS].find({}):
         created += await _generate_for_station(notify, plans, station["_id"], station.get("district_id"), now)

@@ -11,9 +11,10 @@ not stored; reads fill it back.
 
 from collections.abc import AsyncIterator, Iterable
 from copy import copy
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from liaison_infra.clock import china_day
 from liaison_infra.mongo import Document, drop_retired_indexes
 from liaison_infra.pii import Keyring, mask_address, mask_phone
 from pymongo import ASCENDING
@@ -21,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_records.domain.consents import consent_view
 from liaison_records.domain.files import Person, stored_file
-from liaison_records.domain.idcard import CHINA, mask_id_number
+from liaison_records.domain.idcard import mask_id_number
 from liaison_records.domain.people import Status
 from liaison_records.domain.phones import spelled
 from liaison_records.domain.pinyin import name_keys
@@ -212,7 +213,7 @@ def masked_view(document: Document) -> Document:
     address = document.get("address") or {}
     detail = address.get("detail")
     id_number = document.get("id_number")
-    today = datetime.now(CHINA).date()
+    today = china_day()
     return {
         **{name: copy(value) for name, value in FIELD_DEFAULTS.items()},  # lists not shared
         **public_fields(document),

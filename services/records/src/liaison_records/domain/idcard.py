@@ -24,9 +24,10 @@ Decisions:
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
-from zoneinfo import ZoneInfo
+
+from liaison_infra.clock import china_day
 
 Gender = Literal["male", "female"]
 
@@ -40,7 +41,6 @@ PROVINCE_CODES = frozenset(
 )
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 MASK_KEEP = 4
-CHINA = ZoneInfo("Asia/Shanghai")
 
 _FULL_WIDTH_TO_ASCII = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 
@@ -96,7 +96,7 @@ def validate_id_number(raw: str, *, today: date | None = None) -> IdNumber:
         raise InvalidIdNumber("id_number_characters", "an ID number is 17 digits followed by a digit or X")
     if body[:2] not in PROVINCE_CODES:
         raise InvalidIdNumber("id_number_region", "the first two digits are not a province code")
-    birth_date = _birth_date(body[6:14], today or datetime.now(CHINA).date())
+    birth_date = _birth_date(body[6:14], today or china_day())
     if check_digit(body) != check:
         raise InvalidIdNumber("id_number_check_digit", "the check character does not match: a digit is mistyped")
     gender: Gender = "male" if int(body[16]) % 2 else "female"

@@ -4,10 +4,11 @@ Opinions raised on a visit or at an activity travel with its event; cases opens 
 each, keyed by the opinion id, so each opinion becomes exactly one case.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
+from liaison_infra.clock import china_day
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from liaison_records.domain.org import Slug, Text
@@ -50,7 +51,7 @@ class ActivityKind(StrEnum):
 
 
 def _not_in_future(value: date) -> date:
-    if value > datetime.now(UTC).date():
+    if value > china_day():
         raise ValueError("a log entry records what happened: the date cannot be in the future")
     return value
 

@@ -5,10 +5,11 @@ address) and keeps their blind indexes. Every change goes through ``PersonFile.a
 that the field-level history sees it.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
+from liaison_infra.clock import china_day
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from liaison_records.domain.countries import country_code
@@ -103,7 +104,7 @@ class PersonFields(BaseModel):
     @field_validator("birth_date")
     @classmethod
     def _born_in_the_past(cls, value: date | None) -> date | None:
-        if value is not None and not date(1890, 1, 1) <= value <= datetime.now(UTC).date():
+        if value is not None and not date(1890, 1, 1) <= value <= china_day():
             raise ValueError("birth date must lie between 1890 and today")
         return value
 

@@ -1,10 +1,10 @@
 """/v1/people: returnees' and relatives' files."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 from liaison_infra.auth import CurrentPrincipal
+from liaison_infra.clock import china_day
 from liaison_infra.mongo import Document
 from pydantic import BaseModel, ConfigDict
 
@@ -83,7 +83,7 @@ PeopleQueryDep = Annotated[search.PeopleQuery, Depends(people_query)]
 @router.get("")
 async def search_people(principal: CurrentPrincipal, records: RecordsDep, query: PeopleQueryDep) -> Document:
     """Files in scope, by name (characters, pinyin, initials) and facts; cursor pages."""
-    return await search.search_people(records, principal, query, datetime.now(UTC).date())
+    return await search.search_people(records, principal, query, china_day())
 
 
 @router.get("/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
@@ -91,7 +91,7 @@ async def export(
     principal: CurrentPrincipal, records: RecordsDep, query: PeopleQueryDep, reveal: bool = False
 ) -> Response:
     """The matching files as an .xlsx roster, masked unless revealed (audited)."""
-    content = await exports.export_people(records, principal, query, datetime.now(UTC).date(), reveal=reveal)
+    content = await exports.export_people(records, principal, query, china_day(), reveal=reveal)
     disposition = 'attachment; filename="people.xlsx"'
     return Response(content, media_type=XLSX, headers={"Content-Disposition": disposition})
 

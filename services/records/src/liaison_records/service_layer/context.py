@@ -2,10 +2,11 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from liaison_infra import versioning
 from liaison_infra.auth import Principal, Role
+from liaison_infra.clock import utc_now
 from liaison_infra.domain_errors import Forbidden, NotFound
 from liaison_infra.mongo import Document
 from liaison_infra.runtime import Runtime
@@ -23,10 +24,6 @@ READERS = (Role.STATION_STAFF, Role.DISTRICT_SUPERVISOR, Role.DEPUTY, Role.AUDIT
 # Roles that may ask for unmasked personal data (each such read is audited).
 REVEALERS = (Role.STATION_STAFF,)
 ADMIN_ONLY: tuple[Role, ...] = ()  # administrators pass every check
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, within
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
@@ -126,7 +127,7 @@ async def create_household(
     async def write(tx: Transaction) -> None:
         await tx.insert(HOUSEHOLDS, document)
         await _link_members(tx, principal, records.clock(), document, [])
-        tx.publish(_changed_event(document, members, records.clock().date()), **_routing(document))
+        tx.publish(_changed_event(document, members, china_day(records.clock())), **_routing(document))
 
     await records.runtime.transaction(write)
     return document_view({**document, "version": 1})
@@ -153,7 +154,7 @@ async def update_household(
     async def write(tx: Transaction) -> int:
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
         await _link_members(tx, principal, records.clock(), document, previous_ids)
-        tx.publish(_changed_event(document, members, records.clock().date()), **_routing(document))
+        tx.publish(_changed_event(document, members, china_day(records.clock())), **_routing(document))
         return version
 
     version = await records.runtime.transaction(write)

@@ -4,6 +4,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import Conflict, NotFound
 from liaison_infra.mongo import Document, Transaction, forget_retained
 
@@ -235,7 +236,7 @@ async def merge_people(
         await _record_history(
             tx, completed.model_copy(update={"version": version}), [merge_note, *changes], principal, records
         )
-        await replace_member(tx, duplicate_id, keep_id, records.clock().date())
+        await replace_member(tx, duplicate_id, keep_id, china_day(records.clock()))
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
         tx.publish(
             ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **routing(completed)
@@ -274,7 +275,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
         await forget_retained(tx, erased_ids)  # the erasures above are stored after: they stay
         await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
         await erase_from_logs(tx, files_of_person)  # while the households still list them
-        await remove_member(tx, person_id, records.clock().date())
+        await remove_member(tx, person_id, china_day(records.clock()))
         await tx.db[HISTORY].insert_one(
             {
                 "person_id": person_id,
