@@ -178,6 +178,30 @@ async def test_a_stored_file_todays_rules_refuse_is_read_as_stored_and_corrected
     assert tombstone["status"] == "erased" and "return_year" not in tombstone and not tombstone["phones"]
 
 
+async def test_an_update_that_races_to_an_id_number_on_file_is_a_conflict_not_a_500(
+    records, caller, station, monkeypatch
+) -> None:
+    """Another update took the ID number between this one's duplicate check and its write."""
+    from liaison_records.service_layer import people
+
+    headers = caller(stations=("st-shengli",))
+    first = (await register(records, caller, chen())).json()
+    second = (await register(records, caller, lin())).json()
+
+    async def checked_before_the_other(records, principal, person) -> None:
+        return None
+
+    monkeypatch.setattr(people, "_refuse_duplicate_id_number", checked_before_the_other)
+    url = f"/v1/people/{second['id']}"
+    as_chen = {"id_number": CHEN, "birth_date": "1948-05-03", "gender": "male"}
+    raced = await records.patch(url, json=as_chen, headers={**headers, "If-Match": '"1"'})
+    assert raced.status_code == 409 and raced.json()["error"]["code"] == "concurrent_change", raced.text
+    monkeypatch.undo()
+    assert (await records.get(url, headers=headers)).json()["id_number"] == second["id_number"], "nothing written"
+    again = await records.patch(url, json=as_chen, headers={**headers, "If-Match": '"1"'})
+    assert again.status_code == 409 and again.json()["error"]["existing_id"] == first["id"]
+
+
 async def test_another_stations_file_does_not_exist_for_the_caller(records, caller, station) -> None:
     person = (await register(records, caller, chen())).json()
     outsider = caller(stations=("st-other",))

@@ -65,11 +65,14 @@ class Transaction:
     async def replace(self, collection: str, document: Document, *, expected_version: int) -> int:
         """Store the aggregate only if nobody changed it since ``expected_version``."""
         new_version = expected_version + 1
-        result = await self.db[collection].replace_one(
-            {"_id": document["_id"], "version": expected_version},
-            {**document, "version": new_version},
-            session=self.session,
-        )
+        try:
+            result = await self.db[collection].replace_one(
+                {"_id": document["_id"], "version": expected_version},
+                {**document, "version": new_version},
+                session=self.session,
+            )
+        except DuplicateKeyError as exc:  # a unique key another document took since it was read
+            raise ConcurrencyConflict(f"{collection} {document['_id']} takes a key stored meanwhile") from exc
         if result.matched_count != 1:
             raise ConcurrencyConflict(f"{collection} {document['_id']} is no longer at version {expected_version}")
         return new_version
