@@ -526,6 +526,44 @@ async def test_a_commit_left_half_way_is_finished_at_the_next_start_for_whoever_
     assert resumed["created_by"] == "staff-7", "stored for whoever asked"
 
 
+async def test_a_members_hardship_changed_by_import_or_update_announces_the_household_again(
+    records, caller, station, mongo, unique
+):
+    """Notify plans festival visits from household.changed's flags, so a change of a member's
+    hardship (or birth date) is announced as the household's."""
+    headers = caller(stations=("st-shengli",))
+    head = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    members = [{"person_id": head, "relation_to_head": "self"}]
+    household = await records.post(
+        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
+    )
+    assert household.status_code == 201, household.text
+
+    async def announced() -> list[dict[str, Any]]:
+        found = mongo[f"records_{unique}"]["outbox"].find({"topic": "records.household.v1"}).sort("created_at", 1)
+        return [Envelope.from_bytes(d["payload"]).data async for d in found]
+
+    assert [event["hardship"] for event in await announced()] == [False]
+    book = Workbook()
+    book.worksheets[0].append(["姓名", "身份证号", "类别", "困难类型"])
+    book.worksheets[0].append(["陈小明", chen()["id_number"], "归侨", "低保"])
+    content = io.BytesIO()
+    book.save(content)
+    import_id = (await upload(records, caller, content.getvalue())).json()["id"]
+    committed = await records.post(f"/v1/imports/{import_id}/commit", json={}, headers=headers)
+    assert committed.status_code == 200 and committed.json()["progress"]["updated"] == 1, committed.text
+    assert [event["hardship"] for event in await announced()] == [False, True]
+
+    version = (await records.get(f"/v1/people/{head}", headers=headers)).headers["ETag"]
+    cleared = await records.patch(f"/v1/people/{head}", json={"hardship": []}, headers={**headers, "If-Match": version})
+    assert cleared.status_code == 200, cleared.text
+    assert [event["hardship"] for event in await announced()] == [False, True, False]
+    renamed = await records.patch(
+        f"/v1/people/{head}", json={"notes": "腿脚不便"}, headers={**headers, "If-Match": cleared.headers["ETag"]}
+    )
+    assert renamed.status_code == 200 and len(await announced()) == 3, "nothing the household event carries changed"
+
+
 async def test_a_person_registered_while_the_import_commits_is_a_conflict_and_committing_again_goes_on(
     records, caller, station, mongo, unique, monkeypatch
 ):

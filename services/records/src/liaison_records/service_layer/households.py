@@ -1,6 +1,7 @@
 """Households: who lives together, who heads them, who abroad they are tied to, and the one
 deputy responsible for visiting them every month."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
@@ -19,6 +20,9 @@ from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
 from liaison_records.service_layer.history import link
 
 ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly households
+# What household.changed makes of its members' files (its hardship and elderly flags): a change
+# of these announces the household again.
+ANNOUNCED_FIELDS = frozenset({"hardship", "birth_date"})
 
 
 async def _members(records: Records, fields: HouseholdFields, station_id: str, household_id: str) -> list[Document]:
@@ -77,6 +81,13 @@ async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today
         {**changed, "head_person_id": duplicate_id}, {"$set": {"head_person_id": keep_id}}, session=tx.session
     )
     await _announce(tx, changed, today)
+
+
+async def announce(tx: Transaction, household_ids: Iterable[str], today: date) -> None:
+    """Publish household.changed for these households: a member's file changed what the event
+    carries (``ANNOUNCED_FIELDS``)."""
+    if wanted := sorted(set(household_ids)):
+        await _announce(tx, {"_id": {"$in": wanted}}, today)
 
 
 async def households_of(tx: Transaction, person_ids: list[str]) -> list[str]:

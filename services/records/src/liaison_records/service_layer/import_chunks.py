@@ -4,11 +4,12 @@
 the file and stored document it would register: pinyin keys, encryption and blind indexes.
 ``prepare_chunk`` (on the event loop) looks up which ID numbers are already on file and builds
 what the chunk writes; ``ChunkWrite.store`` writes it in one transaction: new files, changed
-files with their field-level history, and one event each, every collection through one
-``insert_many``. So while the store writes chunk N, the commit prepares chunk N+1 and parses
-N+2, and the database sees a few large writes per chunk instead of one per row. A new file
-names its import, and its registration entry in the history is read from it
-(``imported_registration``): no history document per new file.
+files with their field-level history, and one event each (and household.changed for a household
+whose member's hardship or birth date changed), every collection through one ``insert_many``.
+So while the store writes chunk N, the commit prepares chunk N+1 and parses N+2, and the
+database sees a few large writes per chunk instead of one per row. A new file names its import,
+and its registration entry in the history is read from it (``imported_registration``): no
+history document per new file.
 
 Rows are upserted by ID number through the blind index: a row whose file already says the same
 changes nothing, so importing the same file again writes nothing. A row whose ID number is on
@@ -25,6 +26,7 @@ from typing import TypeVar
 from uuid import uuid4
 
 from liaison_infra.auth import Principal
+from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import DomainError
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
@@ -38,6 +40,7 @@ from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.history import HISTORY, history_entries
+from liaison_records.service_layer.households import ANNOUNCED_FIELDS, announce
 from liaison_records.service_layer.import_rows import RowFile
 from liaison_records.service_layer.people import IMPORT_ID, KEPT_ON_CHANGE, routing
 
@@ -94,6 +97,7 @@ class ChunkWrite:
     versions: list[int]
     history: list[Document]
     events: list[tuple[Event, Person]]
+    households: list[str]  # whose household.changed a changed member's file changes
     counts: dict[str, int]  # ``imports.PROGRESS``: rows read included
 
     async def store(self, records: Records, record: Callable[[Transaction], Awaitable[None]]) -> None:
@@ -108,6 +112,7 @@ class ChunkWrite:
                 await tx.db[HISTORY].insert_many(self.history, session=tx.session)
             for event, person in self.events:
                 tx.publish(event, **routing(person))
+            await announce(tx, self.households, china_day(records.clock()))
             await record(tx)
 
         try:
@@ -144,11 +149,14 @@ async def prepare_chunk(records: Records, principal: Principal, import_id: str, 
     events: list[tuple[Event, Person]] = [
         (ReturneeRegistered(person=files.snapshot(candidate.person)), candidate.person) for candidate in new
     ]
+    households: list[str] = []
     for current, person, changes in changed:
         next_version = person.model_copy(update={"version": current["version"] + 1})
         history += history_entries(next_version, changes, principal, now)
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
         events.append((ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), person))
+        if person.household_id and ANNOUNCED_FIELDS.intersection(changed_fields):
+            households.append(person.household_id)
     return ChunkWrite(
         created=[{**candidate.document, **registered} for candidate in new],
         replaced=[
@@ -158,6 +166,7 @@ async def prepare_chunk(records: Records, principal: Principal, import_id: str, 
         versions=[current["version"] for current, _, _ in changed],
         history=history,
         events=events,
+        households=households,
         counts={
             "rows_done": chunk.rows,
             "created": len(new),
