@@ -202,6 +202,58 @@ async def test_an_update_that_races_to_an_id_number_on_file_is_a_conflict_not_a_
     assert again.status_code == 409 and again.json()["error"]["existing_id"] == first["id"]
 
 
+async def test_a_file_is_transferred_to_the_station_the_person_moved_to_by_whoever_serves_both(
+    records, caller, station, mongo, unique
+) -> None:
+    shengli, other = caller(stations=("st-shengli",)), caller(stations=("st-other",))
+    district = caller(districts=("d-yufeng",))
+    person = (await register(records, caller, chen())).json()
+    url = f"/v1/people/{person['id']}"
+    closed = await records.post(f"{url}/close", json={"status": "moved_away"}, headers={**shengli, "If-Match": '"1"'})
+    assert closed.status_code == 200, closed.text
+    again = await records.post("/v1/people", json=chen(station_id="st-other"), headers=other)
+    assert again.status_code == 409 and "transfer" in again.json()["error"]["message"]
+    assert "existing_id" not in again.json()["error"], "not named to a station that cannot see it"
+
+    moving = {"station_id": "st-other"}
+    for headers, refused in (
+        ({**shengli, "If-Match": '"2"'}, (404, "station_not_found")),  # st-other is not theirs
+        ({**other, "If-Match": '"2"'}, (404, "person_not_found")),  # nor is the file
+        ({**district, "If-Match": '"1"'}, (412, "stale_version")),
+    ):
+        response = await records.post(f"{url}/transfer", json=moving, headers=headers)
+        assert (response.status_code, response.json()["error"]["code"]) == refused, response.text
+    same = await records.post(
+        f"{url}/transfer", json={"station_id": "st-shengli"}, headers={**district, "If-Match": '"2"'}
+    )
+    assert same.status_code == 422 and same.json()["error"]["code"] == "same_station"
+
+    moved = await records.post(f"{url}/transfer", json=moving, headers={**district, "If-Match": '"2"'})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["station_id"] == "st-other" and moved.json()["status"] == "active"
+    assert moved.headers["ETag"] == '"3"'
+    assert (await records.get(url, headers=shengli)).status_code == 404
+    history = (await records.get(url + "/history", headers=other)).json()
+    assert [(h["field"], h["before"], h["after"]) for h in history[-2:]] == [
+        ("station_id", "st-shengli", "st-other"),
+        ("status", "moved_away", "active"),
+    ]
+    outbox = mongo[f"records_{unique}"]["outbox"].find({"topic": PERSON_TOPIC}).sort("created_at", -1)
+    last = Envelope.from_bytes((await outbox.to_list(1))[0]["payload"])
+    assert last.type == "returnee.updated" and last.station_id == "st-other"
+    assert last.data["changed_fields"] == ["station_id", "status"]
+
+    members = [{"person_id": person["id"], "relation_to_head": "self"}]
+    household = await records.post("/v1/households", json={"station_id": "st-other", "members": members}, headers=other)
+    assert household.status_code == 201, household.text
+    version = (await records.get(url, headers=other)).headers["ETag"]
+    back = await records.post(
+        f"{url}/transfer", json={"station_id": "st-shengli"}, headers={**district, "If-Match": version}
+    )
+    assert back.status_code == 409 and back.json()["error"]["code"] == "in_household", back.text
+    assert back.json()["error"]["household_id"] == household.json()["id"]
+
+
 async def test_another_stations_file_does_not_exist_for_the_caller(records, caller, station) -> None:
     person = (await register(records, caller, chen())).json()
     outsider = caller(stations=("st-other",))

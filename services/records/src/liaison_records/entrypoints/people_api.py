@@ -142,6 +142,28 @@ async def close(
     )
 
 
+class Transfer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: str
+
+
+@router.post("/{person_id}/transfer")
+async def transfer(
+    person_id: str,
+    transfer: Transfer,
+    principal: CurrentPrincipal,
+    records: RecordsDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> Document:
+    """Move the file to the station the person now lives at (the caller must serve both)."""
+    document = await people.transfer_person(
+        records, principal, person_id, transfer.station_id, expected_version=version
+    )
+    return with_etag(response, document)
+
+
 class Merge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -67,7 +67,7 @@ async def _refuse_duplicate_id_number(records: Records, principal: Principal, pe
     if principal.can_see(other["station_id"], other.get("district_id")):
         details = {"existing_id": other["_id"], "existing_station_id": other["station_id"]}
         raise Conflict("duplicate_id_number", "a file with this ID number exists", field="id_number", details=details)
-    message = "a file with this ID number is kept at another station; ask it to hand the file over"
+    message = "a file with this ID number is kept at another station; whoever serves both can transfer it here"
     raise Conflict("duplicate_id_number", message, field="id_number")
 
 
@@ -111,6 +111,25 @@ async def update_person(
     if not changes:
         return masked_view(document)
     await _refuse_duplicate_id_number(records, principal, changed)
+    return await store_change(records, principal, document, changed, changes, expected_version=expected_version)
+
+
+async def transfer_person(
+    records: Records, principal: Principal, person_id: str, station_id: str, *, expected_version: int
+) -> Document:
+    """Move a file, with its history, to the station the person now lives at. Whoever serves
+    both stations moves it (a district's staff, for two of its stations). A household is a
+    station's: its member leaves it first."""
+    require(principal, WRITERS, "transfer people's files")
+    document = await load_person(records, principal, person_id)
+    check_version(document, expected_version)
+    station = await records.station_in_scope(principal, station_id)
+    if household_id := document.get("household_id"):
+        message = (
+            f"{person_id} is a member of household {household_id} at {document['station_id']}: take them out first"
+        )
+        raise Conflict("in_household", message, field="station_id", details={"household_id": household_id})
+    changed, changes = files.transferred(records.codec.to_person(document), station_id, station.get("district_id"))
     return await store_change(records, principal, document, changed, changes, expected_version=expected_version)
 
 
