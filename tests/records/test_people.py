@@ -25,6 +25,7 @@ async def test_a_registered_file_is_masked_versioned_and_encrypted_at_rest(
     assert response.headers["ETag"] == '"1"'
     assert response.headers["Location"] == f"/v1/people/{person['id']}"
     assert person["name"] == "陈小明" and person["station_id"] == "st-shengli" and person["district_id"] == "d-yufeng"
+    assert person["pinyin"] == "chen xiao ming"  # derived, as the search reads it
     assert person["birth_date"] == "1948-05-03" and person["gender"] == "male"  # derived from the ID number
     assert person["id_number"] != CHEN and person["id_number"].endswith(CHEN[-4:])
     assert person["phones"] == ["138****2345"]

@@ -25,7 +25,7 @@ from liaison_records.domain.files import Person, stored_file
 from liaison_records.domain.idcard import mask_id_number
 from liaison_records.domain.people import Status
 from liaison_records.domain.phones import spelled
-from liaison_records.domain.pinyin import name_keys
+from liaison_records.domain.pinyin import name_keys, spelled_out
 
 PEOPLE = "people"
 ID_CONTEXT = "person.id_number"
@@ -217,6 +217,7 @@ def masked_view(document: Document) -> Document:
     return {
         **{name: copy(value) for name, value in FIELD_DEFAULTS.items()},  # lists not shared
         **public_fields(document),
+        "pinyin": spelled_out(document["name"]),
         "consents": [consent_view(consent, today) for consent in document.get("consents", [])],
         "id_number": id_number["masked"] if id_number else None,
         "phones": [phone["masked"] for phone in document.get("phones", [])],

@@ -71,12 +71,7 @@ class NameKeys:
 
 
 def name_keys(name: str) -> NameKeys:
-    folded = _fold(name)
-    if _CHINESE_NAME.fullmatch(folded):
-        units, starts = _chinese_name(re.sub(r"\s", "", folded))
-    else:
-        units, starts = _name_in_words(folded)
-    units = _truncated(units)
+    units, starts = _units(name)
     later_starts = [start for start in starts if 0 < start < len(units)][:MAX_LATER_STARTS]
     tokens: set[str] = set()
     for start in [0, *later_starts]:
@@ -94,6 +89,21 @@ def name_keys(name: str) -> NameKeys:
         syllables=syllables,
         search_tokens=frozenset(tokens),
     )
+
+
+def spelled_out(name: str) -> str:
+    """The name in pinyin as a file shows it, a syllable (or a word) at a time: "chen xiao ming"."""
+    return " ".join(syllable for _, syllable in _units(name)[0])
+
+
+def _units(name: str) -> tuple[list[_Unit], list[int]]:
+    """The name's units (a character or a word, with its spelling) and where its parts begin."""
+    folded = _fold(name)
+    if _CHINESE_NAME.fullmatch(folded):
+        units, starts = _chinese_name(re.sub(r"\s", "", folded))
+    else:
+        units, starts = _name_in_words(folded)
+    return _truncated(units), starts
 
 
 def query_keys(query: str) -> list[str]:
