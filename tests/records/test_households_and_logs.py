@@ -191,6 +191,18 @@ async def test_assignment_and_change_of_term_move_households_in_one_audited_step
     assert links[-2:] == [("deputy_id", None, old, "staff-1"), ("deputy_id", old, new, "staff-1")]
     assert ("household_id", None, ids[0], "staff-1") in links or ("household_id", None, ids[1], "staff-1") in links
 
+    # A deputy leaves a station only once its households have another responsible deputy.
+    both = caller(stations=("st-shengli", "st-other"))
+    moving = {"name": "王芳", "level": "district", "station_ids": ["st-other"], "mobile": "13877210000"}
+    kept = await records.put(f"/v1/deputies/{new}", json=moving, headers={**both, "If-Match": '"1"'})
+    assert kept.status_code == 409 and kept.json()["error"]["code"] == "holds_households", kept.text
+    assert kept.json()["error"]["field"] == "station_ids" and kept.json()["error"]["station_ids"] == ["st-shengli"]
+    assert (await records.get(f"/v1/deputies/{new}", headers=headers)).json()["station_ids"] == ["st-shengli"]
+    freed = await records.put(
+        f"/v1/deputies/{old}", json={**moving, "name": "李华"}, headers={**both, "If-Match": '"1"'}
+    )
+    assert freed.status_code == 200 and freed.json()["station_ids"] == ["st-other"], freed.text
+
 
 async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, caller, station, mongo, unique):
     headers = caller(stations=STAFF)

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, Role, within
-from liaison_infra.domain_errors import InvalidInput, NotFound
+from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.pii import Keyring, mask_phone
 
@@ -123,6 +123,7 @@ async def update_deputy(
     document = _document(records, deputy_id, fields, district_ids)
 
     async def write(tx: Transaction) -> int:
+        await _refuse_leaving_households(tx, deputy_id, set(current["station_ids"]) - set(stations))
         version = await tx.replace(DEPUTIES, document, expected_version=expected_version)
         tx.publish(
             _event(deputy_id, fields, DeputyUpdated),
@@ -134,6 +135,21 @@ async def update_deputy(
 
     version = await records.runtime.transaction(write)
     return deputy_view({**document, "version": version})
+
+
+async def _refuse_leaving_households(tx: Transaction, deputy_id: str, dropped: set[str]) -> None:
+    """A deputy stops serving a station only once its households have another responsible deputy."""
+    if not dropped:
+        return
+    held = {"deputy_id": deputy_id, "station_id": {"$in": sorted(dropped)}}
+    stations = sorted(await tx.db[HOUSEHOLDS].distinct("station_id", held, session=tx.session))
+    if stations:
+        raise Conflict(
+            "holds_households",
+            f"{deputy_id} is responsible for households at {', '.join(stations)}: hand them over first",
+            field="station_ids",
+            details={"station_ids": stations},
+        )
 
 
 async def list_deputies(records: Records, principal: Principal, station_id: str | None) -> list[Document]:
