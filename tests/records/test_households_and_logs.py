@@ -223,6 +223,7 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
         "deputy_ids": [deputy],
         "household_ids": [household],
         "person_ids": [head],
+        "attendees": 3,
         "notes": "陈小明（电话（138）7721-2345，又１３８７７２１２３４５）说楼道灯坏了，林美华在场",
         "opinions": [
             {"kind": "request", "text": "楼道灯坏了", "person_id": head, "household_id": household},
@@ -232,7 +233,7 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
     logged = await records.post("/v1/visits", json=visit, headers=headers)
     assert logged.status_code == 201, logged.text
     event = (await outbox(mongo, unique))[-1]
-    assert event.type == "visit.logged" and event.subject == logged.json()["id"]
+    assert event.type == "visit.logged" and event.subject == logged.json()["id"] and event.data["attendees"] == 3
     assert [o["opinion_id"] for o in event.data["opinions"]] == [f"{logged.json()['id']}-1", f"{logged.json()['id']}-2"]
     future = await records.post(
         "/v1/visits", json={**visit, "visited_on": (today + timedelta(days=2)).isoformat()}, headers=headers
@@ -240,6 +241,10 @@ async def test_a_visit_carries_its_opinions_each_with_a_stable_id(records, calle
     assert future.status_code == 422 and future.json()["error"]["field"] == "visited_on"
     stranger = await records.post("/v1/visits", json={**visit, "household_ids": ["h-nowhere"]}, headers=headers)
     assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "unknown_reference"
+    nobody = {**visit, "household_ids": [], "person_ids": [], "opinions": [{"kind": "suggestion", "text": "多办讲座"}]}
+    unnamed = await records.post("/v1/visits", json=nobody, headers=headers)
+    assert unnamed.status_code == 422 and unnamed.json()["error"]["code"] == "nobody_visited"
+    assert unnamed.json()["error"]["field"] == "household_ids"
     listed = (await records.get("/v1/visits", params={"household_id": household}, headers=headers)).json()
     assert [v["id"] for v in listed] == [logged.json()["id"]]
 
@@ -278,6 +283,30 @@ async def test_activities_are_logged_and_listed_by_kind_and_period(records, call
     assert [e.data["kind"] for e in held] == ["lecture", "study"] and held[0].data["attendees"] == 35
     negative = await records.post("/v1/activities", json={**body, "attendees": -1}, headers=headers)
     assert negative.status_code == 422 and negative.json()["error"]["field"] == "attendees"
+
+    # Those who took part may be named; the opinions they raise travel with the event, and their
+    # erasure reaches the activity's notes.
+    head, spouse = await make_family(records, caller)
+    reception = {
+        **body,
+        "kind": "reception_day",
+        "title": "接待日",
+        "person_ids": [head, spouse],
+        "notes": "陈小明反映医保报销难",
+        "opinions": [{"kind": "request", "text": "医保报销难", "person_id": head}],
+    }
+    stranger = await records.post("/v1/activities", json={**reception, "person_ids": ["p-nowhere"]}, headers=headers)
+    assert stranger.status_code == 422 and stranger.json()["error"]["field"] == "person_ids"
+    received = await records.post("/v1/activities", json=reception, headers=headers)
+    assert received.status_code == 201, received.text
+    event = (await outbox(mongo, unique))[-1]
+    assert event.type == "activity.held" and event.data["person_ids"] == [head, spouse]
+    assert [(o["person_id"], o["text"]) for o in event.data["opinions"]] == [(head, "医保报销难")]
+    assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
+    [after] = [
+        a for a in (await records.get("/v1/activities", headers=headers)).json() if a["id"] == received.json()["id"]
+    ]
+    assert after["notes"] == f"{ERASED_MENTION}反映医保报销难" and after["opinions"][0]["text"] == ERASED_TEXT
 
 
 async def test_changing_a_file_keeps_its_household_and_deputy(records, caller, station):

@@ -22,6 +22,7 @@ async def test_another_stations_staff_sees_and_changes_nothing(records, caller, 
     other_deputy = await make_deputy(records, caller, "王芳")
     today = datetime.now(UTC).date().isoformat()
     visit = {"station_id": "st-shengli", "kind": "household_visit", "visited_on": today, "deputy_ids": [deputy]}
+    visit["household_ids"] = [household]
     assert (await records.post("/v1/visits", json=visit, headers=headers)).status_code == 201
     activity = {"station_id": "st-shengli", "kind": "lecture", "held_on": today, "title": "侨法宣讲", "attendees": 9}
     assert (await records.post("/v1/activities", json=activity, headers=headers)).status_code == 201

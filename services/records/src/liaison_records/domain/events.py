@@ -9,7 +9,7 @@ from datetime import date
 from typing import Self
 
 from liaison_infra.envelope import Event
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 PERSON_TOPIC = "records.person.v1"
 
@@ -205,6 +205,7 @@ class VisitLogged(Event):
     deputy_ids: list[str]
     household_ids: list[str]
     person_ids: list[str]
+    attendees: int | None = None
     opinions: list[Opinion]
 
     @classmethod
@@ -240,6 +241,8 @@ class ActivityHeld(Event):
     held_on: date
     title: str
     deputy_ids: list[str]
+    household_ids: list[str] = Field(default_factory=list)
+    person_ids: list[str] = Field(default_factory=list)
     attendees: int
     opinions: list[Opinion]
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from liaison_infra.clock import china_day
+from liaison_infra.domain_errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from liaison_records.domain.org import Slug, Text
@@ -66,10 +67,19 @@ class VisitFields(BaseModel):
     deputy_ids: list[str] = Field(min_length=1, max_length=20)
     household_ids: list[str] = Field(default_factory=list, max_length=50)
     person_ids: list[str] = Field(default_factory=list, max_length=100)
+    attendees: int | None = Field(default=None, ge=0, le=10_000)  # present, when counted
     notes: LongText | None = None
     opinions: list[OpinionRaised] = Field(default_factory=list, max_length=50)
 
     _past = field_validator("visited_on")(_not_in_future)
+
+    def refuse_nobody_visited(self) -> None:
+        """A visit is to households or people: named as visited, or as raising an opinion."""
+        named = [*self.household_ids, *self.person_ids]
+        named += [id_ for opinion in self.opinions for id_ in (opinion.household_id, opinion.person_id) if id_]
+        if not named:
+            message = "a visit is to households or people: name at least one"
+            raise InvalidInput("nobody_visited", message, field="household_ids")
 
 
 class ActivityFields(BaseModel):
@@ -80,6 +90,8 @@ class ActivityFields(BaseModel):
     held_on: date
     title: Text
     deputy_ids: list[str] = Field(default_factory=list, max_length=50)
+    household_ids: list[str] = Field(default_factory=list, max_length=200)  # those who took part, when named
+    person_ids: list[str] = Field(default_factory=list, max_length=1000)
     attendees: int = Field(ge=0, le=100_000)
     notes: LongText | None = None
     opinions: list[OpinionRaised] = Field(default_factory=list, max_length=200)

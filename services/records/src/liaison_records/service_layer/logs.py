@@ -91,6 +91,7 @@ async def _record(
 
 async def log_visit(records: Records, principal: Principal, fields: VisitFields) -> Document:
     require(principal, LOGGERS, "log visits")
+    fields.refuse_nobody_visited()
     station = await records.station_in_scope(principal, fields.station_id)
     await _check_references(
         records, fields.station_id, fields.deputy_ids, fields.household_ids, fields.person_ids, fields.opinions
@@ -111,6 +112,7 @@ async def log_visit(records: Records, principal: Principal, fields: VisitFields)
             deputy_ids=fields.deputy_ids,
             household_ids=fields.household_ids,
             person_ids=fields.person_ids,
+            attendees=fields.attendees,
             opinions=opinions,
         ),
     )
@@ -119,7 +121,9 @@ async def log_visit(records: Records, principal: Principal, fields: VisitFields)
 async def hold_activity(records: Records, principal: Principal, fields: ActivityFields) -> Document:
     require(principal, LOGGERS, "log activities")
     station = await records.station_in_scope(principal, fields.station_id)
-    await _check_references(records, fields.station_id, fields.deputy_ids, [], [], fields.opinions)
+    await _check_references(
+        records, fields.station_id, fields.deputy_ids, fields.household_ids, fields.person_ids, fields.opinions
+    )
     activity_id = f"a-{uuid4().hex[:12]}"
     return await _record(
         records,
@@ -135,6 +139,8 @@ async def hold_activity(records: Records, principal: Principal, fields: Activity
             held_on=fields.held_on,
             title=fields.title,
             deputy_ids=fields.deputy_ids,
+            household_ids=fields.household_ids,
+            person_ids=fields.person_ids,
             attendees=fields.attendees,
             opinions=opinions,
         ),
@@ -169,22 +175,19 @@ async def erase_from_logs(tx: Transaction, erased: Sequence[Mapping[str, Any]]) 
     """Blank what the logs say of the erased people: the text of the opinions they raised, in
     both logs and in the events the outbox retains about them (that an opinion was raised, and
     when, stays for the counts; what it said is theirs), and their names, phones and ID numbers
-    where the notes of a log about them (a visit to them or their household, a log of an opinion
-    they raised) spell them out. A note that names them otherwise (a nickname, "the old man at
-    No. 3"), or a log not tied to them, is beyond a search. ``erased``: their files' values, as
-    ``PeopleCodec.values`` reads them."""
+    where the notes of a log about them (a visit to them or their household, an activity they
+    took part in, a log of an opinion they raised) spell them out. A note that names them
+    otherwise (a nickname, "the old man at No. 3"), or a log not tied to them, is beyond a
+    search. ``erased``: their files' values, as ``PeopleCodec.values`` reads them."""
     person_ids = [person["id"] for person in erased]
     theirs = set(person_ids)
     households = await households_of(tx, person_ids)
     raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
-    about_them = {
-        VISITS: {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]},
-        ACTIVITIES: raised,
-    }
+    about_them = {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]}
     mentions = _mentions(erased)
     raised_in: list[str] = []
-    for collection, query in about_them.items():
-        async for log in tx.db[collection].find(query, {"opinions": 1, "notes": 1}, session=tx.session):
+    for collection in (VISITS, ACTIVITIES):
+        async for log in tx.db[collection].find(about_them, {"opinions": 1, "notes": 1}, session=tx.session):
             notes = log.get("notes")
             blanked = {
                 "opinions": _without_texts_of(log, theirs)["opinions"],
