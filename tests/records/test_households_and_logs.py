@@ -1,10 +1,16 @@
 """Deputies, households and assignments, the change of term, and the visit and activity logs."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+from liaison_infra.clock import china_day
 from liaison_infra.envelope import Envelope
+from liaison_records.service_layer.elderly import DAILY_STATE, ELDERLY
+from liaison_records.service_layer.households import elderly_born_by
 from liaison_records.service_layer.logs import ERASED_MENTION, ERASED_TEXT
 
+from tests.apps import own_database
+from tests.infra.support import wait_until
 from tests.records.people_data import chen, lin
 
 STAFF = ("st-shengli",)
@@ -307,6 +313,44 @@ async def test_activities_are_logged_and_listed_by_kind_and_period(records, call
         a for a in (await records.get("/v1/activities", headers=headers)).json() if a["id"] == received.json()["id"]
     ]
     assert after["notes"] == f"{ERASED_MENTION}反映医保报销难" and after["opinions"][0]["text"] == ERASED_TEXT
+
+
+async def test_a_household_is_announced_again_once_a_member_turns_seventy(
+    records, caller, station, mongo, unique, endpoints, keys
+):
+    """The elderly flag of household.changed follows the calendar: each day, and at a start for
+    the days the service was down, the households whose member turned 70 are announced again."""
+    headers = caller(stations=STAFF)
+    db = mongo[f"records_{unique}"]
+    today = china_day()
+    born = {"station_id": "st-shengli", "category": "relative", "name": "林小华", "relation": "spouse"}
+    tomorrow_seventy = elderly_born_by(today + timedelta(days=1))
+    person = (await records.post("/v1/people", json={**born, "birth_date": tomorrow_seventy}, headers=headers)).json()
+    members = [{"person_id": person["id"], "relation_to_head": "self"}]
+    household = await records.post(
+        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
+    )
+    assert household.status_code == 201, household.text
+
+    async def flags() -> list[bool]:
+        return [e.data["elderly"] for e in await outbox(mongo, unique) if e.type == "household.changed"]
+
+    assert await flags() == [False]
+
+    async def passed(through: str) -> bool:
+        return await db[DAILY_STATE].find_one({"_id": ELDERLY, "through": through}) is not None
+
+    await wait_until(lambda: passed(today.isoformat()), within=10)  # the first pass at start marks today
+    # Two days later (the service down meanwhile), the member has turned 70.
+    await db["people"].update_one({"_id": person["id"]}, {"$set": {"birth_date": elderly_born_by(today)}})
+    two_days_ago = (today - timedelta(days=2)).isoformat()
+    await db[DAILY_STATE].update_one({"_id": ELDERLY}, {"$set": {"through": two_days_ago}})
+    async with own_database("records", endpoints, keys, unique):
+        await wait_until(lambda: passed(today.isoformat()), within=10)
+    assert await flags() == [False, True]
+    async with own_database("records", endpoints, keys, unique):
+        await asyncio.sleep(0.3)
+    assert await flags() == [False, True], "each day announced once"
 
 
 async def test_changing_a_file_keeps_its_household_and_deputy(records, caller, station):

@@ -22,6 +22,7 @@ from liaison_records.entrypoints import (
     stations_api,
 )
 from liaison_records.service_layer.context import Records
+from liaison_records.service_layer.elderly import follow_birthdays
 from liaison_records.service_layer.imports import expire_uploads, finish_commits
 from liaison_records.service_layer.key_rotation import reseal
 
@@ -35,8 +36,14 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.records = records
         # Following the files for search; after a key rotation, sealing them again under the new key;
         # deleting the workbooks of imports left uncommitted too long; finishing imports' commits
-        # a stopped process left half-way.
-        background = (people_index.follow(), reseal(records), expire_uploads(records), finish_commits(records))
+        # a stopped process left half-way; announcing households whose member turned elderly.
+        background = (
+            people_index.follow(),
+            reseal(records),
+            expire_uploads(records),
+            finish_commits(records),
+            follow_birthdays(records),
+        )
         app.state.background = [asyncio.create_task(work) for work in background]
 
     async def stop(app: FastAPI) -> None:

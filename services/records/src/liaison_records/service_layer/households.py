@@ -38,9 +38,14 @@ async def _members(records: Records, fields: HouseholdFields, station_id: str, h
     return people
 
 
+def elderly_born_by(today: date) -> str:
+    """The latest birth date (as stored) of someone ``ELDERLY_AGE`` or older on ``today``."""
+    return f"{today.year - ELDERLY_AGE:04d}-{today.month:02d}-{today.day:02d}"
+
+
 def _changed_event(household: Document, members: list[Document], today: date) -> HouseholdChanged:
     """The household as consumers see it; ``members`` are the members' stored files."""
-    elderly_born_before = f"{today.year - ELDERLY_AGE:04d}-{today.month:02d}-{today.day:02d}"
+    elderly_born_before = elderly_born_by(today)
     hardship_flags = {Hardship.HARDSHIP_FAMILY, Hardship.MINIMUM_LIVING, Hardship.EXTREME_POVERTY}
     return HouseholdChanged(
         household_id=household["_id"],

@@ -1,0 +1,264 @@
+"""Error paths of the records API: each refusal answers with its status, its code and the field it
+names, and leaves what is stored as it was."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from liaison_infra.auth import Role
+from liaison_infra.envelope import Envelope
+from liaison_infra.runtime import Runtime
+from liaison_records.bootstrap import SPEC
+
+from tests.apps import consume, service_settings
+from tests.records.people_data import CHEN, chen, id_number, lin
+from tests.records.test_households_and_logs import make_deputy, outbox
+
+STAFF = ("st-shengli",)
+BOTH = ("st-shengli", "st-other")
+
+
+async def stored(mongo, unique, *collections: str) -> dict[str, list[dict[str, Any]]]:
+    """The collections as stored, for a before-and-after comparison around a refused write."""
+    db = mongo[f"records_{unique}"]
+    return {name: await db[name].find({}).sort("_id").to_list() for name in collections}
+
+
+async def new_household(records, headers, *members: tuple[str, str]) -> str:
+    body = {
+        "station_id": "st-shengli",
+        "members": [{"person_id": person, "relation_to_head": relation} for person, relation in members],
+    }
+    created = await records.post("/v1/households", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    household_id: str = created.json()["id"]
+    return household_id
+
+
+async def test_replacing_a_household_links_who_joins_unlinks_who_leaves_and_needs_the_current_version(
+    records, caller, station, mongo, unique
+) -> None:
+    headers = caller(stations=STAFF)
+    head = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    spouse = (await records.post("/v1/people", json=lin(), headers=headers)).json()["id"]
+    son = lin(name="陈志强", relation="child", id_number=id_number("450203", "19800101", "135"), phones=[])
+    child = (await records.post("/v1/people", json=son, headers=headers)).json()["id"]
+    household = await new_household(records, headers, (head, "self"), (spouse, "spouse"))
+    deputy = await make_deputy(records, caller, "李华")
+    url = f"/v1/households/{household}"
+    assigned = await records.put(f"{url}/deputy", json={"deputy_id": deputy}, headers={**headers, "If-Match": '"1"'})
+    assert assigned.status_code == 200 and assigned.headers["ETag"] == '"2"', assigned.text
+    replacement = {
+        "members": [{"person_id": head, "relation_to_head": "self"}, {"person_id": child, "relation_to_head": "child"}]
+    }
+    before = await stored(mongo, unique, "people", "households", "history", "outbox")
+
+    stale = await records.put(url, json=replacement, headers={**headers, "If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    assert stale.json()["error"]["code"] == "stale_version" and stale.json()["error"]["current_version"] == 2
+    missing = await records.put(url, json=replacement, headers=headers)
+    assert missing.status_code == 428, missing.text
+    assert missing.json()["error"]["code"] == "if_match_required" and missing.json()["error"]["field"] == "If-Match"
+    assert await stored(mongo, unique, "people", "households", "history", "outbox") == before, "nothing changed"
+
+    replaced = await records.put(url, json=replacement, headers={**headers, "If-Match": '"2"'})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.headers["ETag"] == '"3"' and replaced.json()["head_person_id"] == head
+    joined = (await records.get(f"/v1/people/{child}", headers=headers)).json()
+    assert (joined["household_id"], joined["deputy_id"]) == (household, deputy)
+    left = (await records.get(f"/v1/people/{spouse}", headers=headers)).json()
+    assert (left["household_id"], left["deputy_id"]) == (None, None)
+    stayed = (await records.get(f"/v1/people/{head}", headers=headers)).json()
+    assert (stayed["household_id"], stayed["deputy_id"]) == (household, deputy)
+    history = (await records.get(f"/v1/people/{spouse}/history", headers=headers)).json()
+    assert ("household_id", household, None) in [(h["field"], h["before"], h["after"]) for h in history]
+    found = (await records.get("/v1/people", params={"household_id": household}, headers=headers)).json()["items"]
+    assert sorted(p["id"] for p in found) == sorted([head, child])
+    event = (await outbox(mongo, unique))[-1]
+    assert event.type == "household.changed" and [m["person_id"] for m in event.data["members"]] == [head, child]
+
+
+async def test_merging_refuses_the_same_file_different_id_numbers_and_different_households(
+    records, caller, station, mongo, unique
+) -> None:
+    headers = caller(stations=STAFF)
+    again = {"allow_duplicates": "true"}
+    keep = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    other_number = id_number("450203", "19480503", "135")  # same name and birth date, another person
+    namesake = await records.post("/v1/people", params=again, json=chen(id_number=other_number), headers=headers)
+    assert namesake.status_code == 201, namesake.text
+    unnumbered = await records.post("/v1/people", params=again, json=chen(id_number=None, phones=[]), headers=headers)
+    assert unnumbered.status_code == 201, unnumbered.text
+    await new_household(records, headers, (keep, "self"))
+    await new_household(records, headers, (unnumbered.json()["id"], "self"))
+    current = (await records.get(f"/v1/people/{keep}", headers=headers)).headers["ETag"]
+    before = await stored(mongo, unique, "people", "households", "history", "outbox")
+
+    for duplicate, status, code, field in (
+        (keep, 422, "same_person", "duplicate_id"),
+        (namesake.json()["id"], 409, "different_id_numbers", "duplicate_id"),
+        (unnumbered.json()["id"], 409, "different_households", None),
+    ):
+        refused = await records.post(
+            f"/v1/people/{keep}/merge", json={"duplicate_id": duplicate}, headers={**headers, "If-Match": current}
+        )
+        assert refused.status_code == status, (code, refused.text)
+        assert refused.json()["error"]["code"] == code, refused.text
+        if field is not None:
+            assert refused.json()["error"]["field"] == field, refused.text
+
+    assert await stored(mongo, unique, "people", "households", "history", "outbox") == before, "nothing changed"
+    for person in (keep, namesake.json()["id"], unnumbered.json()["id"]):
+        shown = (await records.get(f"/v1/people/{person}", headers=headers)).json()
+        assert shown["status"] == "active" and shown.get("merged_into") is None
+
+
+async def test_a_household_goes_only_to_a_deputy_serving_its_station(records, caller, station, mongo, unique) -> None:
+    headers, both = caller(stations=STAFF), caller(stations=BOTH)
+    head = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    household = await new_household(records, headers, (head, "self"))
+    serving = await make_deputy(records, caller, "李华")
+    elsewhere_body = {"name": "王芳", "level": "district", "station_ids": ["st-other"], "mobile": "13877210001"}
+    registered = await records.post("/v1/deputies", json=elsewhere_body, headers=both)
+    assert registered.status_code == 201, registered.text
+    elsewhere = registered.json()["id"]
+    url = f"/v1/households/{household}/deputy"
+
+    before = await stored(mongo, unique, "people", "households", "history", "outbox")
+    for deputy in (elsewhere, "dep-nowhere"):
+        refused = await records.put(url, json={"deputy_id": deputy}, headers={**both, "If-Match": '"1"'})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert (error["code"], error["field"]) == ("deputy_not_serving", "deputy_id"), error
+    assert await stored(mongo, unique, "people", "households", "history", "outbox") == before, "nothing changed"
+
+    assigned = await records.put(url, json={"deputy_id": serving}, headers={**headers, "If-Match": '"1"'})
+    assert assigned.status_code == 200, assigned.text
+    before = await stored(mongo, unique, "people", "households", "history", "outbox", "audit")
+    handover = {"to_deputy_id": elsewhere, "reason": "换届"}
+    refused = await records.post(f"/v1/deputies/{serving}/handover", json=handover, headers=both)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert (error["code"], error["field"]) == ("deputy_not_serving", "to_deputy_id"), error
+    assert await stored(mongo, unique, "people", "households", "history", "outbox", "audit") == before
+    shown = (await records.get(f"/v1/households/{household}", headers=headers)).json()
+    assert shown["deputy_id"] == serving
+    assert (await records.get(f"/v1/people/{head}", headers=headers)).json()["deputy_id"] == serving
+
+
+def case_event(kind: str, case_id: str, state: str, title: str, originators: list[str]) -> Envelope:
+    return Envelope(
+        source="cases",
+        type=kind,
+        subject=case_id,
+        time=datetime.now(UTC),
+        dataschema=f"urn:liaison:{kind}:v1",
+        station_id="st-shengli",
+        district_id="d-yufeng",
+        correlationid=uuid4().hex,
+        data={"case_id": case_id, "state": state, "title": title, "originators": originators},
+    )
+
+
+async def test_a_later_event_of_a_case_updates_the_files_link_instead_of_adding_one(
+    records, caller, station, endpoints, keys, unique
+) -> None:
+    headers = caller(stations=STAFF)
+    person = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    runtime = Runtime(service_settings("records", endpoints, keys, mongodb_database=f"records_{unique}"), SPEC)
+    try:
+        await consume(runtime, case_event("case.opened", "c-1", "open", "楼道灯坏了", [person]))
+        await consume(runtime, case_event("case.opened", "c-2", "open", "医保报销难", [person]))
+        await consume(
+            runtime, case_event("case.status_changed", "c-1", "in_progress", "楼道灯坏了（已派单）", [person])
+        )
+    finally:
+        await runtime.close()
+
+    read = await records.get(f"/v1/people/{person}", headers=headers)
+    assert read.status_code == 200, read.text
+    links = {link["case_id"]: (link["status"], link["title"]) for link in read.json()["cases"]}
+    assert len(read.json()["cases"]) == 2, read.json()["cases"]
+    assert links == {"c-1": ("in_progress", "楼道灯坏了（已派单）"), "c-2": ("open", "医保报销难")}
+    assert read.headers["ETag"] == '"4"', "each link changed bumps the file's version"
+
+
+async def test_looking_up_an_id_number_with_a_wrong_check_digit_is_a_422_naming_it(records, caller, station) -> None:
+    headers = caller(stations=STAFF)
+    assert (await records.post("/v1/people", json=chen(), headers=headers)).status_code == 201
+    mistyped = CHEN[:-1] + ("0" if CHEN[-1] != "0" else "1")
+    response = await records.get("/v1/people/lookup", params={"id_number": mistyped}, headers=headers)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("id_number_check_digit", "id_number"), error
+    assert mistyped not in response.text, "the number looked up is not echoed back"
+
+
+async def test_another_districts_supervisor_sees_nothing_of_this_station(records, caller, station) -> None:
+    headers = caller(stations=STAFF)
+    head = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    household = await new_household(records, headers, (head, "self"))
+    deputy = await make_deputy(records, caller, "李华")
+    today = datetime.now(UTC).date().isoformat()
+    visit = {
+        "station_id": "st-shengli",
+        "kind": "household_visit",
+        "visited_on": today,
+        "deputy_ids": [deputy],
+        "household_ids": [household],
+    }
+    assert (await records.post("/v1/visits", json=visit, headers=headers)).status_code == 201
+    own = caller(Role.DISTRICT_SUPERVISOR, districts=("d-yufeng",), subject="sup-yufeng")
+    stranger = caller(Role.DISTRICT_SUPERVISOR, districts=("d-elsewhere",), subject="sup-elsewhere")
+
+    reads = [
+        (f"/v1/people/{head}", "person_not_found"),
+        (f"/v1/people/{head}/history", "person_not_found"),
+        (f"/v1/households/{household}", "household_not_found"),
+        (f"/v1/deputies/{deputy}", "deputy_not_found"),
+    ]
+    for path, code in reads:
+        assert (await records.get(path, headers=own)).status_code == 200, path  # the supervisor of its district
+        hidden = await records.get(path, headers=stranger)
+        assert hidden.status_code == 404 and hidden.json()["error"]["code"] == code, (path, hidden.text)
+
+    lists = [
+        ("/v1/people", {}),
+        ("/v1/people", {"station_id": "st-shengli"}),
+        ("/v1/people/lookup", {"id_number": CHEN}),
+        ("/v1/people/lookup", {"phone": "13877212345"}),
+        ("/v1/households", {}),
+        ("/v1/households", {"station_id": "st-shengli"}),
+        ("/v1/deputies", {}),
+        ("/v1/deputies", {"station_id": "st-shengli"}),
+        ("/v1/visits", {}),
+        ("/v1/visits", {"household_id": household}),
+    ]
+    for path, params in lists:
+        seen = (await records.get(path, params=params, headers=own)).json()
+        assert (seen["items"] if isinstance(seen, dict) else seen) != [], (path, params)
+        listed = await records.get(path, params=params, headers=stranger)
+        assert listed.status_code == 200, (path, listed.text)
+        items = listed.json()["items"] if isinstance(listed.json(), dict) else listed.json()
+        assert items == [], (path, params, items)
+
+
+async def test_a_station_outside_the_callers_scope_is_not_found(records, caller, station) -> None:
+    path = "/v1/stations/st-shengli"
+    for allowed in (
+        caller(Role.ADMIN),
+        caller(stations=STAFF),
+        caller(Role.DISTRICT_SUPERVISOR, districts=("d-yufeng",)),
+    ):
+        shown = await records.get(path, headers=allowed)
+        assert shown.status_code == 200 and shown.json()["id"] == "st-shengli", shown.text
+    missing = await records.get("/v1/stations/st-nowhere", headers=caller(Role.ADMIN))
+    assert missing.status_code == 404, missing.text
+    for outsider in (
+        caller(stations=("st-other",)),
+        caller(Role.DISTRICT_SUPERVISOR, districts=("d-elsewhere",)),
+    ):
+        hidden = await records.get(path, headers=outsider)
+        assert hidden.status_code == 404, hidden.text
+        assert hidden.json()["error"]["code"] == missing.json()["error"]["code"], "as if it did not exist"
+        assert "胜利" not in hidden.text
