@@ -33,9 +33,13 @@ async def _members(records: Records, fields: HouseholdFields, station_id: str, h
         person = found.get(person_id)
         if person is None or person["station_id"] != station_id or person["status"] == Status.ERASED:
             raise InvalidInput("unknown_person", f"no person {person_id} at {station_id}", field="members")
-        if person.get("household_id") not in (None, household_id):
-            raise Conflict("in_another_household", f"{person_id} belongs to {person['household_id']}", field="members")
+        _refuse_taken(person, household_id)
     return people
+
+
+def _refuse_taken(person: Document, household_id: str) -> None:
+    if person.get("household_id") not in (None, household_id):
+        raise Conflict("in_another_household", f"{person['_id']} belongs to {person['household_id']}", field="members")
 
 
 def elderly_born_by(today: date) -> str:
@@ -119,6 +123,10 @@ async def _link_members(
     """Keep each member's file pointing at its household and deputy (bumping its version, with
     history); those who left point at none."""
     ids = [member["person_id"] for member in household["members"]]
+    # Checked again in the transaction: another household may have taken a member since.
+    taken = {"_id": {"$in": ids}, "household_id": {"$nin": [None, household["_id"]]}}
+    if person := await tx.db[PEOPLE].find_one(taken, {"household_id": 1}, session=tx.session):
+        _refuse_taken(person, household["_id"])
     left = [person_id for person_id in previous_ids if person_id not in ids]
     await link(tx, principal, at, left, {"household_id": None, "deputy_id": None})
     await link(tx, principal, at, ids, {"household_id": household["_id"], "deputy_id": household.get("deputy_id")})

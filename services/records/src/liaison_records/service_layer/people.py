@@ -221,7 +221,8 @@ async def merge_people(
         raise Conflict("cannot_merge", "only open files of the same station can be merged", field="duplicate_id")
     keep, duplicate = records.codec.to_person(keep_document), records.codec.to_person(duplicate_document)
     if keep.household_id and duplicate.household_id and keep.household_id != duplicate.household_id:
-        raise Conflict("different_households", "the two files belong to different households; fix that first")
+        message = "the two files belong to different households; fix that first"
+        raise Conflict("different_households", message, field="duplicate_id")
     completed, changes = files.merged(keep, duplicate)
     if duplicate.household_id and completed.household_id is None:
         completed = completed.model_copy(update={"household_id": duplicate.household_id})
