@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from liaison_infra import clock
+from liaison_records.domain.consents import ConsentFields
 from liaison_records.domain.logs import VisitFields
 from liaison_records.domain.people import PersonFields
 from pydantic import ValidationError
@@ -32,3 +33,10 @@ def test_today_in_china_is_not_in_the_future(early_morning) -> None:
     assert born.birth_date == date(2030, 3, 1)
     with pytest.raises(ValidationError, match="birth date"):
         PersonFields.model_validate({"category": "relative", "name": "陈小宝", "birth_date": date(2030, 3, 2)})
+
+
+def test_a_consent_given_early_in_the_morning_may_end_that_day_in_china() -> None:
+    given = {"purpose": "走访信息登记", "given_by": "本人", "given_at": ONE_IN_THE_MORNING.isoformat()}
+    assert ConsentFields.model_validate({**given, "valid_until": "2030-03-01"}).valid_until == date(2030, 3, 1)
+    with pytest.raises(ValidationError, match="valid_until"):
+        ConsentFields.model_validate({**given, "valid_until": "2030-02-28"})

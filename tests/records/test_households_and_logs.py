@@ -351,6 +351,11 @@ async def test_a_household_is_announced_again_once_a_member_turns_seventy(
     async with own_database("records", endpoints, keys, unique):
         await asyncio.sleep(0.3)
     assert await flags() == [False, True], "each day announced once"
+    # A first pass (a service upgraded to this one) announces every household with an elderly member.
+    await db[DAILY_STATE].delete_many({})
+    async with own_database("records", endpoints, keys, unique):
+        await wait_until(lambda: passed(today.isoformat()), within=10)
+    assert await flags() == [False, True, True]
 
 
 async def test_changing_a_file_keeps_its_household_and_deputy(records, caller, station):

@@ -244,6 +244,16 @@ async def test_a_file_is_transferred_to_the_station_the_person_moved_to_by_whoev
     assert last.type == "returnee.updated" and last.station_id == "st-other"
     assert last.data["changed_fields"] == ["station_id", "status"]
 
+    deceased = (await register(records, caller, lin())).json()
+    closed = {"status": "deceased"}
+    assert (
+        await records.post(f"/v1/people/{deceased['id']}/close", json=closed, headers={**shengli, "If-Match": '"1"'})
+    ).status_code == 200
+    stays = await records.post(
+        f"/v1/people/{deceased['id']}/transfer", json=moving, headers={**district, "If-Match": '"2"'}
+    )
+    assert stays.status_code == 409 and stays.json()["error"]["code"] == "closed_file", stays.text
+
     members = [{"person_id": person["id"], "relation_to_head": "self"}]
     household = await records.post("/v1/households", json={"station_id": "st-other", "members": members}, headers=other)
     assert household.status_code == 201, household.text

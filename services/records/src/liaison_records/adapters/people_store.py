@@ -208,8 +208,13 @@ def search_words(tokens: Iterable[str]) -> list[str]:
 
 
 def masked_view(document: Document) -> Document:
-    """The file as most roles see it: protected values masked, nothing decrypted, and each
-    consent with its state today (in China)."""
+    """The file as most roles see it (``masked_fields``), with its name in pinyin."""
+    return {**masked_fields(document), "pinyin": spelled_out(document["name"])}
+
+
+def masked_fields(document: Document) -> Document:
+    """The file's fields with protected values masked, nothing decrypted, and each consent with
+    its state today (in China)."""
     address = document.get("address") or {}
     detail = address.get("detail")
     id_number = document.get("id_number")
@@ -217,7 +222,6 @@ def masked_view(document: Document) -> Document:
     return {
         **{name: copy(value) for name, value in FIELD_DEFAULTS.items()},  # lists not shared
         **public_fields(document),
-        "pinyin": spelled_out(document["name"]),
         "consents": [consent_view(consent, today) for consent in document.get("consents", [])],
         "id_number": id_number["masked"] if id_number else None,
         "phones": [phone["masked"] for phone in document.get("phones", [])],

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from liaison_infra.clock import china_day
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from liaison_records.domain.org import Text
@@ -35,7 +36,7 @@ class ConsentFields(BaseModel):
     @classmethod
     def _ends_after_it_begins(cls, valid_until: date | None, info: ValidationInfo) -> date | None:
         given_at = info.data.get("given_at")
-        if valid_until is not None and given_at is not None and valid_until < given_at.date():
+        if valid_until is not None and given_at is not None and valid_until < china_day(given_at):
             raise ValueError("valid_until lies before given_at")
         return valid_until
 

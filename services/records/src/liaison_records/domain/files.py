@@ -155,13 +155,14 @@ class StoredFileRefused(Conflict):
 
 
 def transferred(person: Person, station_id: str, district_id: str | None) -> tuple[Person, list[FieldChange]]:
-    """The file kept at the station the person now lives at; one who had moved away is active there."""
-    _refuse_erased(person)
+    """The file kept at the station the person now lives at; one who had moved away is active
+    there. A closed file (deceased, archived or merged, erased) stays where it was kept."""
+    if person.status not in (Status.ACTIVE, Status.MOVED_AWAY):
+        raise Conflict("closed_file", f"a file {person.status} stays where it was kept", field="station_id")
     if station_id == person.station_id:
         raise InvalidInput("same_station", f"the file is kept at {station_id} already", field="station_id")
-    status = Status.ACTIVE if person.status is Status.MOVED_AWAY else person.status
-    moved = person.model_copy(update={"station_id": station_id, "district_id": district_id, "status": status})
-    shown = {"station_id", "status"}
+    moved = person.model_copy(update={"station_id": station_id, "district_id": district_id, "status": Status.ACTIVE})
+    shown = {"station_id", "district_id", "status"}
     return moved, _changes(person.model_dump(mode="json", include=shown), moved.model_dump(mode="json", include=shown))
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, Role, within
+from liaison_infra.clock import utc_now
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 from liaison_infra.pii import Keyring, mask_phone
@@ -152,6 +153,18 @@ async def _refuse_leaving_households(tx: Transaction, deputy_id: str, dropped: s
         )
 
 
+async def hold_serving(tx: Transaction, deputy_id: str, station_ids: set[str], *, field: str) -> None:
+    """Refuse, in the transaction, a deputy who does not serve these stations; the deputy is
+    written too, so that a change of its stations meanwhile conflicts (and is tried again)."""
+    if not station_ids:
+        return
+    serving = {"_id": deputy_id, "station_ids": {"$all": sorted(station_ids)}}
+    held = await tx.db[DEPUTIES].update_one(serving, {"$set": {"assigned_at": utc_now()}}, session=tx.session)
+    if not held.matched_count:
+        message = f"{deputy_id} does not serve {', '.join(sorted(station_ids))}"
+        raise InvalidInput("deputy_not_serving", message, field=field)
+
+
 async def list_deputies(records: Records, principal: Principal, station_id: str | None) -> list[Document]:
     require(principal, READERS, "read deputies")
     query = within(deputy_scope(principal), {"station_ids": station_id})
@@ -169,11 +182,9 @@ async def hand_over(
     source = await load_deputy(records, principal, from_deputy_id)
     target = await load_deputy(records, principal, to_deputy_id)
     households = await records.db[HOUSEHOLDS].find({"deputy_id": from_deputy_id, **principal.scope_filter()}).to_list()
-    not_served = sorted({h["station_id"] for h in households} - set(target["station_ids"]))
-    if not_served:
-        raise InvalidInput("deputy_not_serving", f"{to_deputy_id} does not serve {not_served[0]}", field="to_deputy_id")
 
     async def write(tx: Transaction) -> None:
+        await hold_serving(tx, to_deputy_id, {h["station_id"] for h in households}, field="to_deputy_id")
         for household in households:
             await tx.replace(
                 HOUSEHOLDS, {**household, "deputy_id": to_deputy_id}, expected_version=household["version"]

@@ -1,19 +1,21 @@
-"""Households announced again on the day a member turns ``ELDERLY_AGE``: household.changed
-carries an elderly flag (festival condolence visits go first to such households), which no
-change of a file would otherwise set.
+"""Households announced again once a member turns ``ELDERLY_AGE``: household.changed carries an
+elderly flag (festival condolence visits go first to such households), which no change of a file
+would otherwise set.
 
-Each day in China, and at each start for the days the service was down, one process claims the
-days since the last pass (``DAILY_STATE``, in the same transaction as the events, so a day is
-announced exactly once) and announces the households of the members born in them, 70 years back.
+After each midnight in China, and at each start for the days the service was down, the
+households of the members born in the days since the last pass (70 years back) are announced, a
+few hundred to a transaction; then the pass is recorded (``DAILY_STATE``). The first pass
+announces every household with an elderly member. A pass stopped half-way is done again, and
+two processes may both announce a day: consumers keep the latest view, so an event twice is
+harmless.
 """
 
 import asyncio
 import logging
 from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from liaison_infra.clock import CHINA, china_day
-from liaison_infra.mongo import Transaction
-from pymongo.errors import PyMongoError
 
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.service_layer.context import Records
@@ -21,35 +23,36 @@ from liaison_records.service_layer.households import announce, elderly_born_by
 
 DAILY_STATE = "daily_state"
 ELDERLY = "elderly_announced"
+HOUSEHOLDS_PER_TRANSACTION = 200
+RETRY_AFTER = timedelta(minutes=5)
 log = logging.getLogger(__name__)
 
 
 async def follow_birthdays(records: Records) -> None:
-    """Announce the households whose member turned elderly, at start and then after each midnight in China."""
+    """Announce the households whose member turned elderly: at start, then after each midnight."""
     while True:
         try:
             await announce_new_elderly(records)
-        except PyMongoError as exc:  # the next pass covers the days this one missed
-            log.warning("households turning elderly not announced", extra={"fields": {"error": str(exc)}})
+        except Exception as exc:  # tried again shortly; the days stay unrecorded until a pass ends
+            log.warning("households turning elderly not announced", extra={"fields": {"error": repr(exc)}})
+            await asyncio.sleep(RETRY_AFTER.total_seconds())
+            continue
         midnight = datetime.combine(china_day(records.clock()) + timedelta(days=1), time(0, 1), CHINA)
         await asyncio.sleep(max(60.0, (midnight - records.clock()).total_seconds()))
 
 
 async def announce_new_elderly(records: Records) -> None:
-    """The days since the last pass, up to today, claimed and announced in one transaction. The
-    first pass only marks today: the households announced before it carried the flag of their day."""
     today = china_day(records.clock())
-
-    async def write(tx: Transaction) -> None:
-        state = tx.db[DAILY_STATE]
-        last = await state.find_one({"_id": ELDERLY}, session=tx.session)
-        through = today.isoformat()
-        await state.update_one({"_id": ELDERLY}, {"$set": {"through": through}}, upsert=True, session=tx.session)
-        if last is None or last["through"] >= through:
-            return
-        born = {"$gt": elderly_born_by(date.fromisoformat(last["through"])), "$lte": elderly_born_by(today)}
-        query = {"birth_date": born, "household_id": {"$ne": None}}
-        found = tx.db[PEOPLE].find(query, {"household_id": 1}, session=tx.session)  # a scan, once a day
-        await announce(tx, [person["household_id"] async for person in found], today)
-
-    await records.runtime.transaction(write)
+    state = await records.db[DAILY_STATE].find_one({"_id": ELDERLY})
+    if state is not None and state["through"] >= today.isoformat():
+        return
+    born: dict[str, str] = {"$lte": elderly_born_by(today)}
+    if state is not None:
+        born["$gt"] = elderly_born_by(date.fromisoformat(state["through"]))
+    query = {"birth_date": born, "household_id": {"$ne": None}}
+    households = sorted(await records.db[PEOPLE].distinct("household_id", query))  # a scan, once a day
+    for start in range(0, len(households), HOUSEHOLDS_PER_TRANSACTION):
+        batch = households[start : start + HOUSEHOLDS_PER_TRANSACTION]
+        await records.runtime.transaction(partial(announce, household_ids=batch, today=today))
+    passed = {"$max": {"through": today.isoformat()}}  # a process whose clock lags never moves it back
+    await records.db[DAILY_STATE].update_one({"_id": ELDERLY}, passed, upsert=True)

@@ -9,7 +9,7 @@ from typing import Any
 from liaison_infra.auth import Principal
 from liaison_infra.mongo import Document
 
-from liaison_records.adapters.people_store import masked_view
+from liaison_records.adapters.people_store import masked_fields
 from liaison_records.adapters.xlsx_export import write_people
 from liaison_records.adapters.xlsx_header import FIELD_HEADERS
 from liaison_records.service_layer.context import READERS, REVEALERS, Records, require
@@ -40,7 +40,7 @@ MAX_EXPORT_ROWS = 200_000
 
 def _row(document: Document, revealed: Document | None) -> dict[str, Any]:
     """A stored file in the roster's field names (the same ones the import reads)."""
-    shown = {**masked_view(document), **(revealed or {})}
+    shown = {**masked_fields(document), **(revealed or {})}
     address = shown.get("address") or {}
     birth = shown.get("birth_date")
     return {

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 from liaison_infra.auth import Principal, within
-from liaison_infra.clock import china_day
+from liaison_infra.clock import china_day, utc_now
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
@@ -16,7 +16,7 @@ from liaison_records.domain.events import AssignmentChanged, HouseholdChanged, H
 from liaison_records.domain.households import HouseholdFields
 from liaison_records.domain.people import Hardship, Status
 from liaison_records.service_layer.context import READERS, WRITERS, Records, check_version, document_view, require
-from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
+from liaison_records.service_layer.deputies import HOUSEHOLDS, hold_serving
 from liaison_records.service_layer.history import link
 
 ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly households
@@ -25,21 +25,15 @@ ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly 
 ANNOUNCED_FIELDS = frozenset({"hardship", "birth_date"})
 
 
-async def _members(records: Records, fields: HouseholdFields, station_id: str, household_id: str) -> list[Document]:
-    """The members' files; each must be an active file of this station and in no other household."""
-    people = await records.db[PEOPLE].find({"_id": {"$in": fields.person_ids}}).to_list()
+def _check_members(person_ids: list[str], people: list[Document], station_id: str, household_id: str) -> None:
+    """Each member must be an active file of this station and in no other household."""
     found = {person["_id"]: person for person in people}
-    for person_id in fields.person_ids:
+    for person_id in person_ids:
         person = found.get(person_id)
         if person is None or person["station_id"] != station_id or person["status"] == Status.ERASED:
             raise InvalidInput("unknown_person", f"no person {person_id} at {station_id}", field="members")
-        _refuse_taken(person, household_id)
-    return people
-
-
-def _refuse_taken(person: Document, household_id: str) -> None:
-    if person.get("household_id") not in (None, household_id):
-        raise Conflict("in_another_household", f"{person['_id']} belongs to {person['household_id']}", field="members")
+        if person.get("household_id") not in (None, household_id):
+            raise Conflict("in_another_household", f"{person_id} belongs to {person['household_id']}", field="members")
 
 
 def elderly_born_by(today: date) -> str:
@@ -93,10 +87,16 @@ async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today
 
 
 async def announce(tx: Transaction, household_ids: Iterable[str], today: date) -> None:
-    """Publish household.changed for these households: a member's file changed what the event
-    carries (``ANNOUNCED_FIELDS``)."""
+    """Publish household.changed for these households (``reached``: those a change of their
+    members' files reaches)."""
     if wanted := sorted(set(household_ids)):
         await _announce(tx, {"_id": {"$in": wanted}}, today)
+
+
+def reached(changed_files: Iterable[tuple[str | None, Iterable[str]]]) -> list[str]:
+    """The households of the changed files (each a household id and the fields it changed) whose
+    event a change carries: a member's hardship or birth date (``ANNOUNCED_FIELDS``)."""
+    return [household for household, fields in changed_files if household and ANNOUNCED_FIELDS.intersection(fields)]
 
 
 async def households_of(tx: Transaction, person_ids: list[str]) -> list[str]:
@@ -107,7 +107,11 @@ async def households_of(tx: Transaction, person_ids: list[str]) -> list[str]:
 
 async def _announce(tx: Transaction, query: dict[str, Any], today: date) -> None:
     """Publish household.changed for each household as ``tx`` now stores it: consumers keep
-    their own copy of the members, and learn of a change made from a person's file this way."""
+    their own copy of the members, and learn of a change made from a person's file this way.
+
+    Consumers keep the latest event, so each household announced is written too (its version
+    kept): a transaction that changes it meanwhile conflicts, and no older view wins."""
+    await tx.db[HOUSEHOLDS].update_many(query, {"$set": {"announced_at": utc_now()}}, session=tx.session)
     households = await tx.db[HOUSEHOLDS].find(query, session=tx.session).to_list()
     person_ids = [member["person_id"] for household in households for member in household["members"]]
     people = await tx.db[PEOPLE].find({"_id": {"$in": person_ids}}, session=tx.session).to_list()
@@ -123,10 +127,10 @@ async def _link_members(
     """Keep each member's file pointing at its household and deputy (bumping its version, with
     history); those who left point at none."""
     ids = [member["person_id"] for member in household["members"]]
-    # Checked again in the transaction: another household may have taken a member since.
-    taken = {"_id": {"$in": ids}, "household_id": {"$nin": [None, household["_id"]]}}
-    if person := await tx.db[PEOPLE].find_one(taken, {"household_id": 1}, session=tx.session):
-        _refuse_taken(person, household["_id"])
+    # Checked in the transaction: another may have taken a member, moved or erased them meanwhile.
+    facts = {"household_id": 1, "station_id": 1, "status": 1}
+    members = await tx.db[PEOPLE].find({"_id": {"$in": ids}}, facts, session=tx.session).to_list()
+    _check_members(ids, members, household["station_id"], household["_id"])
     left = [person_id for person_id in previous_ids if person_id not in ids]
     await link(tx, principal, at, left, {"household_id": None, "deputy_id": None})
     await link(tx, principal, at, ids, {"household_id": household["_id"], "deputy_id": household.get("deputy_id")})
@@ -138,7 +142,6 @@ async def create_household(
     require(principal, WRITERS, "create households")
     station = await records.station_in_scope(principal, station_id)
     household_id = f"h-{uuid4().hex[:10]}"
-    members = await _members(records, fields, station_id, household_id)
     document: Document = {
         "_id": household_id,
         "station_id": station_id,
@@ -151,7 +154,7 @@ async def create_household(
     async def write(tx: Transaction) -> None:
         await tx.insert(HOUSEHOLDS, document)
         await _link_members(tx, principal, records.clock(), document, [])
-        tx.publish(_changed_event(document, members, china_day(records.clock())), **_routing(document))
+        await _announce(tx, {"_id": household_id}, china_day(records.clock()))
 
     await records.runtime.transaction(write)
     return document_view({**document, "version": 1})
@@ -171,14 +174,13 @@ async def update_household(
     require(principal, WRITERS, "change households")
     current = await load_household(records, principal, household_id)
     check_version(current, expected_version)
-    members = await _members(records, fields, current["station_id"], household_id)
     document = {**current, **fields.model_dump(mode="json"), "head_person_id": fields.head_person_id}
     previous_ids = [member["person_id"] for member in current["members"]]
 
     async def write(tx: Transaction) -> int:
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
         await _link_members(tx, principal, records.clock(), document, previous_ids)
-        tx.publish(_changed_event(document, members, china_day(records.clock())), **_routing(document))
+        await _announce(tx, {"_id": household_id}, china_day(records.clock()))
         return version
 
     version = await records.runtime.transaction(write)
@@ -198,15 +200,11 @@ async def assign_deputy(
     require(principal, WRITERS, "assign deputies")
     current = await load_household(records, principal, household_id)
     check_version(current, expected_version)
-    if deputy_id is not None:
-        deputy = await records.db[DEPUTIES].find_one({"_id": deputy_id, "station_ids": current["station_id"]})
-        if deputy is None:
-            raise InvalidInput(
-                "deputy_not_serving", f"{deputy_id} does not serve {current['station_id']}", field="deputy_id"
-            )
     document = {**current, "deputy_id": deputy_id}
 
     async def write(tx: Transaction) -> int:
+        if deputy_id is not None:
+            await hold_serving(tx, deputy_id, {current["station_id"]}, field="deputy_id")
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
         await _link_members(tx, principal, records.clock(), document, [])
         tx.publish(

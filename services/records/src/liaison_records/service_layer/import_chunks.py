@@ -40,7 +40,7 @@ from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.history import HISTORY, history_entries
-from liaison_records.service_layer.households import ANNOUNCED_FIELDS, announce
+from liaison_records.service_layer.households import announce, reached
 from liaison_records.service_layer.import_rows import RowFile
 from liaison_records.service_layer.people import IMPORT_ID, KEPT_ON_CHANGE, routing
 
@@ -149,14 +149,13 @@ async def prepare_chunk(records: Records, principal: Principal, import_id: str, 
     events: list[tuple[Event, Person]] = [
         (ReturneeRegistered(person=files.snapshot(candidate.person)), candidate.person) for candidate in new
     ]
-    households: list[str] = []
+    changed_files: list[tuple[str | None, list[str]]] = []
     for current, person, changes in changed:
         next_version = person.model_copy(update={"version": current["version"] + 1})
         history += history_entries(next_version, changes, principal, now)
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
         events.append((ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), person))
-        if person.household_id and ANNOUNCED_FIELDS.intersection(changed_fields):
-            households.append(person.household_id)
+        changed_files.append((person.household_id, changed_fields))
     return ChunkWrite(
         created=[{**candidate.document, **registered} for candidate in new],
         replaced=[
@@ -166,7 +165,7 @@ async def prepare_chunk(records: Records, principal: Principal, import_id: str, 
         versions=[current["version"] for current, _, _ in changed],
         history=history,
         events=events,
-        households=households,
+        households=reached(changed_files),
         counts={
             "rows_done": chunk.rows,
             "created": len(new),

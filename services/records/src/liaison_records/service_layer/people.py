@@ -15,7 +15,7 @@ from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
 from liaison_records.service_layer.history import HISTORY, history_entries
-from liaison_records.service_layer.households import ANNOUNCED_FIELDS, announce, remove_member, replace_member
+from liaison_records.service_layer.households import announce, reached, remove_member, replace_member
 from liaison_records.service_layer.logs import erase_from_logs
 
 # The import that registered a file; its registration entry is read from the file (see
@@ -155,8 +155,7 @@ async def store_change(
         await _record_history(tx, changed.model_copy(update={"version": version}), changes, principal, records)
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
         tx.publish(ReturneeUpdated(person=files.snapshot(changed), changed_fields=changed_fields), **routing(changed))
-        if changed.household_id and ANNOUNCED_FIELDS.intersection(changed_fields):
-            await announce(tx, [changed.household_id], china_day(records.clock()))
+        await announce(tx, reached([(changed.household_id, changed_fields)]), china_day(records.clock()))
         if "status" in changed_fields and changed.status in files.CLOSING_STATUSES:
             tx.publish(ReturneeArchived(person_id=changed.id, status=changed.status), **routing(changed))
         return version
@@ -260,6 +259,7 @@ async def merge_people(
         )
         await replace_member(tx, duplicate_id, keep_id, china_day(records.clock()))
         changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        await announce(tx, reached([(keep.household_id, changed_fields)]), china_day(records.clock()))
         tx.publish(
             ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **routing(completed)
         )
