@@ -368,6 +368,8 @@ async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_
         f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"2"'}
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "cannot_merge"
+    own = (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json()
+    assert own[0]["after"] == "registered" and own[0]["merged_from"] == duplicate["id"], "still read from the duplicate"
 
     archived = await records.get(f"/v1/people/{duplicate['id']}", headers=headers)
     noted = {**headers, "If-Match": archived.headers["ETag"]}
@@ -421,6 +423,24 @@ async def test_merging_and_erasing_announce_the_households_they_change(records, 
     assert after[-1].data["head_person_id"] is None and after[-1].data["hardship"] is False
     stored = (await records.get(f"/v1/households/{household}", headers=headers)).json()
     assert stored["members"] == after[-1].data["members"] and stored["head_person_id"] is None
+
+
+async def test_merging_two_members_of_one_household_leaves_the_survivor_once(records, caller, station) -> None:
+    headers = caller(stations=("st-shengli",))
+    keep = (await register(records, caller, chen())).json()["id"]
+    duplicate = (await register(records, caller, chen(id_number=None), allow_duplicates="true")).json()["id"]
+    members = [{"person_id": keep, "relation_to_head": "self"}, {"person_id": duplicate, "relation_to_head": "other"}]
+    created = await records.post(
+        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    version = (await records.get(f"/v1/people/{keep}", headers=headers)).headers["ETag"]
+    merged = await records.post(
+        f"/v1/people/{keep}/merge", json={"duplicate_id": duplicate}, headers={**headers, "If-Match": version}
+    )
+    assert merged.status_code == 200, merged.text
+    stored = (await records.get(f"/v1/households/{created.json()['id']}", headers=headers)).json()
+    assert stored["members"] == [{"person_id": keep, "relation_to_head": "self"}]
 
 
 async def test_erasure_forgets_the_persons_events_yet_relays_those_not_sent(

@@ -73,8 +73,14 @@ async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
 
 
 async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today: date) -> None:
-    """Put the file that survives a merge in the duplicate's place, and announce the change."""
+    """Put the file that survives a merge in the duplicate's place (or just take the duplicate
+    out, where both were members), and announce the change."""
     changed = {"_id": {"$in": await households_of(tx, [duplicate_id])}}
+    await tx.db[HOUSEHOLDS].update_many(
+        {**changed, "members.person_id": keep_id},
+        {"$pull": {"members": {"person_id": duplicate_id}}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
     await tx.db[HOUSEHOLDS].update_many(
         {**changed, "members.person_id": duplicate_id},
         {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},

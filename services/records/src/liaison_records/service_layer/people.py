@@ -197,8 +197,11 @@ def imported_registration(document: Document) -> list[Document]:
 async def person_history(records: Records, principal: Principal, person_id: str) -> list[Document]:
     document = await load_person(records, principal, person_id)
     cursor = records.db[HISTORY].find({"person_id": person_id}, {"_id": 0}).sort([("person_id", 1), ("at", 1)])
+    entries = [*imported_registration(document), *await cursor.to_list()]
+    if document.get("merged_into"):  # a duplicate's own history went to the file it was merged into
+        entries += await records.db[HISTORY].find({"merged_from": person_id}, {"_id": 0}).to_list()  # rare: a scan
     # Stable: the registration stays first among entries of the same instant.
-    return sorted([*imported_registration(document), *await cursor.to_list()], key=lambda entry: entry["at"])
+    return sorted(entries, key=lambda entry: entry["at"])
 
 
 def routing(person: Person) -> dict[str, Any]:
