@@ -250,7 +250,8 @@ async def test_an_imported_registration_is_read_from_the_file_and_a_merge_carrie
         ("registered", None),
         (f"merged from {duplicate['id']}", None),
     ]
-    assert (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json() == []
+    own = (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json()
+    assert [(h["after"], h["merged_from"]) for h in own] == [("imported", duplicate["id"])], "still read from it"
 
 
 async def test_registering_an_imported_person_again_by_name_and_birth_date_is_a_likely_duplicate(

@@ -48,6 +48,10 @@ async def test_reveal_is_for_staff_only_and_audited(records, caller, station, mo
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     audit = await mongo[f"records_{unique}"]["audit"].find({}, {"_id": 0, "action": 1, "subject": 1, "by": 1}).to_list()
     assert audit == [{"action": "reveal_person", "subject": person["id"], "by": "staff-1"}]
+    # Like every document, audit and history entries say where: the station and its district.
+    for kept in ("audit", "history"):
+        where = await mongo[f"records_{unique}"][kept].find_one({}, {"_id": 0, "station_id": 1, "district_id": 1})
+        assert where == {"station_id": "st-shengli", "district_id": "d-yufeng"}, kept
 
 
 async def test_the_same_id_number_is_refused_and_nothing_is_added(records, caller, station) -> None:

@@ -50,22 +50,26 @@ class Records:
         action: str,
         subject: str,
         station_id: str,
+        district_id: str | None,
         session: AsyncClientSession | None = None,
     ) -> None:
         """Who did what to whom: kept for every unmasked read and every bulk change."""
-        await self.audit_each(principal, action, [(subject, station_id)], session)
+        await self.audit_each(principal, action, [(subject, station_id, district_id)], session)
 
     async def audit_each(
         self,
         principal: Principal,
         action: str,
-        subjects: Sequence[tuple[str, str]],
+        subjects: Sequence[tuple[str, str, str | None]],
         session: AsyncClientSession | None = None,
     ) -> None:
-        """One entry per (subject, station) in one write, so that every person an export showed
-        unmasked can be asked about."""
+        """One entry per (subject, station, district) in one write, so that every person an
+        export showed unmasked can be asked about."""
         who = {"at": self.clock(), "by": principal.subject, "roles": sorted(principal.roles), "action": action}
-        entries = [{**who, "subject": subject, "station_id": station} for subject, station in subjects]
+        entries = [
+            {**who, "subject": subject, "station_id": station, "district_id": district}
+            for subject, station, district in subjects
+        ]
         if entries:
             await self.db[AUDIT].insert_many(entries, session=session)
 

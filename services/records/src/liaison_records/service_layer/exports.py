@@ -68,7 +68,7 @@ async def export_people(
     for document in documents:
         rows.append(_row(document, records.codec.revealed(document) if reveal else None))
     if reveal:
-        shown = [(document["_id"], document["station_id"]) for document in documents]
+        shown = [(document["_id"], document["station_id"], document.get("district_id")) for document in documents]
         await records.audit_each(principal, "export_unmasked", shown)
     columns = [(field, FIELD_HEADERS[field]) for field in EXPORTED_FIELDS]
     return await asyncio.to_thread(_workbook, rows, columns)

@@ -26,15 +26,17 @@ MASKS: dict[str, Callable[[str], str]] = {
 
 def history_entries(person: Person, changes: list[FieldChange], principal: Principal, at: datetime) -> list[Document]:
     """One entry per changed field; protected values are kept masked, never in clear."""
-    return [_entry(person.id, person.station_id, person.version or 1, change, principal, at) for change in changes]
+    where = {"station_id": person.station_id, "district_id": person.district_id}
+    return [_entry(person.id, where, person.version or 1, change, principal, at) for change in changes]
 
 
 def _entry(
-    person_id: str, station_id: str, version: int, change: FieldChange, principal: Principal, at: datetime
+    person_id: str, where: Document, version: int, change: FieldChange, principal: Principal, at: datetime
 ) -> Document:
+    """``where``: the file's ``station_id`` and ``district_id`` when it changed."""
     return {
         "person_id": person_id,
-        "station_id": station_id,
+        **where,
         "version": version,
         "at": at,
         "by": principal.subject,
@@ -52,6 +54,10 @@ def _history_value(field: str, value: Any) -> Any:
     return [mask(str(item)) for item in value] if isinstance(value, list) else mask(str(value))
 
 
+def _where(document: Document) -> Document:
+    return {"station_id": document["station_id"], "district_id": document.get("district_id")}
+
+
 async def link(
     tx: Transaction, principal: Principal, at: datetime, person_ids: Iterable[str], links: dict[str, str | None]
 ) -> None:
@@ -61,11 +67,11 @@ async def link(
     ids = list(person_ids)
     if not ids:
         return
-    fields = {name: 1 for name in ("station_id", "version", *links)}
+    fields = {name: 1 for name in ("station_id", "district_id", "version", *links)}
     current = await tx.db[PEOPLE].find({"_id": {"$in": ids}}, fields, session=tx.session).to_list()
     await tx.db[PEOPLE].update_many({"_id": {"$in": ids}}, {"$set": links, "$inc": {"version": 1}}, session=tx.session)
     entries = [
-        _entry(file["_id"], file["station_id"], file["version"] + 1, change, principal, at)
+        _entry(file["_id"], _where(file), file["version"] + 1, change, principal, at)
         for file in current
         for name, after in links.items()
         if (change := FieldChange(field=name, before=file.get(name), after=after)).before != after

@@ -97,7 +97,7 @@ async def read_person(records: Records, principal: Principal, person_id: str, *,
     if not reveal:
         return masked_view(document)
     require(principal, REVEALERS, "see unmasked personal data")
-    await records.audit(principal, "reveal_person", person_id, document["station_id"])
+    await records.audit(principal, "reveal_person", person_id, document["station_id"], document.get("district_id"))
     return {**masked_view(document), **records.codec.revealed(document)}
 
 
@@ -183,6 +183,7 @@ def imported_registration(document: Document) -> list[Document]:
         {
             "person_id": document["_id"],
             "station_id": document["station_id"],
+            "district_id": document.get("district_id"),
             "version": 1,
             "at": document["created_at"],
             "by": document["created_by"],
@@ -305,6 +306,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             {
                 "person_id": person_id,
                 "station_id": person.station_id,
+                "district_id": person.district_id,
                 "at": records.clock(),
                 "by": principal.subject,
                 "field": "*",
@@ -313,7 +315,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             },
             session=tx.session,
         )
-        await records.audit(principal, "erase_person", person_id, person.station_id, session=tx.session)
+        await records.audit(principal, "erase_person", person_id, person.station_id, person.district_id, tx.session)
 
     await records.runtime.transaction(write)
     return masked_view({**documents[0], "version": document["version"] + 1})
