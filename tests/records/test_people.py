@@ -74,6 +74,7 @@ async def test_likely_duplicates_are_returned_for_the_user_to_decide(records, ca
     response = await register(records, caller, same_phone)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "possible_duplicates"
+    assert response.json()["error"]["field"] == "allow_duplicates"
     assert [c["id"] for c in response.json()["error"]["candidates"]] == [first["id"]]
     kept = await register(records, caller, same_phone, allow_duplicates="true")
     assert kept.status_code == 201

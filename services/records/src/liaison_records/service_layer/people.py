@@ -80,6 +80,7 @@ async def _refuse_likely_duplicates(records: Records, person: Person) -> None:
         raise Conflict(
             "possible_duplicates",
             "files that may be the same person exist; register again with allow_duplicates=true to keep both",
+            field="allow_duplicates",  # what to set, once the user has decided
             details={"candidates": [masked_view(candidate) for candidate in candidates]},
         )
 
