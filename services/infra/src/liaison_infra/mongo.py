@@ -1,6 +1,8 @@
 """MongoDB access shared by the services: one client, transactions with bounded retry,
 optimistic concurrency, and the outbox write that rides inside every transaction."""
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ T = TypeVar("T")
 
 OUTBOX = "outbox"
 TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult")
+RETRY_PAUSE = 0.005  # seconds, doubled after each conflict, taken at random up to it
 
 
 class ConcurrencyConflict(Exception):
@@ -151,7 +154,9 @@ async def run_in_transaction(
     *,
     attempts: int = 5,
 ) -> T:
-    """Run ``work`` and its outbox writes in one transaction, retrying transient failures.
+    """Run ``work`` and its outbox writes in one transaction, retrying transient failures (a
+    write conflict with a concurrent transaction) after a short random pause; still conflicting
+    after ``attempts``, it is a ``ConcurrencyConflict`` (a 409 to ask again), never a 500.
 
     ``work`` may run more than once, so it must not have effects outside the transaction.
     """
@@ -164,6 +169,9 @@ async def run_in_transaction(
                     await tx.flush_outbox()
                 return result
             except PyMongoError as exc:
-                if attempt == attempts or not any(exc.has_error_label(label) for label in TRANSIENT_LABELS):
+                if not any(exc.has_error_label(label) for label in TRANSIENT_LABELS):
                     raise
+                if attempt == attempts:
+                    raise ConcurrencyConflict("concurrent changes kept conflicting with this one") from exc
+        await asyncio.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # the other transaction ends meanwhile
     raise AssertionError("unreachable")
