@@ -308,6 +308,8 @@ async def test_activities_are_logged_and_listed_by_kind_and_period(records, call
     event = (await outbox(mongo, unique))[-1]
     assert event.type == "activity.held" and event.data["person_ids"] == [head, spouse]
     assert [(o["person_id"], o["text"]) for o in event.data["opinions"]] == [(head, "医保报销难")]
+    theirs = (await records.get("/v1/activities", params={"person_id": spouse}, headers=headers)).json()
+    assert [a["id"] for a in theirs] == [received.json()["id"]]
     assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
     [after] = [
         a for a in (await records.get("/v1/activities", headers=headers)).json() if a["id"] == received.json()["id"]

@@ -28,6 +28,7 @@ async def list_visits(
     end: date | None = None,
     deputy_id: str | None = None,
     household_id: str | None = None,
+    person_id: str | None = None,
     kind: VisitKind | None = None,
 ) -> list[Document]:
     return await logs.list_log(
@@ -40,6 +41,7 @@ async def list_visits(
         end=end,
         deputy_ids=deputy_id,
         household_ids=household_id,
+        person_ids=person_id,
         kind=kind.value if kind else None,
     )
 
@@ -58,6 +60,8 @@ async def list_activities(
     start: date | None = None,
     end: date | None = None,
     deputy_id: str | None = None,
+    household_id: str | None = None,
+    person_id: str | None = None,
     kind: ActivityKind | None = None,
 ) -> list[Document]:
     return await logs.list_log(
@@ -69,5 +73,7 @@ async def list_activities(
         start=start,
         end=end,
         deputy_ids=deputy_id,
+        household_ids=household_id,
+        person_ids=person_id,
         kind=kind.value if kind else None,
     )
