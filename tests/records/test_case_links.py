@@ -48,5 +48,13 @@ async def test_a_case_reaches_the_kept_file_of_a_merge_and_never_an_erased_one(
     people = mongo[f"records_{unique}"]["people"]
     kept = await people.find_one({"_id": keep["id"]})
     assert [(c["case_id"], c["status"]) for c in kept["cases"]] == [("c-1", "assigned")]
+    history = (await records.get(f"/v1/people/{keep['id']}/history", headers=headers)).json()
+    assert [(h["field"], h["before"], h["after"], h["by"]) for h in history][-1] == (
+        "cases.c-1",
+        None,
+        "assigned",
+        "cases",
+    )
+    assert history[-1]["version"] == kept["version"], "the version the change made"
     tombstone = await people.find_one({"_id": gone["id"]})
     assert tombstone.get("cases", []) == [] and "楼道灯坏了" not in str(tombstone)

@@ -3,14 +3,17 @@
 from collections.abc import Iterable
 
 from liaison_infra.envelope import Envelope
-from liaison_infra.mongo import Transaction
+from liaison_infra.mongo import Document, Transaction
 
 from liaison_records.adapters.cases_events import CaseRead
 from liaison_records.adapters.people_store import PEOPLE
+from liaison_records.domain.files import FieldChange
+from liaison_records.service_layer.history import HISTORY, stored_file_entries
 
 
 async def on_case_event(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
-    """Replace the person's link to this case with its latest state.
+    """Replace the person's link to this case with its latest state, and keep a change of its
+    status in the file's history (by the cases service).
 
     The version is bumped so that a concurrent edit of the file, based on the read before this
     link changed, is refused instead of writing the old links back.
@@ -19,9 +22,21 @@ async def on_case_event(case: CaseRead, envelope: Envelope, tx: Transaction) -> 
     if not files:
         return
     people = {"_id": {"$in": files}}
+    facts = {"station_id": 1, "district_id": 1, "version": 1, "cases": 1}
+    current = await tx.db[PEOPLE].find(people, facts, session=tx.session).to_list()
     await tx.db[PEOPLE].update_many(people, {"$pull": {"cases": {"case_id": case.case_id}}}, session=tx.session)
     link = {"case_id": case.case_id, "status": case.state, "title": case.title, "updated_at": envelope.time}
     await tx.db[PEOPLE].update_many(people, {"$push": {"cases": link}, "$inc": {"version": 1}}, session=tx.session)
+    entries: list[Document] = []
+    for file in current:
+        entries += stored_file_entries(file, [_status_change(file, case)], envelope.source, envelope.time)
+    if entries:
+        await tx.db[HISTORY].insert_many(entries, session=tx.session)
+
+
+def _status_change(file: Document, case: CaseRead) -> FieldChange:
+    before = next((link["status"] for link in file.get("cases", []) if link["case_id"] == case.case_id), None)
+    return FieldChange(field=f"cases.{case.case_id}", before=before, after=case.state)
 
 
 async def _showing(tx: Transaction, person_ids: Iterable[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """A person's field-level history: one entry per changed field (who, when, before, after),
-protected values masked. Written wherever a file changes: its own endpoints, imports, and the
-household and deputy links other records keep in it."""
+protected values masked. Written wherever a file changes: its own endpoints, imports, the
+household and deputy links other records keep in it, and the cases service's news of the cases
+the person raised."""
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -27,19 +28,24 @@ MASKS: dict[str, Callable[[str], str]] = {
 def history_entries(person: Person, changes: list[FieldChange], principal: Principal, at: datetime) -> list[Document]:
     """One entry per changed field; protected values are kept masked, never in clear."""
     where = {"station_id": person.station_id, "district_id": person.district_id}
-    return [_entry(person.id, where, person.version or 1, change, principal, at) for change in changes]
+    return [_entry(person.id, where, person.version or 1, change, principal.subject, at) for change in changes]
 
 
-def _entry(
-    person_id: str, where: Document, version: int, change: FieldChange, principal: Principal, at: datetime
-) -> Document:
+def stored_file_entries(file: Document, changes: Iterable[FieldChange], by: str, at: datetime) -> list[Document]:
+    """The entries of ``changes`` (those that change something) to a stored file about to move
+    to its next version."""
+    where, version = _where(file), file["version"] + 1
+    return [_entry(file["_id"], where, version, change, by, at) for change in changes if change.before != change.after]
+
+
+def _entry(person_id: str, where: Document, version: int, change: FieldChange, by: str, at: datetime) -> Document:
     """``where``: the file's ``station_id`` and ``district_id`` when it changed."""
     return {
         "person_id": person_id,
         **where,
         "version": version,
         "at": at,
-        "by": principal.subject,
+        "by": by,
         "field": change.field,
         "before": _history_value(change.field, change.before),
         "after": _history_value(change.field, change.after),
@@ -70,11 +76,9 @@ async def link(
     fields = {name: 1 for name in ("station_id", "district_id", "version", *links)}
     current = await tx.db[PEOPLE].find({"_id": {"$in": ids}}, fields, session=tx.session).to_list()
     await tx.db[PEOPLE].update_many({"_id": {"$in": ids}}, {"$set": links, "$inc": {"version": 1}}, session=tx.session)
-    entries = [
-        _entry(file["_id"], _where(file), file["version"] + 1, change, principal, at)
-        for file in current
-        for name, after in links.items()
-        if (change := FieldChange(field=name, before=file.get(name), after=after)).before != after
-    ]
+    entries: list[Document] = []
+    for file in current:
+        changes = [FieldChange(field=name, before=file.get(name), after=after) for name, after in links.items()]
+        entries += stored_file_entries(file, changes, principal.subject, at)
     if entries:
         await tx.db[HISTORY].insert_many(entries, session=tx.session)
