@@ -447,6 +447,45 @@ async def test_merging_two_members_of_one_household_leaves_the_survivor_once(rec
     stored = (await records.get(f"/v1/households/{created.json()['id']}", headers=headers)).json()
     assert stored["members"] == [{"person_id": keep, "relation_to_head": "self"}]
 
+    # The duplicate headed the household: the survivor heads it now.
+    spouse = (await register(records, caller, lin())).json()["id"]
+    twin = (await register(records, caller, lin(id_number=None), allow_duplicates="true")).json()["id"]
+    members = [{"person_id": twin, "relation_to_head": "self"}, {"person_id": spouse, "relation_to_head": "other"}]
+    created = await records.post(
+        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
+    )
+    version = (await records.get(f"/v1/people/{spouse}", headers=headers)).headers["ETag"]
+    merged = await records.post(
+        f"/v1/people/{spouse}/merge", json={"duplicate_id": twin}, headers={**headers, "If-Match": version}
+    )
+    assert merged.status_code == 200, merged.text
+    stored = (await records.get(f"/v1/households/{created.json()['id']}", headers=headers)).json()
+    assert stored["members"] == [{"person_id": spouse, "relation_to_head": "self"}]
+    assert stored["head_person_id"] == spouse
+
+
+async def test_a_duplicate_keeps_its_history_through_two_merges_and_takes_it_when_erased(
+    records, caller, station, mongo, unique
+) -> None:
+    headers = caller(stations=("st-shengli",))
+    again = {"allow_duplicates": "true"}
+    first, second, last = [
+        (await register(records, caller, chen(id_number=None, notes=f"第{n}份"), **again)).json()["id"]
+        for n in range(3)
+    ]
+    for keep, duplicate in ((second, first), (last, second)):
+        version = (await records.get(f"/v1/people/{keep}", headers=headers)).headers["ETag"]
+        merge = {"duplicate_id": duplicate}
+        merged = await records.post(f"/v1/people/{keep}/merge", json=merge, headers={**headers, "If-Match": version})
+        assert merged.status_code == 200, merged.text
+    own = (await records.get(f"/v1/people/{first}/history", headers=headers)).json()
+    assert [(h["after"], h["merged_from"]) for h in own] == [("registered", first)], "the first merge's mark is kept"
+
+    assert (await records.post(f"/v1/people/{first}/erase", headers=headers)).status_code == 200
+    survivor = (await records.get(f"/v1/people/{last}/history", headers=headers)).json()
+    assert first not in {h.get("merged_from") for h in survivor}, "its entries go with it"
+    assert await mongo[f"records_{unique}"]["history"].count_documents({"merged_from": first}) == 0
+
 
 async def test_erasure_forgets_the_persons_events_yet_relays_those_not_sent(
     records, caller, station, mongo, unique, endpoints, keys

@@ -12,7 +12,7 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from liaison_infra.envelope import Envelope, Event
 from liaison_infra.logs import current_correlation_id
@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 OUTBOX = "outbox"
 TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult")
+WRITE_CONFLICT = 112
 RETRY_PAUSE = 0.005  # seconds, doubled after each conflict, taken at random up to it
 
 
@@ -154,9 +155,10 @@ async def run_in_transaction(
     *,
     attempts: int = 5,
 ) -> T:
-    """Run ``work`` and its outbox writes in one transaction, retrying transient failures (a
-    write conflict with a concurrent transaction) after a short random pause; still conflicting
-    after ``attempts``, it is a ``ConcurrencyConflict`` (a 409 to ask again), never a 500.
+    """Run ``work`` and its outbox writes in one transaction, retrying transient failures after
+    a short random pause. Still in a write conflict with concurrent transactions after
+    ``attempts``, it is a ``ConcurrencyConflict`` (a 409: nothing stored, ask again); any other
+    failure (the store unreachable, a commit whose outcome is unknown) is raised as it is.
 
     ``work`` may run more than once, so it must not have effects outside the transaction.
     """
@@ -172,6 +174,8 @@ async def run_in_transaction(
                 if not any(exc.has_error_label(label) for label in TRANSIENT_LABELS):
                     raise
                 if attempt == attempts:
-                    raise ConcurrencyConflict("concurrent changes kept conflicting with this one") from exc
+                    if isinstance(exc, OperationFailure) and exc.code == WRITE_CONFLICT:
+                        raise ConcurrencyConflict("concurrent changes kept conflicting with this one") from exc
+                    raise
         await asyncio.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # the other transaction ends meanwhile
     raise AssertionError("unreachable")

@@ -17,7 +17,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db["households"].create_index([("station_id", ASCENDING), ("_id", ASCENDING)])
     await db["households"].create_index([("deputy_id", ASCENDING)])
     await db["history"].create_index([("person_id", ASCENDING), ("at", ASCENDING)])
+    # A merged duplicate's own entries, moved to the file it was merged into (only those carry it).
+    await db["history"].create_index([("merged_from", ASCENDING)], sparse=True)
     for collection, day in (("visits", "visited_on"), ("activities", "held_on")):
         await db[collection].create_index([("station_id", ASCENDING), (day, DESCENDING), ("_id", ASCENDING)])
-        await db[collection].create_index([("deputy_ids", ASCENDING), (day, DESCENDING)])
-    await db["visits"].create_index([("household_ids", ASCENDING), ("visited_on", DESCENDING)])
+        for named in ("deputy_ids", "household_ids", "person_ids"):
+            await db[collection].create_index([(named, ASCENDING), (day, DESCENDING)])

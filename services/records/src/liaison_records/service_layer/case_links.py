@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from liaison_infra.clock import utc_now
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Document, Transaction
 
@@ -13,7 +14,7 @@ from liaison_records.service_layer.history import HISTORY, stored_file_entries
 
 async def on_case_event(case: CaseRead, envelope: Envelope, tx: Transaction) -> None:
     """Replace the person's link to this case with its latest state, and keep a change of its
-    status in the file's history (by the cases service).
+    status in the file's history (by the cases service, when the file took it in).
 
     The version is bumped so that a concurrent edit of the file, based on the read before this
     link changed, is refused instead of writing the old links back.
@@ -29,7 +30,7 @@ async def on_case_event(case: CaseRead, envelope: Envelope, tx: Transaction) -> 
     await tx.db[PEOPLE].update_many(people, {"$push": {"cases": link}, "$inc": {"version": 1}}, session=tx.session)
     entries: list[Document] = []
     for file in current:
-        entries += stored_file_entries(file, [_status_change(file, case)], envelope.source, envelope.time)
+        entries += stored_file_entries(file, [_status_change(file, case)], envelope.source, utc_now())
     if entries:
         await tx.db[HISTORY].insert_many(entries, session=tx.session)
 

@@ -204,8 +204,8 @@ async def hand_over(
                 district_id=household.get("district_id"),
             )
         subject = f"{source['_id']}->{target['_id']} ({len(households)} households): {reason}"
-        district = (source.get("district_ids") or [None])[0]
-        await records.audit(principal, "hand_over", subject, source["station_ids"][0], district, tx.session)
+        where = households[0] if households else {"station_id": source["station_ids"][0]}
+        await records.audit(principal, "hand_over", subject, where["station_id"], where.get("district_id"), tx.session)
 
     await records.runtime.transaction(write)
     return {"from_deputy_id": from_deputy_id, "to_deputy_id": to_deputy_id, "households": len(households)}

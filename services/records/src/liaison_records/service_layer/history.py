@@ -61,7 +61,7 @@ def _history_value(field: str, value: Any) -> Any:
 
 
 def _where(document: Document) -> Document:
-    return {"station_id": document["station_id"], "district_id": document.get("district_id")}
+    return {"station_id": document.get("station_id"), "district_id": document.get("district_id")}
 
 
 async def link(

@@ -13,7 +13,7 @@ from liaison_infra.mongo import Document, Transaction
 
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import AssignmentChanged, HouseholdChanged, HouseholdMember
-from liaison_records.domain.households import HouseholdFields
+from liaison_records.domain.households import HouseholdFields, MemberRelation
 from liaison_records.domain.people import Hardship, Status
 from liaison_records.service_layer.context import READERS, WRITERS, Records, check_version, document_view, require
 from liaison_records.service_layer.deputies import HOUSEHOLDS, hold_serving
@@ -73,23 +73,29 @@ async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
 
 
 async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today: date) -> None:
-    """Put the file that survives a merge in the duplicate's place (or just take the duplicate
-    out, where both were members), and announce the change."""
+    """Put the file that survives a merge in the duplicate's place, and announce the change. Where
+    both were members the duplicate just leaves, and the survivor heads the household if it did."""
     changed = {"_id": {"$in": await households_of(tx, [duplicate_id])}}
-    await tx.db[HOUSEHOLDS].update_many(
-        {**changed, "members.person_id": keep_id},
-        {"$pull": {"members": {"person_id": duplicate_id}}, "$inc": {"version": 1}},
-        session=tx.session,
-    )
-    await tx.db[HOUSEHOLDS].update_many(
-        {**changed, "members.person_id": duplicate_id},
-        {"$set": {"members.$.person_id": keep_id}, "$inc": {"version": 1}},
-        session=tx.session,
-    )
-    await tx.db[HOUSEHOLDS].update_many(
-        {**changed, "head_person_id": duplicate_id}, {"$set": {"head_person_id": keep_id}}, session=tx.session
-    )
+    async for household in tx.db[HOUSEHOLDS].find(changed, {"members": 1, "head_person_id": 1}, session=tx.session):
+        members = _members_after_merge(household["members"], duplicate_id, keep_id)
+        head = keep_id if household.get("head_person_id") == duplicate_id else household.get("head_person_id")
+        merged = {"$set": {"members": members, "head_person_id": head}, "$inc": {"version": 1}}
+        await tx.db[HOUSEHOLDS].update_one({"_id": household["_id"]}, merged, session=tx.session)
     await _announce(tx, changed, today)
+
+
+def _members_after_merge(members: list[Document], duplicate_id: str, keep_id: str) -> list[Document]:
+    duplicate = next(member for member in members if member["person_id"] == duplicate_id)
+    if not any(member["person_id"] == keep_id for member in members):
+        return [{**member, "person_id": keep_id} if member is duplicate else member for member in members]
+    heads = duplicate["relation_to_head"] == MemberRelation.SELF
+    return [
+        {**member, "relation_to_head": MemberRelation.SELF.value}
+        if heads and member["person_id"] == keep_id
+        else member
+        for member in members
+        if member is not duplicate
+    ]
 
 
 async def announce(tx: Transaction, household_ids: Iterable[str], today: date) -> None:

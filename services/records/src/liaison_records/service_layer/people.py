@@ -201,7 +201,7 @@ async def person_history(records: Records, principal: Principal, person_id: str)
     cursor = records.db[HISTORY].find({"person_id": person_id}, {"_id": 0}).sort([("person_id", 1), ("at", 1)])
     entries = [*imported_registration(document), *await cursor.to_list()]
     if document.get("merged_into"):  # a duplicate's own history went to the file it was merged into
-        entries += await records.db[HISTORY].find({"merged_from": person_id}, {"_id": 0}).to_list()  # rare: a scan
+        entries += await records.db[HISTORY].find({"merged_from": person_id}, {"_id": 0}).to_list()
     # Stable: the registration stays first among entries of the same instant.
     return sorted(entries, key=lambda entry: entry["at"])
 
@@ -250,11 +250,11 @@ async def merge_people(
         # The duplicate first: it gives up its ID number's unique index before the kept file takes it.
         await tx.replace(PEOPLE, retired, expected_version=duplicate_document["version"])
         version = await tx.replace(PEOPLE, kept, expected_version=expected_version)
-        await tx.db[HISTORY].update_many(
-            {"person_id": duplicate_id},
-            {"$set": {"person_id": keep_id, "merged_from": duplicate_id}},
-            session=tx.session,
-        )
+        # Its entries go to the kept file, each still naming the file it was written for.
+        own = {"person_id": duplicate_id, "merged_from": {"$exists": False}}
+        await tx.db[HISTORY].update_many(own, {"$set": {"merged_from": duplicate_id}}, session=tx.session)
+        moved = {"$set": {"person_id": keep_id}}
+        await tx.db[HISTORY].update_many({"person_id": duplicate_id}, moved, session=tx.session)
         for entry in imported_registration(duplicate_document):  # read from the file, which is retired
             await tx.db[HISTORY].insert_one(
                 {**entry, "person_id": keep_id, "merged_from": duplicate_id}, session=tx.session
@@ -300,7 +300,8 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
             tx.publish(ReturneeErased(person_id=tombstone.id), **routing(tombstone))
         erased_ids = [tombstone.id for tombstone in tombstones]
         await forget_retained(tx, erased_ids)  # the erasures above are stored after: they stay
-        await tx.db[HISTORY].delete_many({"person_id": {"$in": erased_ids}}, session=tx.session)
+        for theirs in ({"person_id": {"$in": erased_ids}}, {"merged_from": {"$in": erased_ids}}):
+            await tx.db[HISTORY].delete_many(theirs, session=tx.session)
         await erase_from_logs(tx, files_of_person)  # while the households still list them
         await remove_member(tx, person_id, china_day(records.clock()))
         await tx.db[HISTORY].insert_one(
@@ -308,6 +309,7 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
                 "person_id": person_id,
                 "station_id": person.station_id,
                 "district_id": person.district_id,
+                "version": document["version"] + 1,
                 "at": records.clock(),
                 "by": principal.subject,
                 "field": "*",
