@@ -222,6 +222,27 @@ async def test_an_import_leaves_the_files_of_other_stations_alone(records, calle
     assert await mongo[f"records_{unique}"]["people"].count_documents({}) == 3
 
 
+async def test_all_or_nothing_holds_for_the_files_as_they_are_when_the_commit_begins(
+    records, caller, station, mongo, unique
+):
+    """Someone registered a person of the roster at another station after its dry run: an
+    all-or-nothing commit checks again, refuses with the fresh report and stores nothing."""
+    headers = caller(stations=("st-shengli",))
+    uploaded = (await upload(records, caller, roster(GOOD))).json()
+    assert uploaded["report"]["valid_rows"] == 3
+    elsewhere = chen(id_number=GOOD[1][3], name=GOOD[1][0], birth_date=None, gender=None, station_id="st-other")
+    assert (await records.post("/v1/people", json=elsewhere, headers=caller(stations=("st-other",)))).status_code == 201
+
+    url = f"/v1/imports/{uploaded['id']}/commit"
+    refused = await records.post(url, json={"mode": "all_or_nothing"}, headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "rows_have_problems", refused.text
+    report = (await records.get(f"/v1/imports/{uploaded['id']}", headers=headers)).json()["report"]
+    assert report["valid_rows"] == 2 and [p["code"] for p in report["problems"]] == ["on_file_elsewhere"]
+    assert await mongo[f"records_{unique}"]["people"].count_documents({"station_id": "st-shengli"}) == 0
+    valid_rows = await records.post(url, json={"mode": "valid_rows"}, headers=headers)
+    assert valid_rows.status_code == 200 and valid_rows.json()["progress"]["created"] == 2, valid_rows.text
+
+
 async def test_an_imported_registration_is_read_from_the_file_and_a_merge_carries_it(
     records, caller, station, mongo, unique
 ):

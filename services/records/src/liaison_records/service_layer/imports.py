@@ -9,7 +9,8 @@ nothing" import is not left half-stored. One request at a time commits an import
 (a double click) is refused with a 409 while the first holds it, and a hold left by a process
 that stopped lapses after ``COMMIT_LEASE``. Each pass over the workbook (dry run, commit) opens
 it once and checks each row once; the dry run also looks up the stored files, so it reports the
-rows a commit would leave out.
+rows a commit would leave out. An "all or nothing" commit runs the dry run again as it begins,
+so that it holds for the files as they are then.
 
 The workbook holds personal data, so it is stored sealed with the PII keyring and kept only while
 it is needed: deleted once its import is committed, and after ``KEEP_UPLOADS`` if it never is
@@ -209,8 +210,10 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
             return view(document)
         raise Conflict("commit_in_progress", "this import is being committed; its progress shows how far")
     try:
-        _check_committable(claimed, mode)
         async with _holding(records, import_id, claim):
+            if mode == "all_or_nothing" and not claimed.get("progress"):
+                claimed = await _checked_again(records, claimed, claim)
+            _check_committable(claimed, mode)
             progress = await _commit_rows(records, principal, claimed, claim, mode)
         await _forget_file(records, import_id, claimed["file_id"], "committed")
     finally:
@@ -236,6 +239,16 @@ async def finish_commits(records: Records) -> None:
             )
         else:
             log.info("an interrupted import commit was finished", extra={"fields": {"id": document["_id"]}})
+
+
+async def _checked_again(records: Records, document: Document, claim: str) -> Document:
+    """The import with a fresh dry run: "all or nothing" holds for the files as they are when
+    the commit begins, not as they were at the upload (someone may have registered or moved a
+    person of the roster since)."""
+    content = await _content(records, document)
+    report = await _dry_run(records, content, document["header_map"], document["station_id"])
+    await records.db[IMPORTS].update_one({"_id": document["_id"], CLAIM: claim}, {"$set": {"report": report}})
+    return {**document, "report": report}
 
 
 def _check_committable(document: Document, mode: Mode) -> None:
