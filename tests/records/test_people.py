@@ -430,38 +430,25 @@ async def test_merging_and_erasing_announce_the_households_they_change(records, 
     assert stored["members"] == after[-1].data["members"] and stored["head_person_id"] is None
 
 
-async def test_merging_two_members_of_one_household_leaves_the_survivor_once(records, caller, station) -> None:
+async def test_merging_two_members_of_one_household_leaves_the_survivor_once_heading_if_either_did(
+    records, caller, station
+) -> None:
     headers = caller(stations=("st-shengli",))
-    keep = (await register(records, caller, chen())).json()["id"]
-    duplicate = (await register(records, caller, chen(id_number=None), allow_duplicates="true")).json()["id"]
-    members = [{"person_id": keep, "relation_to_head": "self"}, {"person_id": duplicate, "relation_to_head": "other"}]
-    created = await records.post(
-        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
-    )
-    assert created.status_code == 201, created.text
-    version = (await records.get(f"/v1/people/{keep}", headers=headers)).headers["ETag"]
-    merged = await records.post(
-        f"/v1/people/{keep}/merge", json={"duplicate_id": duplicate}, headers={**headers, "If-Match": version}
-    )
-    assert merged.status_code == 200, merged.text
-    stored = (await records.get(f"/v1/households/{created.json()['id']}", headers=headers)).json()
-    assert stored["members"] == [{"person_id": keep, "relation_to_head": "self"}]
-
-    # The duplicate headed the household: the survivor heads it now.
-    spouse = (await register(records, caller, lin())).json()["id"]
-    twin = (await register(records, caller, lin(id_number=None), allow_duplicates="true")).json()["id"]
-    members = [{"person_id": twin, "relation_to_head": "self"}, {"person_id": spouse, "relation_to_head": "other"}]
-    created = await records.post(
-        "/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers
-    )
-    version = (await records.get(f"/v1/people/{spouse}", headers=headers)).headers["ETag"]
-    merged = await records.post(
-        f"/v1/people/{spouse}/merge", json={"duplicate_id": twin}, headers={**headers, "If-Match": version}
-    )
-    assert merged.status_code == 200, merged.text
-    stored = (await records.get(f"/v1/households/{created.json()['id']}", headers=headers)).json()
-    assert stored["members"] == [{"person_id": spouse, "relation_to_head": "self"}]
-    assert stored["head_person_id"] == spouse
+    for person, heads in ((chen, "keep"), (lin, "duplicate")):
+        keep = (await register(records, caller, person())).json()["id"]
+        duplicate = (await register(records, caller, person(id_number=None), allow_duplicates="true")).json()["id"]
+        head, other = (keep, duplicate) if heads == "keep" else (duplicate, keep)
+        members = [{"person_id": head, "relation_to_head": "self"}, {"person_id": other, "relation_to_head": "other"}]
+        body = {"station_id": "st-shengli", "members": members}
+        created = await records.post("/v1/households", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        version = (await records.get(f"/v1/people/{keep}", headers=headers)).headers["ETag"]
+        merge = {"duplicate_id": duplicate}
+        merged = await records.post(f"/v1/people/{keep}/merge", json=merge, headers={**headers, "If-Match": version})
+        assert merged.status_code == 200, merged.text
+        stored = (await records.get(f"/v1/households/{created.json()['id']}", headers=headers)).json()
+        assert stored["members"] == [{"person_id": keep, "relation_to_head": "self"}], heads
+        assert stored["head_person_id"] == keep, heads
 
 
 async def test_a_duplicate_keeps_its_history_through_two_merges_and_takes_it_when_erased(
