@@ -234,7 +234,14 @@ async def test_a_file_is_transferred_to_the_station_the_person_moved_to_by_whoev
     )
     assert same.status_code == 422 and same.json()["error"]["code"] == "same_station"
 
-    moved = await records.post(f"{url}/transfer", json=moving, headers={**district, "If-Match": '"2"'})
+    # A file the station made meanwhile may be the same person (the same phone): the user decides.
+    twin = await records.post("/v1/people", json=chen(id_number=None, station_id="st-other"), headers=other)
+    assert twin.status_code == 201, twin.text
+    doubted = await records.post(f"{url}/transfer", json=moving, headers={**district, "If-Match": '"2"'})
+    assert doubted.status_code == 409 and doubted.json()["error"]["code"] == "possible_duplicates", doubted.text
+    assert [c["id"] for c in doubted.json()["error"]["candidates"]] == [twin.json()["id"]]
+    decided = {**moving, "allow_duplicates": True}
+    moved = await records.post(f"{url}/transfer", json=decided, headers={**district, "If-Match": '"2"'})
     assert moved.status_code == 200, moved.text
     assert moved.json()["station_id"] == "st-other" and moved.json()["status"] == "active"
     assert moved.headers["ETag"] == '"3"'

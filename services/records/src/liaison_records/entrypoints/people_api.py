@@ -146,6 +146,7 @@ class Transfer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     station_id: str
+    allow_duplicates: bool = False  # move it even beside files there that may be the same person
 
 
 @router.post("/{person_id}/transfer")
@@ -159,7 +160,12 @@ async def transfer(
 ) -> Document:
     """Move the file to the station the person now lives at (the caller must serve both)."""
     document = await people.transfer_person(
-        records, principal, person_id, transfer.station_id, expected_version=version
+        records,
+        principal,
+        person_id,
+        transfer.station_id,
+        expected_version=version,
+        allow_duplicates=transfer.allow_duplicates,
     )
     return with_etag(response, document)
 

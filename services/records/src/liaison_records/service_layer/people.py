@@ -116,11 +116,18 @@ async def update_person(
 
 
 async def transfer_person(
-    records: Records, principal: Principal, person_id: str, station_id: str, *, expected_version: int
+    records: Records,
+    principal: Principal,
+    person_id: str,
+    station_id: str,
+    *,
+    expected_version: int,
+    allow_duplicates: bool = False,
 ) -> Document:
     """Move a file, with its history, to the station the person now lives at. Whoever serves
     both stations moves it (a district's staff, for two of its stations). A household is a
-    station's: its member leaves it first."""
+    station's: its member leaves it first. Files there that may be the same person are shown,
+    as at registration, for the user to decide (and merge)."""
     require(principal, WRITERS, "transfer people's files")
     document = await load_person(records, principal, person_id)
     check_version(document, expected_version)
@@ -131,6 +138,8 @@ async def transfer_person(
         )
         raise Conflict("in_household", message, field="station_id", details={"household_id": household_id})
     changed, changes = files.transferred(records.codec.to_person(document), station_id, station.get("district_id"))
+    if not allow_duplicates:
+        await _refuse_likely_duplicates(records, changed)
     return await store_change(records, principal, document, changed, changes, expected_version=expected_version)
 
 
