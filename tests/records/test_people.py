@@ -1,5 +1,7 @@
 """People's files through the records API, against the real servers."""
 
+from typing import Any
+
 import httpx
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
@@ -239,6 +241,7 @@ async def test_a_file_is_transferred_to_the_station_the_person_moved_to_by_whoev
     assert twin.status_code == 201, twin.text
     doubted = await records.post(f"{url}/transfer", json=moving, headers={**district, "If-Match": '"2"'})
     assert doubted.status_code == 409 and doubted.json()["error"]["code"] == "possible_duplicates", doubted.text
+    assert "transfer again" in doubted.json()["error"]["message"]
     assert [c["id"] for c in doubted.json()["error"]["candidates"]] == [twin.json()["id"]]
     decided = {**moving, "allow_duplicates": True}
     moved = await records.post(f"{url}/transfer", json=decided, headers={**district, "If-Match": '"2"'})
@@ -463,9 +466,9 @@ async def test_a_duplicate_keeps_its_history_through_two_merges_and_takes_it_whe
 ) -> None:
     headers = caller(stations=("st-shengli",))
     again = {"allow_duplicates": "true"}
+    born: dict[str, Any] = {"id_number": None, "birth_date": "1948-05-03", "phones": []}
     first, second, last = [
-        (await register(records, caller, chen(id_number=None, notes=f"第{n}份"), **again)).json()["id"]
-        for n in range(3)
+        (await register(records, caller, chen(**born, notes=f"第{n}份"), **again)).json()["id"] for n in range(3)
     ]
     for keep, duplicate in ((second, first), (last, second)):
         version = (await records.get(f"/v1/people/{keep}", headers=headers)).headers["ETag"]
@@ -474,6 +477,9 @@ async def test_a_duplicate_keeps_its_history_through_two_merges_and_takes_it_whe
         assert merged.status_code == 200, merged.text
     own = (await records.get(f"/v1/people/{first}/history", headers=headers)).json()
     assert [(h["after"], h["merged_from"]) for h in own] == [("registered", first)], "the first merge's mark is kept"
+    doubted = await register(records, caller, chen(**born))
+    assert doubted.status_code == 409 and "register again" in doubted.json()["error"]["message"]
+    assert [c["id"] for c in doubted.json()["error"]["candidates"]] == [last], "the survivor stands for its copies"
 
     assert (await records.post(f"/v1/people/{first}/erase", headers=headers)).status_code == 200
     survivor = (await records.get(f"/v1/people/{last}/history", headers=headers)).json()

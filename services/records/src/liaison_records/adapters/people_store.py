@@ -187,16 +187,18 @@ async def find_in(
 async def likely_duplicates(
     db: AsyncDatabase[Document], station_id: str, name_births: Iterable[str], phone_indexes: Iterable[str]
 ) -> list[Document]:
-    """The files at the station, not erased, with one of these name-and-birth keys or phone
-    hashes: one lookup per kind, each served by its index (the station's server scans every file
-    for a top-level ``$or``, and uses the phone's one-field index only for the phone alone)."""
+    """The files at the station, neither erased nor merged into another (the file it was merged
+    into stands for it), with one of these name-and-birth keys or phone hashes: one lookup per
+    kind, each served by its index (the station's server scans every file for a top-level
+    ``$or``, and uses the phone's one-field index only for the phone alone)."""
     found: dict[str, Document] = {}
     for field, keys, conditions in (
         ("name_birth", name_births, {"station_id": station_id}),
         ("phone_index", phone_indexes, None),
     ):
         async for document in find_in(db, field, keys, conditions):
-            if document["station_id"] == station_id and document.get("status") != Status.ERASED:
+            kept = document.get("status") != Status.ERASED and not document.get("merged_into")
+            if document["station_id"] == station_id and kept:
                 found.setdefault(document["_id"], document)
     return list(found.values())
 

@@ -113,10 +113,11 @@ async def _content(records: Records, document: Document) -> bytes:
 async def expire_uploads(records: Records) -> None:
     """Delete the workbooks of imports never committed within ``KEEP_UPLOADS`` (checked at
     each upload: they are few, and a station that stops uploading keeps none for long). One whose
-    commit began is kept until it is finished."""
+    commit began, or is being asked for, is kept until it is finished."""
     stale = {
         "status": {"$nin": ["committed", "expired", "committing"]},
         "created_at": {"$lt": records.clock() - KEEP_UPLOADS},
+        CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}},
     }
     async for document in records.db[IMPORTS].find(stale, {"file_id": 1}):
         await _forget_file(records, document["_id"], document["file_id"], "expired")
@@ -211,10 +212,11 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
         raise Conflict("commit_in_progress", "this import is being committed; its progress shows how far")
     try:
         async with _holding(records, import_id, claim):
+            content = await _content(records, claimed)
             if mode == "all_or_nothing" and not claimed.get("progress"):
-                claimed = await _checked_again(records, claimed, claim)
+                claimed = await _checked_again(records, claimed, claim, content)
             _check_committable(claimed, mode)
-            progress = await _commit_rows(records, principal, claimed, claim, mode)
+            progress = await _commit_rows(records, principal, claimed, claim, mode, content)
         await _forget_file(records, import_id, claimed["file_id"], "committed")
     finally:
         released = {"$unset": {CLAIM: "", CLAIMED_UNTIL: ""}}
@@ -241,13 +243,13 @@ async def finish_commits(records: Records) -> None:
             log.info("an interrupted import commit was finished", extra={"fields": {"id": document["_id"]}})
 
 
-async def _checked_again(records: Records, document: Document, claim: str) -> Document:
+async def _checked_again(records: Records, document: Document, claim: str, content: bytes) -> Document:
     """The import with a fresh dry run: "all or nothing" holds for the files as they are when
     the commit begins, not as they were at the upload (someone may have registered or moved a
     person of the roster since)."""
-    content = await _content(records, document)
     report = await _dry_run(records, content, document["header_map"], document["station_id"])
-    await records.db[IMPORTS].update_one({"_id": document["_id"], CLAIM: claim}, {"$set": {"report": report}})
+    read_with = {"_id": document["_id"], CLAIM: claim, "header_map": document["header_map"]}  # not re-mapped since
+    await records.db[IMPORTS].update_one(read_with, {"$set": {"report": report}})
     return {**document, "report": report}
 
 
@@ -296,12 +298,11 @@ async def _holding(records: Records, import_id: str, claim: str) -> AsyncIterato
 
 
 async def _commit_rows(
-    records: Records, principal: Principal, document: Document, claim: str, mode: Mode
+    records: Records, principal: Principal, document: Document, claim: str, mode: Mode, content: bytes
 ) -> dict[str, int]:
     """Store the rows not yet committed, chunk after chunk, each with the progress after it (and
     who stores it, for ``finish_commits``) in its transaction; returns the progress."""
     import_id = document["_id"]
-    content = await _content(records, document)
     progress = {name: 0 for name in PROGRESS} | (document.get("progress") or {})
     station = await records.station_in_scope(principal, document["station_id"])
     rows = _committed_rows(content, document["header_map"], progress["rows_done"])

@@ -38,7 +38,7 @@ async def register_person(
     )
     await _refuse_duplicate_id_number(records, principal, person)
     if not allow_duplicates:
-        await _refuse_likely_duplicates(records, person)
+        await _refuse_likely_duplicates(records, person, "register again with allow_duplicates=true to keep both")
     document = records.codec.to_document(person)
     now = records.clock()
     document.update(created_at=now, created_by=principal.subject, updated_at=now, updated_by=principal.subject)
@@ -71,15 +71,16 @@ async def _refuse_duplicate_id_number(records: Records, principal: Principal, pe
     raise Conflict("duplicate_id_number", message, field="id_number")
 
 
-async def _refuse_likely_duplicates(records: Records, person: Person) -> None:
-    """Same name and birth date, or a shared phone: the user decides (``allow_duplicates``)."""
+async def _refuse_likely_duplicates(records: Records, person: Person, then: str) -> None:
+    """Same name and birth date, or a shared phone: the user decides (``allow_duplicates``, as
+    ``then`` says)."""
     name_births = [name_birth(person.name, person.birth_date)] if person.birth_date else []
     phones = [index for phone in person.phones for index in records.codec.phone_indexes(phone)]
     candidates = (await likely_duplicates(records.db, person.station_id, name_births, phones))[:20]
     if candidates:
         raise Conflict(
             "possible_duplicates",
-            "files that may be the same person exist; register again with allow_duplicates=true to keep both",
+            f"files that may be the same person exist; {then}",
             field="allow_duplicates",  # what to set, once the user has decided
             details={"candidates": [masked_view(candidate) for candidate in candidates]},
         )
@@ -139,7 +140,7 @@ async def transfer_person(
         raise Conflict("in_household", message, field="station_id", details={"household_id": household_id})
     changed, changes = files.transferred(records.codec.to_person(document), station_id, station.get("district_id"))
     if not allow_duplicates:
-        await _refuse_likely_duplicates(records, changed)
+        await _refuse_likely_duplicates(records, changed, "transfer again with allow_duplicates true to move it anyway")
     return await store_change(records, principal, document, changed, changes, expected_version=expected_version)
 
 
