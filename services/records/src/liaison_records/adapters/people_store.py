@@ -256,13 +256,14 @@ def age_bounds(min_age: int | None, max_age: int | None, today: date) -> dict[st
     """Birth-date bounds (ISO strings, which sort as dates) for an age range on ``today``."""
     bounds: dict[str, str] = {}
     if max_age is not None:
-        bounds["$gt"] = _years_before(today, max_age + 1).isoformat()
+        bounds["$gt"] = years_before(today, max_age + 1).isoformat()
     if min_age is not None:
-        bounds["$lte"] = _years_before(today, min_age).isoformat()
+        bounds["$lte"] = years_before(today, min_age).isoformat()
     return bounds
 
 
-def _years_before(day: date, years: int) -> date:
+def years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (28 February for a 29th whose year has none)."""
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February

@@ -78,7 +78,7 @@ def change(stored: Mapping[str, Any], patch: dict[str, Any]) -> tuple[Person, li
     A stored value that rules made stricter since refuse is corrected by a patch that sets it;
     history keeps what was stored before it.
     """
-    _refuse_erased(stored)
+    _refuse_erased(stored.get("status"))
     unknown = sorted(set(patch) - set(PersonFields.model_fields))
     if unknown:
         raise InvalidInput("unknown_field", f"{unknown[0]} is not a field of a person's file", field=unknown[0])
@@ -166,22 +166,21 @@ def transferred(person: Person, station_id: str, district_id: str | None) -> tup
     return moved, _changes(person.model_dump(mode="json", include=shown), moved.model_dump(mode="json", include=shown))
 
 
-def _refuse_erased(file: Person | Mapping[str, Any]) -> None:
-    status = file.status if isinstance(file, Person) else file.get("status")
+def _refuse_erased(status: str | None) -> None:
     if status == Status.ERASED:
         raise Conflict("erased", "an erased file cannot change")
 
 
 def give_consent(person: Person, consent: Consent) -> tuple[Person, list[FieldChange]]:
     """Add a consent; history keeps it whole under ``consents.<id>``."""
-    _refuse_erased(person)
+    _refuse_erased(person.status)
     change = FieldChange(field=f"consents.{consent.id}", before=None, after=consent.model_dump(mode="json"))
     return person.model_copy(update={"consents": [*person.consents, consent]}), [change]
 
 
 def withdraw_consent(person: Person, consent_id: str, *, at: datetime, by: str) -> tuple[Person, list[FieldChange]]:
     """Mark a consent withdrawn (it stays in the file); withdrawing twice is refused."""
-    _refuse_erased(person)
+    _refuse_erased(person.status)
     current = next((consent for consent in person.consents if consent.id == consent_id), None)
     if current is None:
         raise NotFound("consent_not_found", f"no consent {consent_id} in this file", field="consent_id")
@@ -191,6 +190,11 @@ def withdraw_consent(person: Person, consent_id: str, *, at: datetime, by: str) 
     consents = [after if consent.id == consent_id else consent for consent in person.consents]
     changes = _changes(current.model_dump(mode="json"), after.model_dump(mode="json"), f"consents.{consent_id}.")
     return person.model_copy(update={"consents": consents}), changes
+
+
+def changed_fields(changes: list[FieldChange]) -> list[str]:
+    """The top-level fields ``changes`` touch (``address.detail`` is ``address``), as events name them."""
+    return sorted({change.field.split(".")[0] for change in changes})
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[FieldChange]:

@@ -11,7 +11,7 @@ from liaison_infra.clock import china_day, utc_now
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
 
-from liaison_records.adapters.people_store import PEOPLE
+from liaison_records.adapters.people_store import PEOPLE, years_before
 from liaison_records.domain.events import AssignmentChanged, HouseholdChanged, HouseholdMember
 from liaison_records.domain.households import HouseholdFields, MemberRelation
 from liaison_records.domain.people import Hardship, Status
@@ -38,7 +38,7 @@ def _check_members(person_ids: list[str], people: list[Document], station_id: st
 
 def elderly_born_by(today: date) -> str:
     """The latest birth date (as stored) of someone ``ELDERLY_AGE`` or older on ``today``."""
-    return f"{today.year - ELDERLY_AGE:04d}-{today.month:02d}-{today.day:02d}"
+    return years_before(today, ELDERLY_AGE).isoformat()
 
 
 def _changed_event(household: Document, members: list[Document], today: date) -> HouseholdChanged:
@@ -59,7 +59,8 @@ def _changed_event(household: Document, members: list[Document], today: date) ->
 async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
     """Take an erased person out of every household (as head too), and announce the change. A
     household left with nobody keeps nothing of them: its ties abroad and notes go too."""
-    changed = {"_id": {"$in": await households_of(tx, [person_id])}}
+    theirs = await households_of(tx, [person_id])
+    changed = {"_id": {"$in": theirs}}
     await tx.db[HOUSEHOLDS].update_many(
         changed, {"$pull": {"members": {"person_id": person_id}}, "$inc": {"version": 1}}, session=tx.session
     )
@@ -69,19 +70,20 @@ async def remove_member(tx: Transaction, person_id: str, today: date) -> None:
     await tx.db[HOUSEHOLDS].update_many(
         {**changed, "members": {"$size": 0}}, {"$set": {"overseas_ties": [], "notes": None}}, session=tx.session
     )
-    await _announce(tx, changed, today)
+    await announce(tx, theirs, today)
 
 
 async def replace_member(tx: Transaction, duplicate_id: str, keep_id: str, today: date) -> None:
     """Put the file that survives a merge in the duplicate's place, and announce the change. Where
     both were members the duplicate just leaves, and the survivor heads the household if it did."""
-    changed = {"_id": {"$in": await households_of(tx, [duplicate_id])}}
+    theirs = await households_of(tx, [duplicate_id])
+    changed = {"_id": {"$in": theirs}}
     async for household in tx.db[HOUSEHOLDS].find(changed, {"members": 1, "head_person_id": 1}, session=tx.session):
         members = _members_after_merge(household["members"], duplicate_id, keep_id)
         head = keep_id if household.get("head_person_id") == duplicate_id else household.get("head_person_id")
         merged = {"$set": {"members": members, "head_person_id": head}, "$inc": {"version": 1}}
         await tx.db[HOUSEHOLDS].update_one({"_id": household["_id"]}, merged, session=tx.session)
-    await _announce(tx, changed, today)
+    await announce(tx, theirs, today)
 
 
 def _members_after_merge(members: list[Document], duplicate_id: str, keep_id: str) -> list[Document]:
@@ -98,13 +100,6 @@ def _members_after_merge(members: list[Document], duplicate_id: str, keep_id: st
     ]
 
 
-async def announce(tx: Transaction, household_ids: Iterable[str], today: date) -> None:
-    """Publish household.changed for these households (``reached``: those a change of their
-    members' files reaches)."""
-    if wanted := sorted(set(household_ids)):
-        await _announce(tx, {"_id": {"$in": wanted}}, today)
-
-
 def reached(changed_files: Iterable[tuple[str | None, Iterable[str]]]) -> list[str]:
     """The households of the changed files (each a household id and the fields it changed) whose
     event a change carries: a member's hardship or birth date (``ANNOUNCED_FIELDS``)."""
@@ -117,12 +112,16 @@ async def households_of(tx: Transaction, person_ids: list[str]) -> list[str]:
     return [household["_id"] async for household in found]
 
 
-async def _announce(tx: Transaction, query: dict[str, Any], today: date) -> None:
-    """Publish household.changed for each household as ``tx`` now stores it: consumers keep
-    their own copy of the members, and learn of a change made from a person's file this way.
+async def announce(tx: Transaction, household_ids: Iterable[str], today: date) -> None:
+    """Publish household.changed for these households as ``tx`` now stores them: consumers keep
+    their own copy of the members, and learn of a change made from a person's file this way
+    (``reached``: the households such a change reaches).
 
     Consumers keep the latest event, so each household announced is written too (its version
     kept): a transaction that changes it meanwhile conflicts, and no older view wins."""
+    if not (wanted := sorted(set(household_ids))):
+        return
+    query = {"_id": {"$in": wanted}}
     await tx.db[HOUSEHOLDS].update_many(query, {"$set": {"announced_at": utc_now()}}, session=tx.session)
     households = await tx.db[HOUSEHOLDS].find(query, session=tx.session).to_list()
     person_ids = [member["person_id"] for household in households for member in household["members"]]
@@ -166,7 +165,7 @@ async def create_household(
     async def write(tx: Transaction) -> None:
         await tx.insert(HOUSEHOLDS, document)
         await _link_members(tx, principal, records.clock(), document, [])
-        await _announce(tx, {"_id": household_id}, china_day(records.clock()))
+        await announce(tx, [household_id], china_day(records.clock()))
 
     await records.runtime.transaction(write)
     return document_view({**document, "version": 1})
@@ -192,7 +191,7 @@ async def update_household(
     async def write(tx: Transaction) -> int:
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
         await _link_members(tx, principal, records.clock(), document, previous_ids)
-        await _announce(tx, {"_id": household_id}, china_day(records.clock()))
+        await announce(tx, [household_id], china_day(records.clock()))
         return version
 
     version = await records.runtime.transaction(write)

@@ -153,7 +153,7 @@ async def prepare_chunk(records: Records, principal: Principal, import_id: str, 
     for current, person, changes in changed:
         next_version = person.model_copy(update={"version": current["version"] + 1})
         history += history_entries(next_version, changes, principal, now)
-        changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        changed_fields = files.changed_fields(changes)
         events.append((ReturneeUpdated(person=files.snapshot(person), changed_fields=changed_fields), person))
         changed_files.append((person.household_id, changed_fields))
     return ChunkWrite(

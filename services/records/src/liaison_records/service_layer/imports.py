@@ -117,7 +117,7 @@ async def expire_uploads(records: Records) -> None:
     stale = {
         "status": {"$nin": ["committed", "expired", "committing"]},
         "created_at": {"$lt": records.clock() - KEEP_UPLOADS},
-        CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}},
+        **_unclaimed(records),
     }
     async for document in records.db[IMPORTS].find(stale, {"file_id": 1}):
         await _forget_file(records, document["_id"], document["file_id"], "expired")
@@ -267,7 +267,12 @@ def _check_committable(document: Document, mode: Mode) -> None:
 
 def _free(records: Records, import_id: str) -> Document:
     """The import, unless committed or held by a commit whose claim has not lapsed."""
-    return {"_id": import_id, "status": {"$ne": "committed"}, CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
+    return {"_id": import_id, "status": {"$ne": "committed"}, **_unclaimed(records)}
+
+
+def _unclaimed(records: Records) -> Document:
+    """Held by no commit whose claim has not lapsed."""
+    return {CLAIMED_UNTIL: {"$not": {"$gt": records.clock()}}}
 
 
 async def _claimed(records: Records, import_id: str, claim: str) -> Document | None:

@@ -164,7 +164,7 @@ async def store_change(
     async def write(tx: Transaction) -> int:
         version = await tx.replace(PEOPLE, new_document, expected_version=expected_version)
         await _record_history(tx, changed.model_copy(update={"version": version}), changes, principal, records)
-        changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        changed_fields = files.changed_fields(changes)
         tx.publish(ReturneeUpdated(person=files.snapshot(changed), changed_fields=changed_fields), **routing(changed))
         await announce(tx, reached([(changed.household_id, changed_fields)]), china_day(records.clock()))
         if "status" in changed_fields and changed.status in files.CLOSING_STATUSES:
@@ -273,7 +273,7 @@ async def merge_people(
             tx, completed.model_copy(update={"version": version}), [merge_note, *changes], principal, records
         )
         await replace_member(tx, duplicate_id, keep_id, china_day(records.clock()))
-        changed_fields = sorted({change.field.split(".")[0] for change in changes})
+        changed_fields = files.changed_fields(changes)
         await announce(tx, reached([(keep.household_id, changed_fields)]), china_day(records.clock()))
         tx.publish(
             ReturneeUpdated(person=files.snapshot(completed), changed_fields=changed_fields), **routing(completed)
