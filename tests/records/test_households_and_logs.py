@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from liaison_infra.clock import china_day
 from liaison_infra.envelope import Envelope
+from liaison_records.adapters.people_store import IN_HOUSEHOLD
 from liaison_records.service_layer.elderly import DAILY_STATE, ELDERLY
 from liaison_records.service_layer.households import elderly_born_by
 from liaison_records.service_layer.logs import ERASED_MENTION, ERASED_TEXT
@@ -358,6 +359,10 @@ async def test_a_household_is_announced_again_once_a_member_turns_seventy(
     async with own_database("records", endpoints, keys, unique):
         await wait_until(lambda: passed(today.isoformat()), within=10)
     assert await flags() == [False, True, True]
+    # The pass reads an index, not every file.
+    query = {"birth_date": {"$lte": elderly_born_by(today)}, **IN_HOUSEHOLD}
+    plan = await db.command("explain", {"find": "people", "filter": query})
+    assert "COLLSCAN" not in str(plan["queryPlanner"]["winningPlan"]), plan
 
 
 async def test_changing_a_file_keeps_its_household_and_deputy(records, caller, station):

@@ -21,6 +21,7 @@ async def test_the_indexes_searches_read_before_the_people_index_are_dropped(mon
         "id_number_index_1",
         "phone_index_1",
         "station_id_1_name_birth_1",
+        "household_members_by_birth_date",
     }
     await mongo.drop_database(db.name)
 

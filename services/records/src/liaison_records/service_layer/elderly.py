@@ -17,7 +17,7 @@ from functools import partial
 
 from liaison_infra.clock import CHINA, china_day
 
-from liaison_records.adapters.people_store import PEOPLE
+from liaison_records.adapters.people_store import IN_HOUSEHOLD, PEOPLE
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.households import announce, elderly_born_by
 
@@ -49,8 +49,7 @@ async def announce_new_elderly(records: Records) -> None:
     born: dict[str, str] = {"$lte": elderly_born_by(today)}
     if state is not None:
         born["$gt"] = elderly_born_by(date.fromisoformat(state["through"]))
-    query = {"birth_date": born, "household_id": {"$ne": None}}
-    households = sorted(await records.db[PEOPLE].distinct("household_id", query))  # a scan, once a day
+    households = sorted(await records.db[PEOPLE].distinct("household_id", {"birth_date": born, **IN_HOUSEHOLD}))
     for start in range(0, len(households), HOUSEHOLDS_PER_TRANSACTION):
         batch = households[start : start + HOUSEHOLDS_PER_TRANSACTION]
         await records.runtime.transaction(partial(announce, household_ids=batch, today=today))
