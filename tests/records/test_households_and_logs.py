@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from liaison_infra.auth import Role
 from liaison_infra.clock import china_day
 from liaison_infra.envelope import Envelope
 from liaison_records.adapters.people_store import IN_HOUSEHOLD
@@ -48,6 +49,10 @@ async def test_a_deputy_is_registered_with_channels_and_a_protected_mobile(recor
     deputy_id = await make_deputy(records, caller, "李华")
     shown = (await records.get(f"/v1/deputies/{deputy_id}", headers=caller(stations=STAFF))).json()
     assert shown["mobile"] == "138****0000" and shown["preferences"] == ["wecom", "sms"]
+    # A department handling cases reads no deputy's channels, one by one as in the list.
+    handler = caller(Role.DEPARTMENT_HANDLER, stations=STAFF)
+    for path in (f"/v1/deputies/{deputy_id}", "/v1/deputies"):
+        assert (await records.get(path, headers=handler)).status_code == 403, path
     raw = await mongo[f"records_{unique}"]["deputies"].find_one({"_id": deputy_id})
     assert "13877210000" not in str(raw) and raw["district_ids"] == ["d-yufeng"]
     event = (await outbox(mongo, unique))[-1]

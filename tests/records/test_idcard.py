@@ -96,12 +96,24 @@ def test_gender_follows_the_parity_of_the_seventeenth_digit(sequence_digit, gend
     assert validate_id_number(with_check(f"4502031980010100{sequence_digit}")).gender == gender
 
 
-def test_masking_keeps_the_first_and_last_four_characters():
+def test_a_masked_number_with_its_birth_date_still_leaves_hundreds_of_candidates():
+    """Files show the birth date in clear: the mask must hide more than what the date gives away."""
+    masked, birth = mask_id_number(STANDARD_EXAMPLE), "19491231"
+    candidates = [
+        number
+        for county in range(100)
+        for sequence in range(100)
+        if check_digit((number := f"{masked[:4]}{county:02d}{birth}{sequence:02d}{masked[-2:]}")[:17]) == number[17]
+    ]
+    assert STANDARD_EXAMPLE in candidates and len(candidates) >= 500
+
+
+def test_masking_keeps_the_province_and_city_and_the_last_two_characters():
     id_number = validate_id_number(STANDARD_EXAMPLE)
-    assert id_number.masked() == "1101**********002X"
+    assert id_number.masked() == "1101************2X"
     assert mask_id_number("12345678") == "********"
     assert STANDARD_EXAMPLE not in repr(id_number)
-    assert "1101**********002X" in repr(id_number)
+    assert "1101************2X" in repr(id_number)
 
 
 def test_check_digit_rejects_a_body_that_is_not_seventeen_digits():

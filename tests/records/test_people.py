@@ -29,7 +29,7 @@ async def test_a_registered_file_is_masked_versioned_and_encrypted_at_rest(
     assert person["name"] == "陈小明" and person["station_id"] == "st-shengli" and person["district_id"] == "d-yufeng"
     assert person["pinyin"] == "chen xiao ming"  # derived, as the search reads it
     assert person["birth_date"] == "1948-05-03" and person["gender"] == "male"  # derived from the ID number
-    assert person["id_number"] != CHEN and person["id_number"].endswith(CHEN[-4:])
+    assert person["id_number"] != CHEN and person["id_number"].endswith(CHEN[-2:])
     assert person["phones"] == ["138****2345"]
     assert person["address"]["community"] == "胜利社区" and "胜利路12号" not in person["address"]["detail"]
     raw = await mongo[f"records_{unique}"]["people"].find_one({"_id": person["id"]})
@@ -56,7 +56,7 @@ async def test_reveal_is_for_staff_only_and_audited(records, caller, station, mo
         assert where == {"station_id": "st-shengli", "district_id": "d-yufeng"}, kept
 
 
-async def test_the_same_id_number_is_refused_and_nothing_is_added(records, caller, station) -> None:
+async def test_the_same_id_number_is_refused_and_nothing_is_added(records, caller, station, mongo, unique) -> None:
     first = (await register(records, caller, chen())).json()
     again = await register(records, caller, chen(name="陈晓明", phones=[]))
     assert again.status_code == 409
@@ -68,6 +68,11 @@ async def test_the_same_id_number_is_refused_and_nothing_is_added(records, calle
     elsewhere = await records.post("/v1/people", json=chen(station_id="st-other"), headers=outsider)
     assert elsewhere.status_code == 409 and elsewhere.json()["error"]["code"] == "duplicate_id_number"
     assert "existing_id" not in elsewhere.json()["error"] and "st-shengli" not in elsewhere.text
+    # Only the outsider learnt of a file they cannot see: the file keeps who asked.
+    audit = mongo[f"records_{unique}"]["audit"].find({}, {"_id": 0, "action": 1, "subject": 1, "roles": 1})
+    assert await audit.to_list() == [
+        {"action": "told_on_file_elsewhere", "subject": first["id"], "roles": ["station_staff"]}
+    ]
 
 
 async def test_likely_duplicates_are_returned_for_the_user_to_decide(records, caller, station) -> None:
@@ -292,7 +297,8 @@ async def test_another_stations_file_does_not_exist_for_the_caller(records, call
     assert foreign.status_code == 404 and foreign.json()["error"]["field"] == "station_id"
 
 
-async def test_lookup_by_id_number_or_phone_goes_through_keyed_hashes(records, caller, station) -> None:
+async def test_lookup_by_id_number_or_phone_goes_through_keyed_hashes(records, caller, station, mongo, unique) -> None:
+    """A file found confirms the whole number its masked view hides: each is audited."""
     headers = caller(stations=("st-shengli",))
     person = (await register(records, caller, chen())).json()
     by_id = await records.get("/v1/people/lookup", params={"id_number": CHEN.lower()}, headers=headers)
@@ -307,6 +313,14 @@ async def test_lookup_by_id_number_or_phone_goes_through_keyed_hashes(records, c
         assert [p["id"] for p in found.json()] == [other["id"]], written
     neither = await records.get("/v1/people/lookup", headers=headers)
     assert neither.status_code == 422 and neither.json()["error"]["code"] == "one_key_required"
+    nobody = await records.get("/v1/people/lookup", params={"phone": "13600000000"}, headers=headers)
+    assert nobody.json() == []
+    audit = mongo[f"records_{unique}"]["audit"].find({}, {"_id": 0, "action": 1, "subject": 1, "station_id": 1})
+    assert await audit.to_list() == [
+        {"action": "lookup_by_id_number", "subject": person["id"], "station_id": "st-shengli"},
+        {"action": "lookup_by_phone", "subject": person["id"], "station_id": "st-shengli"},
+        *[{"action": "lookup_by_phone", "subject": other["id"], "station_id": "st-shengli"}] * 3,
+    ]
 
 
 async def test_closing_and_erasing_publish_and_erasure_leaves_no_personal_data(

@@ -37,8 +37,8 @@ SEALED_PARTS = ("id_number", "phones", "phone_index", "address", "id_number_inde
 ID_NUMBER_INDEX = "id_number_index_1"
 # Raised whenever a mask (``liaison_infra.pii``, ``mask_id_number``) changes what it shows: the
 # next start masks every stored file (and deputy's mobile) again. 2: an address shows at most
-# its first two administrative divisions.
-MASKS_VERSION = 2
+# its first two administrative divisions; 3: an ID number shows its last two characters, not four.
+MASKS_VERSION = 3
 # The station's server compares each document with every key of an $in: lookups go 50 keys a query.
 LOOKUP_BATCH = 50
 # Each of the file's other fields as it reads when not stored (an empty one is not).

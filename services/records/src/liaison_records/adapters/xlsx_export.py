@@ -1,7 +1,7 @@
 """Writing person files to an .xlsx roster that station staff open in Excel or WPS.
 
 Masking is the caller's: it passes values already masked for the reader's role (an ID number
-as 4502**********1234), so nothing here knows who is asking. What this module guarantees:
+as 4502************34), so nothing here knows who is asking. What this module guarantees:
 
 - No cell is a formula. A text that Excel would run (OWASP's CSV-injection rule: it starts with
   = + - @, a tab or a carriage return; the full-width ＝ ＋ － ＠ too, which Chinese input

@@ -40,7 +40,12 @@ PROVINCE_CODES = frozenset(
     | {"71", "81", "82", "83"}
 )
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
-MASK_KEEP = 4
+# A masked number shows its province and city and its last two characters: with the birth date
+# shown in clear, the county's two digits and the sequence's first two are what keep it from
+# being worked out (a mask that showed the last four left about one candidate).
+LENGTH = 18
+MASK_HEAD = 4
+MASK_TAIL = 2
 
 _FULL_WIDTH_TO_ASCII = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 
@@ -87,7 +92,7 @@ def validate_id_number(raw: str, *, today: date | None = None) -> IdNumber:
     number = normalize_id_number(raw)
     if len(number) == 15:
         number = _upgrade_legacy(number)
-    elif len(number) != 18:
+    elif len(number) != LENGTH:
         raise InvalidIdNumber(
             "id_number_length", f"an ID number has 18 characters (15 for an old card), not {len(number)}"
         )
@@ -104,11 +109,10 @@ def validate_id_number(raw: str, *, today: date | None = None) -> IdNumber:
 
 
 def mask_id_number(value: str) -> str:
-    """``11010519491231002X`` -> ``1101**********002X``; a value too short to hide anything is masked whole."""
-    hidden = len(value) - 2 * MASK_KEEP
-    if hidden <= 0:
+    """``11010519491231002X`` -> ``1101************2X``; a value of any other length is masked whole."""
+    if len(value) != LENGTH:
         return "*" * len(value)
-    return value[:MASK_KEEP] + "*" * hidden + value[-MASK_KEEP:]
+    return value[:MASK_HEAD] + "*" * (LENGTH - MASK_HEAD - MASK_TAIL) + value[-MASK_TAIL:]
 
 
 def _upgrade_legacy(number: str) -> str:

@@ -35,7 +35,7 @@ async def list_deputies(
 
 @router.get("/{deputy_id}")
 async def read(deputy_id: str, principal: CurrentPrincipal, records: RecordsDep, response: Response) -> Document:
-    return with_etag(response, deputies.deputy_view(await deputies.load_deputy(records, principal, deputy_id)))
+    return with_etag(response, await deputies.read_deputy(records, principal, deputy_id))
 
 
 @router.put("/{deputy_id}")

@@ -73,6 +73,17 @@ class Records:
         if entries:
             await self.db[AUDIT].insert_many(entries, session=session)
 
+    async def audit_told_elsewhere(self, principal: Principal, files: Sequence[Document]) -> None:
+        """A refusal that tells the caller an ID number they gave is on file at a station they
+        cannot see confirms that person is a registered returnee: audited on that file."""
+        hidden = [placed(d) for d in files if not principal.can_see(d["station_id"], d.get("district_id"))]
+        await self.audit_each(principal, "told_on_file_elsewhere", hidden)
+
+
+def placed(document: Document) -> tuple[str, str, str | None]:
+    """A stored document as an audit entry names its subject: id, station, district."""
+    return document["_id"], document["station_id"], document.get("district_id")
+
 
 def document_view(document: Document) -> Document:
     """A stored document as the API shows it: ``_id`` becomes ``id``."""

@@ -165,6 +165,11 @@ async def hold_serving(tx: Transaction, deputy_id: str, station_ids: set[str], *
         raise InvalidInput("deputy_not_serving", message, field=field)
 
 
+async def read_deputy(records: Records, principal: Principal, deputy_id: str) -> Document:
+    require(principal, READERS, "read deputies")
+    return deputy_view(await load_deputy(records, principal, deputy_id))
+
+
 async def list_deputies(records: Records, principal: Principal, station_id: str | None) -> list[Document]:
     require(principal, READERS, "read deputies")
     query = within(deputy_scope(principal), {"station_ids": station_id})

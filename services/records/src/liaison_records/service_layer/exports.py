@@ -12,7 +12,7 @@ from liaison_infra.mongo import Document
 from liaison_records.adapters.people_store import masked_fields
 from liaison_records.adapters.xlsx_export import write_people
 from liaison_records.adapters.xlsx_header import FIELD_HEADERS
-from liaison_records.service_layer.context import READERS, REVEALERS, Records, require
+from liaison_records.service_layer.context import READERS, REVEALERS, Records, placed, require
 from liaison_records.service_layer.search import PeopleQuery, criteria, matching_people
 
 EXPORTED_FIELDS = (
@@ -68,8 +68,7 @@ async def export_people(
     for document in documents:
         rows.append(_row(document, records.codec.revealed(document) if reveal else None))
     if reveal:
-        shown = [(document["_id"], document["station_id"], document.get("district_id")) for document in documents]
-        await records.audit_each(principal, "export_unmasked", shown)
+        await records.audit_each(principal, "export_unmasked", [placed(document) for document in documents])
     columns = [(field, FIELD_HEADERS[field]) for field in EXPORTED_FIELDS]
     return await asyncio.to_thread(_workbook, rows, columns)
 

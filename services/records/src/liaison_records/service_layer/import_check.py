@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 
+from liaison_infra.auth import Principal
 from liaison_infra.domain_errors import DomainError
 
 from liaison_records.adapters.people_store import PeopleCodec, likely_duplicates, name_birth
@@ -48,13 +49,14 @@ def read_rows(rows: Iterator[RowFile], codec: PeopleCodec) -> RowsRead | None:
 
 
 async def problems_with_files(
-    records: Records, station_id: str, read: RowsRead, header: HeaderReport
+    records: Records, principal: Principal, station_id: str, read: RowsRead, header: HeaderReport
 ) -> dict[int, Problem]:
     """The problem the stored files give rows of ``read``, by row number: an error for a row a
     commit would leave out, a warning for a possible duplicate."""
     fields: dict[int, PersonFields] = {row.row_number: row.fields for row in read.rows if row.fields is not None}
     refused: dict[int, Problem] = {}
     on_file = await on_file_by(records, read.aliases)
+    await records.audit_told_elsewhere(principal, [d for d in on_file.values() if d["station_id"] != station_id])
     for row_number, current in on_file.items():
         if current["station_id"] != station_id:
             refused[row_number] = problem(row_number, header, "id_number", "on_file_elsewhere", ELSEWHERE)

@@ -143,7 +143,7 @@ async def check(records: Records, principal: Principal, import_id: str, header_m
     if document["status"] == "committing":  # the rows stored so far were read with the mapping checked
         raise Conflict("commit_in_progress", "this import's commit has begun; commit again to finish it")
     content = await _content(records, document)
-    report = await _dry_run(records, content, dict(header_map), document["station_id"])
+    report = await _dry_run(records, principal, content, dict(header_map), document["station_id"])
     checked = {"$set": {"header_map": dict(header_map), "status": "checked", "report": report}}
     unclaimed = {**_free(records, import_id), "status": {"$nin": ["committed", "committing"]}}
     if not (await records.db[IMPORTS].update_one(unclaimed, checked)).matched_count:
@@ -151,7 +151,9 @@ async def check(records: Records, principal: Principal, import_id: str, header_m
     return view({**document, "header_map": dict(header_map), "status": "checked", "report": report})
 
 
-async def _dry_run(records: Records, content: bytes, header_map: dict[str, str], station_id: str) -> Document:
+async def _dry_run(
+    records: Records, principal: Principal, content: bytes, header_map: dict[str, str], station_id: str
+) -> Document:
     """The parser's problems, the file rules' problems and those the stored files give
     (``import_check``) together, in one pass over the rows."""
     rows = valid = 0
@@ -162,7 +164,7 @@ async def _dry_run(records: Records, content: bytes, header_map: dict[str, str],
         row_files = _row_files(header, parsed)
         try:
             async for read in _read_ahead(lambda: read_rows(row_files, records.codec)):
-                with_files = await problems_with_files(records, station_id, read, header)
+                with_files = await problems_with_files(records, principal, station_id, read, header)
                 for checked in read.rows:
                     found = [with_files[checked.row_number]] if checked.row_number in with_files else []
                     problems += checked.problems + found
@@ -214,7 +216,7 @@ async def commit(records: Records, principal: Principal, import_id: str, mode: M
         async with _holding(records, import_id, claim):
             content = await _content(records, claimed)
             if mode == "all_or_nothing" and not claimed.get("progress"):
-                claimed = await _checked_again(records, claimed, claim, content)
+                claimed = await _checked_again(records, principal, claimed, claim, content)
             _check_committable(claimed, mode)
             progress = await _commit_rows(records, principal, claimed, claim, mode, content)
         await _forget_file(records, import_id, claimed["file_id"], "committed")
@@ -243,11 +245,13 @@ async def finish_commits(records: Records) -> None:
             log.info("an interrupted import commit was finished", extra={"fields": {"id": document["_id"]}})
 
 
-async def _checked_again(records: Records, document: Document, claim: str, content: bytes) -> Document:
+async def _checked_again(
+    records: Records, principal: Principal, document: Document, claim: str, content: bytes
+) -> Document:
     """The import with a fresh dry run: "all or nothing" holds for the files as they are when
     the commit begins, not as they were at the upload (someone may have registered or moved a
     person of the roster since)."""
-    report = await _dry_run(records, content, document["header_map"], document["station_id"])
+    report = await _dry_run(records, principal, content, document["header_map"], document["station_id"])
     read_with = {"_id": document["_id"], CLAIM: claim, "header_map": document["header_map"]}  # not re-mapped since
     await records.db[IMPORTS].update_one(read_with, {"$set": {"report": report}})
     return {**document, "report": report}

@@ -54,7 +54,7 @@ async def register_person(
 
 async def _refuse_duplicate_id_number(records: Records, principal: Principal, person: Person) -> None:
     """An ID number is one person's: refused if on file. The existing file is named only to a
-    caller who may see it; others learn only that it is kept at another station."""
+    caller who may see it; others learn only that it is kept at another station (audited)."""
     if person.id_number is None:
         return
     indexes = records.codec.id_number_indexes(person.id_number)
@@ -67,6 +67,7 @@ async def _refuse_duplicate_id_number(records: Records, principal: Principal, pe
     if principal.can_see(other["station_id"], other.get("district_id")):
         details = {"existing_id": other["_id"], "existing_station_id": other["station_id"]}
         raise Conflict("duplicate_id_number", "a file with this ID number exists", field="id_number", details=details)
+    await records.audit_told_elsewhere(principal, [other])
     message = "a file with this ID number is kept at another station; whoever serves both can transfer it here"
     raise Conflict("duplicate_id_number", message, field="id_number")
 

@@ -24,7 +24,7 @@ from liaison_records.domain.idcard import InvalidIdNumber, validate_id_number
 from liaison_records.domain.people import Category, Hardship, Status
 from liaison_records.domain.phones import spelled
 from liaison_records.domain.pinyin import query_keys
-from liaison_records.service_layer.context import READERS, Records, require
+from liaison_records.service_layer.context import READERS, Records, placed, require
 
 CURSOR_JSON = json_util.JSONOptions(tz_aware=True)
 SORT_FIELDS = {"name": "sort_name", "updated": "updated_at"}
@@ -118,7 +118,8 @@ async def search_people(records: Records, principal: Principal, query: PeopleQue
 async def lookup_people(
     records: Records, principal: Principal, *, id_number: str | None, phone: str | None
 ) -> list[Document]:
-    """Exact lookup through keyed hashes: the clear value is never stored or queried."""
+    """Exact lookup through keyed hashes: the clear value is never stored or queried. A file found
+    confirms the whole number its masked view hides, so each is audited as an unmasked read."""
     require(principal, READERS, "look people up")
     if (id_number is None) == (phone is None):
         raise InvalidInput("one_key_required", "give exactly one of id_number or phone", field="id_number")
@@ -132,6 +133,8 @@ async def lookup_people(
         assert phone is not None
         condition = {"phone_index": {"$in": records.codec.phone_indexes(spelled(phone))}}
     documents = await records.db[PEOPLE].find({**principal.scope_filter(), **condition}).to_list(20)
+    key = "id_number" if id_number is not None else "phone"
+    await records.audit_each(principal, f"lookup_by_{key}", [placed(document) for document in documents])
     return [masked_view(document) for document in documents]
 
 
