@@ -158,6 +158,37 @@ async def test_a_household_links_its_members_and_announces_itself(records, calle
     assert (emptied["members"], emptied["overseas_ties"]) == ([], []), "nobody left: nothing of theirs kept"
 
 
+async def test_the_way_to_reach_a_relative_abroad_is_sealed_and_shown_masked(records, caller, station, mongo, unique):
+    headers = caller(stations=STAFF)
+    head, _ = await make_family(records, caller)
+    reach = "+84 90 123 4567"
+    tie = {"country": "VN", "relation": "brother", "name": "陈大明", "how_to_reach": reach}
+    body = {"station_id": "st-shengli", "members": [{"person_id": head, "relation_to_head": "self"}]}
+    created = (await records.post("/v1/households", json={**body, "overseas_ties": [tie]}, headers=headers)).json()
+    url = f"/v1/households/{created['id']}"
+    stored = await mongo[f"records_{unique}"]["households"].find_one({"_id": created["id"]})
+    assert reach not in str(stored) and stored["overseas_ties"][0]["how_to_reach"]["cipher"].startswith("v1:")
+    masked = "+8***********67"
+    listed = (await records.get("/v1/households", headers=headers)).json()
+    assert [t["how_to_reach"] for t in created["overseas_ties"] + listed[0]["overseas_ties"]] == [masked, masked]
+    deputy = caller(Role.DEPUTY, stations=STAFF)
+    assert (await records.get(url, params={"reveal": "true"}, headers=deputy)).status_code == 403
+    revealed = await records.get(url, params={"reveal": "true"}, headers=headers)
+    assert revealed.json()["overseas_ties"][0]["how_to_reach"] == reach
+    audit = mongo[f"records_{unique}"]["audit"].find({"action": "reveal_household"}, {"subject": 1, "station_id": 1})
+    assert [(a["subject"], a["station_id"]) for a in await audit.to_list()] == [(created["id"], "st-shengli")]
+
+    # A household changed as a masked read showed it keeps the way to reach; a new one replaces it.
+    shown = (await records.get(url, headers=headers)).json()
+    ties = [*shown["overseas_ties"], {"country": "MY", "relation": "sister", "how_to_reach": "wechat: lin88"}]
+    changed = await records.put(
+        url, json={"members": shown["members"], "overseas_ties": ties}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200, changed.text
+    revealed = (await records.get(url, params={"reveal": "true"}, headers=headers)).json()
+    assert [t["how_to_reach"] for t in revealed["overseas_ties"]] == [reach, "wechat: lin88"]
+
+
 async def test_assignment_and_change_of_term_move_households_in_one_audited_step(
     records, caller, station, mongo, unique
 ):

@@ -20,6 +20,18 @@ from tests.apps import add_station, serve, service_settings
 from tests.records.people_data import CHEN, chen, lin
 
 STATION = ("st-shengli",)
+REACH = "+84 90 123 4567"
+
+
+def household(head: str) -> Document:
+    members = [{"person_id": head, "relation_to_head": "self"}]
+    return {
+        "station_id": STATION[0],
+        "members": members,
+        "overseas_ties": [{"country": "VN", "relation": "brother", "how_to_reach": REACH}],
+    }
+
+
 DEPUTY = {"name": "李华", "level": "district", "station_ids": list(STATION), "mobile": "13877210000"}
 
 
@@ -70,6 +82,7 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(own:
         merged = await records.post(f"{url}/merge", json=merge, headers={**headers, "If-Match": '"1"'})
         assert merged.status_code == 200, merged.text
         deputy_id = (await records.post("/v1/deputies", json=DEPUTY, headers=headers)).json()["id"]
+        household_id = (await records.post("/v1/households", json=household(keep["id"]), headers=headers)).json()["id"]
         history_before = (await records.get(f"{url}/history", headers=headers)).json()
     before = await db["people"].find_one({"_id": keep["id"]})
     assert sealed_versions(before) == {"v1"}
@@ -79,17 +92,21 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(own:
         await passed(db, {"version": 2})
         after = await db["people"].find_one({"_id": keep["id"]})
         assert sealed_versions(after) == {"v2"}
-        assert (after["version"], after["address"]["detail"]["masked"]) == (2, before["address"]["detail"]["masked"])
+        assert (after["version"], after["address"]["detail"]["masked"]) == (3, before["address"]["detail"]["masked"])
         retired = await db["people"].find_one({"_id": duplicate["id"]})
         assert retired["id_number"]["cipher"].startswith("v2:") and retired["phones"][0]["cipher"].startswith("v2:")
         assert "id_number_index" not in retired and retired.get("phone_index", []) == []
         stored_deputy = await db["deputies"].find_one({"_id": deputy_id})
         assert stored_deputy["mobile"]["cipher"].startswith("v2:") and stored_deputy["version"] == 1
+        stored_household = await db["households"].find_one({"_id": household_id})
+        assert stored_household["overseas_ties"][0]["how_to_reach"]["cipher"].startswith("v2:")
+        shown = await records.get(f"/v1/households/{household_id}", params={"reveal": "true"}, headers=headers)
+        assert shown.json()["overseas_ties"][0]["how_to_reach"] == REACH and shown.headers["ETag"] == '"1"'
 
         found = await records.get("/v1/people/lookup", params={"id_number": CHEN}, headers=headers)
         assert [p["id"] for p in found.json()] == [keep["id"]]
         revealed = await records.get(url, params={"reveal": "true"}, headers=headers)
-        assert revealed.headers["ETag"] == '"2"' and revealed.json()["id_number"] == CHEN
+        assert revealed.headers["ETag"] == '"3"' and revealed.json()["id_number"] == CHEN
         history = (await records.get(f"{url}/history", headers=headers)).json()
         assert history == history_before, "re-encryption is no change of the file"
 
@@ -106,6 +123,8 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         # Files with nothing to mask again: one without phones or ID number, and a tombstone.
         again = {"allow_duplicates": "true"}
         bare = await records.post("/v1/people", params=again, json=chen(id_number=None, phones=[]), headers=headers)
+        family = household(bare.json()["id"])
+        household_id = (await records.post("/v1/households", json=family, headers=headers)).json()["id"]
         erased = (await records.post("/v1/people", json=lin(), headers=headers)).json()
         erasure = await records.post(f"/v1/people/{erased['id']}/erase", headers=headers)
         assert (bare.status_code, erasure.status_code) == (201, 200)
@@ -123,6 +142,7 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
     }
     await db["people"].update_one({"_id": person["id"]}, {"$set": old})
     await db["deputies"].update_one({"_id": deputy_id}, {"$set": {"mobile.masked": "1387***0000"}})
+    await db["households"].update_one({"_id": household_id}, {"$set": {"overseas_ties.0.how_to_reach": REACH}})
     await db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": 1}, "$unset": {"masks": ""}}, upsert=True)
 
     async with serve("records", settings) as records:
@@ -139,6 +159,11 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         assert stored["version"] == 1 and sealed_versions(stored) == {"v1"}, "no new version, the same key"
         mobile = (await db["deputies"].find_one({"_id": deputy_id}))["mobile"]["masked"]
         assert mobile == "138****0000"
+        # A way to reach a relative abroad, which older versions kept in clear, is sealed.
+        stored_household = await db["households"].find_one({"_id": household_id})
+        assert REACH not in str(stored_household) and stored_household["version"] == 1
+        shown = (await records.get(f"/v1/households/{household_id}", headers=headers)).json()
+        assert shown["overseas_ties"][0]["how_to_reach"] == "+8***********67"
 
 
 async def test_a_file_todays_rules_refuse_is_named_and_later_starts_check_only_it(own: Own, caller) -> None:

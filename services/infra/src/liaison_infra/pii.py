@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -87,6 +87,10 @@ class Keyring:
         (e.g. ``person.id_number``) and is bound as associated data, so a token copied into another
         field does not decrypt. Nonces are random, so equal values give unequal tokens."""
         return f"v{self.current}:{_b64url(self._sealed(plaintext.encode(), context))}"
+
+    def protect(self, value: str, *, context: str, mask: Callable[[str], str]) -> dict[str, str]:
+        """A value as stored: encrypted, beside the masked form shown to whoever may not see it."""
+        return {"cipher": self.encrypt(value, context=context), "masked": mask(value)}
 
     def decrypt(self, token: str, *, context: str) -> str:
         """Open a token from ``encrypt``. AES-GCM cannot tell tampering from a wrong context: both fail

@@ -9,7 +9,7 @@ cost an import 0.15 ms a row. For the same reason a field left empty (None or an
 not stored; reads fill it back.
 """
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from copy import copy
 from datetime import date
 from typing import Any
@@ -37,7 +37,8 @@ SEALED_PARTS = ("id_number", "phones", "phone_index", "address", "id_number_inde
 ID_NUMBER_INDEX = "id_number_index_1"
 # Raised whenever a mask (``liaison_infra.pii``, ``mask_id_number``) changes what it shows: the
 # next start masks every stored file (and deputy's mobile) again. 2: an address shows at most
-# its first two administrative divisions; 3: an ID number shows its last two characters, not four.
+# its first two administrative divisions; 3: an ID number shows its last two characters, not four,
+# and the ways to reach households' relatives abroad, kept in clear before, are sealed and masked.
 MASKS_VERSION = 3
 # The station's server compares each document with every key of an $in: lookups go 50 keys a query.
 LOOKUP_BATCH = 50
@@ -159,10 +160,8 @@ class PeopleCodec:
         fresh = self.to_document(self.to_person(document))
         return {name: fresh[name] for name in SEALED_PARTS if document.get(name) and name in fresh}
 
-    def _protect(self, value: str | None, context: str, mask: Any) -> Document | None:
-        if value is None:
-            return None
-        return {"cipher": self.keyring.encrypt(value, context=context), "masked": mask(value)}
+    def _protect(self, value: str | None, context: str, mask: Callable[[str], str]) -> Document | None:
+        return None if value is None else self.keyring.protect(value, context=context, mask=mask)
 
     def _reveal(self, protected: Document | None, context: str) -> Any:
         return None if protected is None else self.keyring.decrypt(protected["cipher"], context=context)

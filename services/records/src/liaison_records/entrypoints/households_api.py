@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from liaison_records.domain.households import HouseholdFields
 from liaison_records.entrypoints.dependencies import ExpectedVersion, RecordsDep, with_etag
 from liaison_records.service_layer import households
-from liaison_records.service_layer.context import document_view
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 
@@ -40,9 +39,11 @@ async def list_households(
 
 
 @router.get("/{household_id}")
-async def read(household_id: str, principal: CurrentPrincipal, records: RecordsDep, response: Response) -> Document:
-    document = await households.load_household(records, principal, household_id)
-    return with_etag(response, document_view(document))
+async def read(
+    household_id: str, principal: CurrentPrincipal, records: RecordsDep, response: Response, reveal: bool = False
+) -> Document:
+    """A household, masked; ``reveal=true`` shows protected values to roles allowed, and is audited."""
+    return with_etag(response, await households.read_household(records, principal, household_id, reveal=reveal))
 
 
 @router.put("/{household_id}")

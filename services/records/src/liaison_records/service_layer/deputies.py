@@ -60,7 +60,7 @@ def _document(records: Records, deputy_id: str, fields: DeputyFields, district_i
 
 def protected_mobile(keyring: Keyring, mobile: str) -> Document:
     """A deputy's mobile as stored: encrypted, and masked for whoever may not see it."""
-    return {"cipher": keyring.encrypt(mobile, context=MOBILE_CONTEXT), "masked": mask_phone(mobile)}
+    return keyring.protect(mobile, context=MOBILE_CONTEXT, mask=mask_phone)
 
 
 def _event(deputy_id: str, fields: DeputyFields, event: type[DeputyRegistered]) -> DeputyRegistered:

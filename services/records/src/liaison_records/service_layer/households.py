@@ -10,12 +10,23 @@ from liaison_infra.auth import Principal, within
 from liaison_infra.clock import china_day, utc_now
 from liaison_infra.domain_errors import Conflict, InvalidInput, NotFound
 from liaison_infra.mongo import Document, Transaction
+from liaison_infra.pii import Keyring
 
+from liaison_records.adapters.households_store import sealed_ties, shown_ties
 from liaison_records.adapters.people_store import PEOPLE, years_before
 from liaison_records.domain.events import AssignmentChanged, HouseholdChanged, HouseholdMember
 from liaison_records.domain.households import HouseholdFields, MemberRelation
 from liaison_records.domain.people import Hardship, Status
-from liaison_records.service_layer.context import READERS, WRITERS, Records, check_version, document_view, require
+from liaison_records.service_layer.context import (
+    READERS,
+    REVEALERS,
+    WRITERS,
+    Records,
+    check_version,
+    document_view,
+    placed,
+    require,
+)
 from liaison_records.service_layer.deputies import HOUSEHOLDS, hold_serving
 from liaison_records.service_layer.history import link
 
@@ -158,6 +169,7 @@ async def create_household(
         "station_id": station_id,
         "district_id": station.get("district_id"),
         **fields.model_dump(mode="json"),
+        "overseas_ties": _sealed_ties(records, fields),
         "head_person_id": fields.head_person_id,
         "deputy_id": None,
     }
@@ -168,7 +180,7 @@ async def create_household(
         await announce(tx, [household_id], china_day(records.clock()))
 
     await records.runtime.transaction(write)
-    return document_view({**document, "version": 1})
+    return household_view({**document, "version": 1})
 
 
 async def load_household(records: Records, principal: Principal, household_id: str) -> Document:
@@ -179,13 +191,39 @@ async def load_household(records: Records, principal: Principal, household_id: s
     return household
 
 
+async def read_household(records: Records, principal: Principal, household_id: str, *, reveal: bool) -> Document:
+    """A household, its ways to reach relatives abroad masked; ``reveal`` shows them to roles
+    allowed, and is audited."""
+    household = await load_household(records, principal, household_id)
+    if not reveal:
+        return household_view(household)
+    require(principal, REVEALERS, "see unmasked personal data")
+    await records.audit_each(principal, "reveal_household", [placed(household)])
+    return household_view(household, records.codec.keyring)
+
+
+def household_view(document: Document, revealed_by: Keyring | None = None) -> Document:
+    return {**document_view(document), "overseas_ties": shown_ties(document.get("overseas_ties", []), revealed_by)}
+
+
+def _sealed_ties(records: Records, fields: HouseholdFields, stored: Iterable[Document] = ()) -> list[Document]:
+    ties = [tie.model_dump(mode="json") for tie in fields.overseas_ties]
+    return sealed_ties(records.codec.keyring, ties, stored)
+
+
 async def update_household(
     records: Records, principal: Principal, household_id: str, fields: HouseholdFields, *, expected_version: int
 ) -> Document:
     require(principal, WRITERS, "change households")
     current = await load_household(records, principal, household_id)
     check_version(current, expected_version)
-    document = {**current, **fields.model_dump(mode="json"), "head_person_id": fields.head_person_id}
+    ties = _sealed_ties(records, fields, current.get("overseas_ties", []))
+    document = {
+        **current,
+        **fields.model_dump(mode="json"),
+        "overseas_ties": ties,
+        "head_person_id": fields.head_person_id,
+    }
     previous_ids = [member["person_id"] for member in current["members"]]
 
     async def write(tx: Transaction) -> int:
@@ -195,7 +233,7 @@ async def update_household(
         return version
 
     version = await records.runtime.transaction(write)
-    return document_view({**document, "version": version})
+    return household_view({**document, "version": version})
 
 
 async def assign_deputy(
@@ -231,7 +269,7 @@ async def assign_deputy(
         return version
 
     version = await records.runtime.transaction(write)
-    return document_view({**document, "version": version})
+    return household_view({**document, "version": version})
 
 
 async def list_households(
@@ -239,7 +277,7 @@ async def list_households(
 ) -> list[Document]:
     require(principal, READERS, "read households")
     query = within(principal.scope_filter(), {"station_id": station_id, "deputy_id": deputy_id})
-    return [document_view(doc) async for doc in records.db[HOUSEHOLDS].find(query).sort("_id", 1).limit(1000)]
+    return [household_view(doc) async for doc in records.db[HOUSEHOLDS].find(query).sort("_id", 1).limit(1000)]
 
 
 def _routing(household: Document) -> dict[str, Any]:

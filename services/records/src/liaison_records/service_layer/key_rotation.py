@@ -4,7 +4,8 @@ current key version, and masked as the current masks do.
 Rotating (``make rotate-pii-key``) adds a version that encrypts from the services' next start;
 the older ones still decrypt, and their blind indexes still find what they indexed. At start-up
 records re-encrypts, in the background, whatever another version sealed: people's ID numbers,
-phones and street addresses (with their blind indexes made again) and deputies' mobiles. Each
+phones and street addresses (with their blind indexes made again), deputies' mobiles and the ways
+to reach households' relatives abroad (one an older version kept in clear is sealed). Each
 document is changed only if it is still at the version read, and keeps that version and its
 history: the file says the same. A pass that leaves nothing behind records the key version
 and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
@@ -26,10 +27,11 @@ from liaison_infra.mongo import Document
 from liaison_infra.pii import Keyring, PiiError
 from pymongo.asynchronous.collection import AsyncCollection
 
+from liaison_records.adapters.households_store import resealed_ties
 from liaison_records.adapters.people_store import MASKS_VERSION, PEOPLE, PeopleCodec
 from liaison_records.domain.files import StoredFileRefused
 from liaison_records.service_layer.context import Records
-from liaison_records.service_layer.deputies import DEPUTIES, MOBILE_CONTEXT, protected_mobile
+from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS, MOBILE_CONTEXT, protected_mobile
 
 log = logging.getLogger(__name__)
 KEY_STATE = "key_state"
@@ -49,6 +51,7 @@ async def reseal(records: Records) -> int:
     passes = {
         PEOPLE: ({}, partial(_person_resealed, records.codec, remask)),
         DEPUTIES: ({"mobile.cipher": {"$exists": True}}, partial(_mobile_resealed, keyring, remask)),
+        HOUSEHOLDS: ({"overseas_ties.0": {"$exists": True}}, partial(_ties_resealed, keyring)),
     }
     results: dict[str, Resealed] = {}
     try:
@@ -131,3 +134,8 @@ def _mobile_resealed(keyring: Keyring, remask: bool, document: Document) -> Docu
         return None
     fresh = protected_mobile(keyring, keyring.decrypt(token, context=MOBILE_CONTEXT))
     return {"mobile": fresh} if stale or fresh["masked"] != document["mobile"].get("masked") else None
+
+
+def _ties_resealed(keyring: Keyring, document: Document) -> Document | None:
+    ties = resealed_ties(keyring, document["overseas_ties"])
+    return None if ties is None else {"overseas_ties": ties}
