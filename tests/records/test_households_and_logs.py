@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from liaison_infra.auth import Role
 from liaison_infra.clock import china_day
@@ -178,15 +179,33 @@ async def test_the_way_to_reach_a_relative_abroad_is_sealed_and_shown_masked(rec
     audit = mongo[f"records_{unique}"]["audit"].find({"action": "reveal_household"}, {"subject": 1, "station_id": 1})
     assert [(a["subject"], a["station_id"]) for a in await audit.to_list()] == [(created["id"], "st-shengli")]
 
-    # A household changed as a masked read showed it keeps the way to reach; a new one replaces it.
-    shown = (await records.get(url, headers=headers)).json()
-    ties = [*shown["overseas_ties"], {"country": "MY", "relation": "sister", "how_to_reach": "wechat: lin88"}]
-    changed = await records.put(
-        url, json={"members": shown["members"], "overseas_ties": ties}, headers={**headers, "If-Match": '"1"'}
-    )
-    assert changed.status_code == 200, changed.text
-    revealed = (await records.get(url, params={"reveal": "true"}, headers=headers)).json()
-    assert [t["how_to_reach"] for t in revealed["overseas_ties"]] == [reach, "wechat: lin88"]
+    async def put_back(ties: list[dict[str, Any]], version: int) -> list[str]:
+        """The ways to reach stored after a PUT of ``ties`` over ``version``."""
+        changed = await records.put(
+            url,
+            json={"members": body["members"], "overseas_ties": ties},
+            headers={**headers, "If-Match": f'"{version}"'},
+        )
+        assert changed.status_code == 200, changed.text
+        revealed = (await records.get(url, params={"reveal": "true"}, headers=headers)).json()
+        return [t["how_to_reach"] for t in revealed["overseas_ties"]]
+
+    # A tie sent back as a masked read showed it (with its position) keeps its way to reach, even
+    # where two numbers mask alike; a new value replaces it.
+    alike = "+84 91 765 4367"
+    new = {"country": "MY", "relation": "sister", "how_to_reach": alike}
+    assert await put_back([tie, new], 1) == [reach, alike]
+    shown = (await records.get(url, headers=headers)).json()["overseas_ties"]
+    assert [t["how_to_reach"] for t in shown] == [masked, masked] and [t["position"] for t in shown] == [0, 1]
+    assert await put_back(shown, 2) == [reach, alike]
+    assert await put_back([shown[1]], 3) == [alike], "the tie at its position, not the first that masks alike"
+    assert await put_back([{**shown[1], "position": 0, "how_to_reach": "wechat: lin88"}], 4) == ["wechat: lin88"]
+    # One an older version kept in clear is kept too when sent back masked (and sealed).
+    households = mongo[f"records_{unique}"]["households"]
+    await households.update_one({"_id": created["id"]}, {"$set": {"overseas_ties.0.how_to_reach": reach}})
+    shown = (await records.get(url, headers=headers)).json()["overseas_ties"]
+    assert shown[0]["how_to_reach"] == masked and await put_back(shown, 5) == [reach]
+    assert reach not in str(await households.find_one({"_id": created["id"]}))
 
 
 async def test_assignment_and_change_of_term_move_households_in_one_audited_step(

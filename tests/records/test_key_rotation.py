@@ -4,6 +4,7 @@ a start after the masks changed, for the files masked (or phones spelled) the ol
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ async def test_a_rotated_key_reseals_every_file_and_lookups_still_find_them(own:
         stored_household = await db["households"].find_one({"_id": household_id})
         assert stored_household["overseas_ties"][0]["how_to_reach"]["cipher"].startswith("v2:")
         shown = await records.get(f"/v1/households/{household_id}", params={"reveal": "true"}, headers=headers)
-        assert shown.json()["overseas_ties"][0]["how_to_reach"] == REACH and shown.headers["ETag"] == '"1"'
+        assert shown.json()["overseas_ties"][0]["how_to_reach"] == REACH and shown.headers["ETag"] == '"2"'
 
         found = await records.get("/v1/people/lookup", params={"id_number": CHEN}, headers=headers)
         assert [p["id"] for p in found.json()] == [keep["id"]]
@@ -161,7 +162,7 @@ async def test_files_stored_before_a_mask_or_a_spelling_changed_are_stored_anew_
         assert mobile == "138****0000"
         # A way to reach a relative abroad, which older versions kept in clear, is sealed.
         stored_household = await db["households"].find_one({"_id": household_id})
-        assert REACH not in str(stored_household) and stored_household["version"] == 1
+        assert REACH not in str(stored_household) and stored_household["version"] == 2, "a change read before fails"
         shown = (await records.get(f"/v1/households/{household_id}", headers=headers)).json()
         assert shown["overseas_ties"][0]["how_to_reach"] == "+8***********67"
 
@@ -175,12 +176,22 @@ async def test_a_file_todays_rules_refuse_is_named_and_later_starts_check_only_i
         other = (await records.post("/v1/people", json=lin(address=chen()["address"]), headers=headers)).json()["id"]
     shown = (await db["people"].find_one({"_id": refused}))["address"]["detail"]["masked"]
     older_mask = {"address.detail.masked": "柳州市鱼峰区胜利路*********"}
-    await db["people"].update_one({"_id": refused}, {"$set": {"category": "overseas", **older_mask}})
+    four_and_four = CHEN[:4] + "*" * 10 + CHEN[-4:]  # as an older mask showed an ID number
+    older_id = {"id_number.masked": four_and_four}
+    await db["people"].update_one({"_id": refused}, {"$set": {"category": "overseas", **older_mask, **older_id}})
+    entry = {"person_id": refused, "at": datetime.now(UTC), "by": "staff-1", "field": "id_number", "version": 2}
+    await db["history"].insert_one({**entry, "before": four_and_four, "after": four_and_four})
     await db[KEY_STATE].update_one({"_id": "pii"}, {"$set": {"version": 1}, "$unset": {"masks": ""}}, upsert=True)
     async with serve("records", settings) as records:
         await passed(db, {"left.unreadable": {"people": [refused]}})
         state = await db[KEY_STATE].find_one({"_id": "pii"})
         assert "masks" not in state, "not recorded done: the file left may hold what an older key sealed"
+        # Left as stored, it still shows no more than today's masks, nor does its history.
+        today = CHEN[:4] + "*" * 12 + CHEN[-2:]
+        read = (await records.get(f"/v1/people/{refused}", headers=headers)).json()
+        assert read["id_number"] == today and read["address"]["detail"] == "柳州市鱼峰区" + "*" * 12
+        history = (await records.get(f"/v1/people/{refused}/history", headers=headers)).json()
+        assert [(h["before"], h["after"]) for h in history if h["field"] == "id_number"] == [(today, today)]
         corrected = {"category": "returnee"}
         url = f"/v1/people/{refused}"
         assert (await records.patch(url, json=corrected, headers={**headers, "If-Match": '"1"'})).status_code == 200

@@ -223,7 +223,9 @@ def masked_view(document: Document) -> Document:
 
 def masked_fields(document: Document) -> Document:
     """The file's fields with protected values masked, nothing decrypted, and each consent with
-    its state today (in China)."""
+    its state today (in China). A stored masked form is shown through today's mask (masking a
+    masked form again changes nothing more), so one an older, looser mask made shows no more,
+    before the next start stores it anew, or if it cannot (``key_rotation``)."""
     address = document.get("address") or {}
     detail = address.get("detail")
     id_number = document.get("id_number")
@@ -232,12 +234,12 @@ def masked_fields(document: Document) -> Document:
         **{name: copy(value) for name, value in FIELD_DEFAULTS.items()},  # lists not shared
         **public_fields(document),
         "consents": [consent_view(consent, today) for consent in document.get("consents", [])],
-        "id_number": id_number["masked"] if id_number else None,
-        "phones": [phone["masked"] for phone in document.get("phones", [])],
+        "id_number": mask_id_number(id_number["masked"]) if id_number else None,
+        "phones": [mask_phone(phone["masked"]) for phone in document.get("phones", [])],
         "address": {
             "community": address.get("community"),
             "building": address.get("building"),
-            "detail": detail["masked"] if detail else None,
+            "detail": mask_address(detail["masked"]) if detail else None,
         },
     }
 

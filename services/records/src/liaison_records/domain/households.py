@@ -34,6 +34,8 @@ class OverseasTie(BaseModel):
     relation: Text
     name: Text | None = None
     how_to_reach: Text | None = None
+    # Where a read showed the tie: with it, a way to reach sent back masked keeps the stored one.
+    position: int | None = Field(default=None, ge=0)
 
     @field_validator("country")
     @classmethod

@@ -84,7 +84,7 @@ def _event(deputy_id: str, fields: DeputyFields, event: type[DeputyRegistered]) 
 
 def deputy_view(document: Document) -> Document:
     mobile = document.get("mobile")
-    return {**document_view(document), "mobile": mobile["masked"] if mobile else None}
+    return {**document_view(document), "mobile": mask_phone(mobile["masked"]) if mobile else None}
 
 
 async def register_deputy(records: Records, principal: Principal, fields: DeputyFields) -> Document:

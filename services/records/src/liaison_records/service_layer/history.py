@@ -47,12 +47,22 @@ def _entry(person_id: str, where: Document, version: int, change: FieldChange, b
         "at": at,
         "by": by,
         "field": change.field,
-        "before": _history_value(change.field, change.before),
-        "after": _history_value(change.field, change.after),
+        "before": masked_value(change.field, change.before),
+        "after": masked_value(change.field, change.after),
     }
 
 
-def _history_value(field: str, value: Any) -> Any:
+def shown_entry(entry: Document) -> Document:
+    """A stored entry as today's masks show it: one an older, looser mask wrote shows no more
+    (masking a masked value again changes nothing more)."""
+    return {
+        **entry,
+        "before": masked_value(entry["field"], entry["before"]),
+        "after": masked_value(entry["field"], entry["after"]),
+    }
+
+
+def masked_value(field: str, value: Any) -> Any:
     """A protected value as the masked file shows it."""
     mask = MASKS.get(field)
     if value is None or mask is None:

@@ -169,7 +169,7 @@ async def create_household(
         "station_id": station_id,
         "district_id": station.get("district_id"),
         **fields.model_dump(mode="json"),
-        "overseas_ties": _sealed_ties(records, fields),
+        "overseas_ties": _sealed_ties(records, fields, []),
         "head_person_id": fields.head_person_id,
         "deputy_id": None,
     }
@@ -206,7 +206,7 @@ def household_view(document: Document, revealed_by: Keyring | None = None) -> Do
     return {**document_view(document), "overseas_ties": shown_ties(document.get("overseas_ties", []), revealed_by)}
 
 
-def _sealed_ties(records: Records, fields: HouseholdFields, stored: Iterable[Document] = ()) -> list[Document]:
+def _sealed_ties(records: Records, fields: HouseholdFields, stored: list[Document]) -> list[Document]:
     ties = [tie.model_dump(mode="json") for tie in fields.overseas_ties]
     return sealed_ties(records.codec.keyring, ties, stored)
 

@@ -7,8 +7,9 @@ records re-encrypts, in the background, whatever another version sealed: people'
 phones and street addresses (with their blind indexes made again), deputies' mobiles and the ways
 to reach households' relatives abroad (one an older version kept in clear is sealed). Each
 document is changed only if it is still at the version read, and keeps that version and its
-history: the file says the same. A pass that leaves nothing behind records the key version
-and ``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
+history: the file says the same (a household alone moves to its next version: see
+``_ties_resealed``). A pass that leaves nothing behind records the key version and
+``MASKS_VERSION`` (``key_state``), so later starts skip the scan; then an older key may be
 retired. A pass that leaves files today's rules refuse (a value stored before a rule was made
 stricter) records only those (``left``), with a warning that the older keys are still needed:
 later starts check only them, until each reads again (corrected by an update) and the pass is
@@ -137,5 +138,8 @@ def _mobile_resealed(keyring: Keyring, remask: bool, document: Document) -> Docu
 
 
 def _ties_resealed(keyring: Keyring, document: Document) -> Document | None:
+    """The household moves to its next version: a change based on a read before (a ``PUT``, an
+    assignment, a hand-over writes the whole household) then fails its version check instead of
+    writing the older tokens back."""
     ties = resealed_ties(keyring, document["overseas_ties"])
-    return None if ties is None else {"overseas_ties": ties}
+    return None if ties is None else {"overseas_ties": ties, "version": document["version"] + 1}

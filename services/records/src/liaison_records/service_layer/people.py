@@ -14,7 +14,7 @@ from liaison_records.domain.events import ReturneeArchived, ReturneeErased, Retu
 from liaison_records.domain.files import FieldChange, Person
 from liaison_records.domain.people import PersonFields, Status
 from liaison_records.service_layer.context import READERS, REVEALERS, WRITERS, Records, check_version, require
-from liaison_records.service_layer.history import HISTORY, history_entries
+from liaison_records.service_layer.history import HISTORY, history_entries, shown_entry
 from liaison_records.service_layer.households import announce, reached, remove_member, replace_member
 from liaison_records.service_layer.logs import erase_from_logs
 
@@ -214,7 +214,7 @@ async def person_history(records: Records, principal: Principal, person_id: str)
     if document.get("merged_into"):  # a duplicate's own history went to the file it was merged into
         entries += await records.db[HISTORY].find({"merged_from": person_id}, {"_id": 0}).to_list()
     # Stable: the registration stays first among entries of the same instant.
-    return sorted(entries, key=lambda entry: entry["at"])
+    return sorted(map(shown_entry, entries), key=lambda entry: entry["at"])
 
 
 def routing(person: Person) -> dict[str, Any]:
