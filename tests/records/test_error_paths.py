@@ -13,6 +13,7 @@ from liaison_records.bootstrap import SPEC
 from tests.apps import consume, service_settings
 from tests.records.people_data import CHEN, chen, id_number, lin
 from tests.records.test_households_and_logs import make_deputy, outbox
+from tests.records.test_imports import roster, upload
 
 STAFF = ("st-shengli",)
 BOTH = ("st-shengli", "st-other")
@@ -262,3 +263,42 @@ async def test_a_station_outside_the_callers_scope_is_not_found(records, caller,
         assert hidden.status_code == 404, hidden.text
         assert hidden.json()["error"]["code"] == missing.json()["error"]["code"], "as if it did not exist"
         assert "胜利" not in hidden.text
+
+
+async def test_a_name_of_punctuation_alone_is_refused_where_a_name_is_given(records, caller, station, mongo, unique):
+    """A stray "?" or "-" is nobody's name: a 422 naming the field, and in an import a problem of
+    its row (the commit stores the others), never a 500."""
+    headers = caller(stations=STAFF)
+    person = (await records.post("/v1/people", json=chen(), headers=headers)).json()
+    before = await stored(mongo, unique, "people", "history")
+    for name in (":", "-", "·", "\u001b"):
+        registered = await records.post("/v1/people", json=lin(name=name), headers=headers)
+        renamed = await records.patch(
+            f"/v1/people/{person['id']}", json={"name": name}, headers={**headers, "If-Match": '"1"'}
+        )
+        for response in (registered, renamed):
+            assert response.status_code == 422 and response.json()["error"]["field"] == "name", (name, response.text)
+    assert await stored(mongo, unique, "people", "history") == before
+
+    good = ("林美华", "女", "1952-08-17", id_number("450203", "19520817", "246"), "", "印尼", "侨眷", "下岗")
+    uploaded = (await upload(records, caller, roster([("?", *good[1:3], CHEN, *good[4:]), good]))).json()
+    assert [(p["row"], p["field"]) for p in uploaded["report"]["problems"]] == [(3, "name")]
+    committed = await records.post(f"/v1/imports/{uploaded['id']}/commit", json={"mode": "valid_rows"}, headers=headers)
+    assert committed.status_code == 200 and committed.json()["progress"]["created"] == 1, committed.text
+
+
+async def test_a_log_dated_before_liaison_stations_existed_is_refused(records, caller, station) -> None:
+    """Such a day is a typo; notify's festival calendar could not place it either."""
+    headers = caller(stations=STAFF)
+    deputy = await make_deputy(records, caller, "李华")
+    person = (await records.post("/v1/people", json=chen(), headers=headers)).json()
+    common = {"station_id": "st-shengli", "deputy_ids": [deputy]}
+    visit = {**common, "kind": "household_visit", "person_ids": [person["id"]], "visited_on": "1800-01-01"}
+    activity = {**common, "kind": "lecture", "title": "侨法宣讲", "attendees": 1, "held_on": "1999-12-31"}
+    for path, body, field in (("/v1/visits", visit, "visited_on"), ("/v1/activities", activity, "held_on")):
+        response = await records.post(path, json=body, headers=headers)
+        assert response.status_code == 422 and response.json()["error"]["field"] == field, response.text
+        assert (await records.get(path, headers=headers)).json() == []
+    assert (
+        await records.post("/v1/activities", json={**activity, "held_on": "2000-01-01"}, headers=headers)
+    ).status_code == 201

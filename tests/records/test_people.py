@@ -1,5 +1,6 @@
 """People's files through the records API, against the real servers."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -397,6 +398,11 @@ async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_
         f"/v1/people/{keep['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers={**headers, "If-Match": '"2"'}
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "cannot_merge"
+    etag = (await records.get(f"/v1/people/{duplicate['id']}", headers=headers)).headers["ETag"]
+    back = await records.post(
+        f"/v1/people/{duplicate['id']}/merge", json={"duplicate_id": keep["id"]}, headers={**headers, "If-Match": etag}
+    )
+    assert back.status_code == 409 and back.json()["error"]["code"] == "cannot_merge", "never into a merged file"
     own = (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json()
     assert own[0]["after"] == "registered" and own[0]["merged_from"] == duplicate["id"], "still read from the duplicate"
 
@@ -499,6 +505,10 @@ async def test_a_duplicate_keeps_its_history_through_two_merges_and_takes_it_whe
     survivor = (await records.get(f"/v1/people/{last}/history", headers=headers)).json()
     assert first not in {h.get("merged_from") for h in survivor}, "its entries go with it"
     assert await mongo[f"records_{unique}"]["history"].count_documents({"merged_from": first}) == 0
+    # An older version let two files be merged into each other: erasing one still ends.
+    await mongo[f"records_{unique}"]["people"].update_one({"_id": last}, {"$set": {"merged_into": second}})
+    erased = await asyncio.wait_for(records.post(f"/v1/people/{last}/erase", headers=headers), timeout=30)
+    assert erased.status_code == 200, erased.text
 
 
 async def test_erasure_forgets_the_persons_events_yet_relays_those_not_sent(

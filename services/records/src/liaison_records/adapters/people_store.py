@@ -12,6 +12,7 @@ not stored; reads fill it back.
 from collections.abc import AsyncIterator, Callable, Iterable
 from copy import copy
 from datetime import date
+from itertools import pairwise
 from typing import Any
 
 from liaison_infra.clock import china_day
@@ -212,8 +213,7 @@ async def likely_duplicates(
 
 def search_words(tokens: Iterable[str]) -> list[str]:
     """The tokens that are no prefix of another, sorted: every token is a prefix of one of them."""
-    ordered = sorted(tokens)
-    return [token for token, after in zip(ordered, [*ordered[1:], ""], strict=True) if not after.startswith(token)]
+    return [token for token, after in pairwise([*sorted(tokens), ""]) if not after.startswith(token)]
 
 
 def masked_view(document: Document) -> Document:

@@ -51,9 +51,16 @@ class ActivityKind(StrEnum):
     RECEPTION_DAY = "reception_day"  # 接待日
 
 
-def _not_in_future(value: date) -> date:
+# Liaison stations began in the 2000s: an earlier day is a typo (notify's lunar calendar, which
+# finds the festival a visit served, ends before 1900).
+EARLIEST_LOG_DAY = date(2000, 1, 1)
+
+
+def _a_logged_day(value: date) -> date:
     if value > china_day():
         raise ValueError("a log entry records what happened: the date cannot be in the future")
+    if value < EARLIEST_LOG_DAY:
+        raise ValueError(f"a log entry's date cannot be before {EARLIEST_LOG_DAY.isoformat()}")
     return value
 
 
@@ -71,7 +78,7 @@ class VisitFields(BaseModel):
     notes: LongText | None = None
     opinions: list[OpinionRaised] = Field(default_factory=list, max_length=50)
 
-    _past = field_validator("visited_on")(_not_in_future)
+    _past = field_validator("visited_on")(_a_logged_day)
 
     def refuse_nobody_visited(self) -> None:
         """A visit is to households or people: named as visited, or as raising an opinion."""
@@ -96,4 +103,4 @@ class ActivityFields(BaseModel):
     notes: LongText | None = None
     opinions: list[OpinionRaised] = Field(default_factory=list, max_length=200)
 
-    _past = field_validator("held_on")(_not_in_future)
+    _past = field_validator("held_on")(_a_logged_day)

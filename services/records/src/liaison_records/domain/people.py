@@ -96,6 +96,14 @@ class PersonFields(BaseModel):
     status: Status = Status.ACTIVE
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _written_with_letters(cls, name: str) -> str:
+        """Punctuation alone (a stray "?" or "-" in a roster) is nobody's name, and no search finds it."""
+        if not any(character.isalnum() for character in name):
+            raise ValueError("a name needs a letter, a character or a digit")
+        return name
+
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:

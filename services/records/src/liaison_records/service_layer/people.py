@@ -229,10 +229,10 @@ async def merge_people(
     keep_document = await load_person(records, principal, keep_id)
     check_version(keep_document, expected_version)
     duplicate_document = await load_person(records, principal, duplicate_id)
-    if duplicate_document["station_id"] != keep_document["station_id"] or duplicate_document["status"] in (
-        Status.ERASED,
-        Status.ARCHIVED,
-    ):
+    closed = (Status.ERASED, Status.ARCHIVED)  # an archived file may be one merged into another
+    if keep_document["status"] in closed:
+        raise Conflict("cannot_merge", "a duplicate can be merged only into an open file")
+    if duplicate_document["station_id"] != keep_document["station_id"] or duplicate_document["status"] in closed:
         raise Conflict("cannot_merge", "only open files of the same station can be merged", field="duplicate_id")
     keep, duplicate = records.codec.to_person(keep_document), records.codec.to_person(duplicate_document)
     if keep.household_id and duplicate.household_id and keep.household_id != duplicate.household_id:
@@ -336,11 +336,14 @@ async def erase_person(records: Records, principal: Principal, person_id: str) -
 
 
 async def _merged_into(records: Records, person_id: str) -> list[Document]:
-    """The files merged into ``person_id``, and those merged into them, and so on."""
+    """The files merged into ``person_id``, and those merged into them, and so on (each once: an
+    older version let two files be merged into each other)."""
     found: list[Document] = []
-    wanted = [person_id]
+    seen, wanted = {person_id}, [person_id]
     while wanted:
         merged = await records.db[PEOPLE].find({"merged_into": {"$in": wanted}}).to_list()
+        merged = [document for document in merged if document["_id"] not in seen]
+        seen.update(document["_id"] for document in merged)
         found += merged
         wanted = [document["_id"] for document in merged]
     return found
