@@ -302,3 +302,12 @@ async def test_a_log_dated_before_liaison_stations_existed_is_refused(records, c
     assert (
         await records.post("/v1/activities", json={**activity, "held_on": "2000-01-01"}, headers=headers)
     ).status_code == 201
+
+
+async def test_a_body_that_is_not_json_is_refused_in_the_one_error_shape(records, caller, station) -> None:
+    headers = {**caller(stations=STAFF), "Content-Type": "application/json"}
+    for body in (b"{not json", b"\xff\xfe\x00", b""):
+        response = await records.post("/v1/people", content=body, headers=headers)
+        assert response.status_code in (400, 422) and set(response.json()) == {"error"}, (body, response.text)
+        assert response.json()["error"]["code"] in ("bad_request", "invalid_request"), response.text
+    assert (await records.get("/v1/people", headers=headers)).json()["items"] == []

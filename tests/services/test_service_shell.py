@@ -42,6 +42,22 @@ async def test_health_readiness_and_metrics_need_no_token(client) -> None:
     assert (await client.get("/openapi.json")).json()["info"]["title"].startswith("Liaison")
 
 
+async def test_what_the_framework_refuses_answers_in_the_one_error_shape_the_docs_describe(client, keys) -> None:
+    """A path or a method that does not exist: the same ``error`` body as every refusal, and the
+    OpenAPI document shows that body, not FastAPI's own."""
+    headers = {"Authorization": f"Bearer {token(keys, stations=['st-1'])}"}
+    nowhere = await client.get("/v1/nowhere", headers=headers)
+    wrong_method = await client.delete("/healthz")
+    for response, status, code in ((nowhere, 404, "not_found"), (wrong_method, 405, "method_not_allowed")):
+        assert response.status_code == status and response.json()["error"]["code"] == code, response.text
+    assert wrong_method.headers["Allow"] == "GET"
+    docs = (await client.get("/openapi.json")).json()
+    schemas = docs["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and schemas["Error"]["required"] == ["error"]
+    assert "HTTPValidationError" not in str(docs["paths"]) and "#/components/schemas/Error" in str(docs["paths"])
+    assert "text/plain" in docs["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
 async def test_readiness_fails_when_kafka_does_not_answer(endpoints, keys) -> None:
     from socket import socket
 

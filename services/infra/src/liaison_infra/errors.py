@@ -1,15 +1,19 @@
 """The one error shape every service answers with: ``{"error": {"code", "message", "field"}}``.
 
 Handlers raise ``ApiError``; request validation failures become 422 naming each field, so a
-client never has to parse prose and bad input never surfaces as a 500.
+client never has to parse prose and bad input never surfaces as a 500. What the framework refuses
+itself (a body that is not JSON, a path or method that does not exist) answers in the same shape,
+and the OpenAPI document describes it (``documented_errors``).
 """
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from liaison_infra.domain_errors import DomainError
 from liaison_infra.mongo import ConcurrencyConflict
@@ -65,7 +69,65 @@ def install_error_handlers(app: FastAPI) -> None:
         body = ApiError(409, "concurrent_change", str(exc)).body()
         return JSONResponse(body, status_code=409)
 
+    async def refused_by_framework(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")  # "bad_request", "not_found"
+        body = ApiError(exc.status_code, code, str(exc.detail)).body()
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(ConcurrencyConflict, concurrency_conflict)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, refused_by_framework)
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string", "description": "what went wrong, for programs"},
+                "message": {"type": "string", "description": "what went wrong, for people"},
+                "field": {"type": ["string", "null"], "description": "the field it names, dotted"},
+                "problems": {
+                    "type": "array",
+                    "description": "each field a request's validation refused (422 invalid_request)",
+                    "items": {
+                        "type": "object",
+                        "properties": {n: {"type": "string"} for n in ("field", "message", "type")},
+                    },
+                },
+            },
+            "additionalProperties": True,  # details some refusals add (candidates, existing_id, …)
+        }
+    },
+}
+FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def documented_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with FastAPI's validation error body (which no response has) replaced
+    by ``ERROR_SCHEMA``, which every error response has."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in schemas:
+        return openapi
+    for name in FRAMEWORK_SCHEMAS:
+        schemas.pop(name, None)
+    schemas["Error"] = ERROR_SCHEMA
+    documented: dict[str, Any] = _with_error_refs(openapi)
+    return documented
+
+
+def _with_error_refs(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("$ref") == "#/components/schemas/HTTPValidationError":
+            return {"$ref": "#/components/schemas/Error"}
+        return {key: _with_error_refs(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_with_error_refs(inner) for inner in value]
+    return value

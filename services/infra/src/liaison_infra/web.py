@@ -4,13 +4,14 @@ ids, the error shape and authentication. A service adds its routers and nothing 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from liaison_infra.auth import Authenticator, CurrentPrincipal
-from liaison_infra.errors import install_error_handlers
+from liaison_infra.errors import documented_errors, install_error_handlers
 from liaison_infra.logs import configure_logging, correlation_id
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import ServiceSpec
@@ -52,6 +53,14 @@ def create_service_app(
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     install_error_handlers(app)
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = documented_errors(framework_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -83,7 +92,7 @@ def create_service_app(
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
