@@ -311,3 +311,37 @@ async def test_a_body_that_is_not_json_is_refused_in_the_one_error_shape(records
         assert response.status_code in (400, 422) and set(response.json()) == {"error"}, (body, response.text)
         assert response.json()["error"]["code"] in ("bad_request", "invalid_request"), response.text
     assert (await records.get("/v1/people", headers=headers)).json()["items"] == []
+
+
+async def test_only_an_open_file_joins_a_household_and_a_member_who_died_may_stay(
+    records, caller, station, mongo, unique
+):
+    headers = caller(stations=STAFF)
+    again = {"allow_duplicates": "true"}
+    keep = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    merged = (
+        await records.post("/v1/people", params=again, json=chen(id_number=None, phones=[]), headers=headers)
+    ).json()["id"]
+    merging = await records.post(
+        f"/v1/people/{keep}/merge", json={"duplicate_id": merged}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert merging.status_code == 200, merging.text
+    spouse = (await records.post("/v1/people", json=lin(), headers=headers)).json()["id"]
+    before = await stored(mongo, unique, "people", "households")
+    body = {"station_id": "st-shengli", "members": [{"person_id": merged, "relation_to_head": "self"}]}
+    refused = await records.post("/v1/households", json=body, headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "closed_file", refused.text
+    assert await stored(mongo, unique, "people", "households") == before
+
+    household = await new_household(records, headers, (keep, "self"), (spouse, "spouse"))
+    closed = await records.post(
+        f"/v1/people/{keep}/close", json={"status": "deceased"}, headers={**headers, "If-Match": '"3"'}
+    )
+    assert closed.status_code == 200, closed.text
+    members = [{"person_id": keep, "relation_to_head": "self"}, {"person_id": spouse, "relation_to_head": "spouse"}]
+    kept = await records.put(
+        f"/v1/households/{household}",
+        json={"members": members, "notes": "户主已故"},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert kept.status_code == 200, kept.text

@@ -436,3 +436,39 @@ async def test_changing_a_file_keeps_its_household_and_deputy(records, caller, s
     assert changed.json()["household_id"] == household_id and changed.json()["deputy_id"] == deputy
     found = (await records.get("/v1/people", params={"deputy_id": deputy}, headers=headers)).json()["items"]
     assert [p["id"] for p in found] == [head]
+
+
+async def test_a_visit_logged_while_its_person_is_erased_is_refused_or_blanked(records, caller, station, mongo, unique):
+    """The log and the erasure cannot commit past each other: the visit is refused (the person is
+    gone) or stored before the erasure, which then blanks it. A visit after the erasure is refused."""
+    headers = caller(stations=STAFF)
+    deputy = await make_deputy(records, caller, "李华")
+    visits = mongo[f"records_{unique}"]["visits"]
+    for attempt in range(8):
+        person = (
+            await records.post(
+                "/v1/people", json=chen(id_number=None, phones=[]), params={"allow_duplicates": "true"}, headers=headers
+            )
+        ).json()["id"]
+        visit = {
+            "station_id": "st-shengli",
+            "kind": "household_visit",
+            "visited_on": china_day().isoformat(),
+            "deputy_ids": [deputy],
+            "person_ids": [person],
+            "notes": f"陈小明说楼道灯坏了 {attempt}",
+            "opinions": [{"kind": "suggestion", "text": "陈小明的意见", "person_id": person}],
+        }
+        logged, erased = await asyncio.gather(
+            records.post("/v1/visits", json=visit, headers=headers),
+            records.post(f"/v1/people/{person}/erase", headers=headers),
+        )
+        assert erased.status_code == 200, erased.text
+        assert logged.status_code in (201, 422), logged.text
+        stored = await visits.find_one({"person_ids": person})
+        if logged.status_code == 201:
+            assert "陈小明" not in str(stored), stored
+        else:
+            assert logged.json()["error"]["field"] == "person_ids" and stored is None
+    after = await records.post("/v1/visits", json=visit, headers=headers)
+    assert after.status_code == 422 and after.json()["error"]["code"] == "unknown_reference", after.text

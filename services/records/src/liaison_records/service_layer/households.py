@@ -36,13 +36,19 @@ ELDERLY_AGE = 70  # festival condolence visits go first to hardship and elderly 
 ANNOUNCED_FIELDS = frozenset({"hardship", "birth_date"})
 
 
-def _check_members(person_ids: list[str], people: list[Document], station_id: str, household_id: str) -> None:
-    """Each member must be an active file of this station and in no other household."""
+def _check_members(person_ids: list[str], people: list[Document], household: Document, previous_ids: list[str]) -> None:
+    """Each member must be a file of this station in no other household; one who joins must be
+    active (not closed, nor merged into another file). One already listed may stay once closed
+    (a member who died is still of the family)."""
     found = {person["_id"]: person for person in people}
+    station_id, household_id = household["station_id"], household["_id"]
     for person_id in person_ids:
         person = found.get(person_id)
         if person is None or person["station_id"] != station_id or person["status"] == Status.ERASED:
             raise InvalidInput("unknown_person", f"no person {person_id} at {station_id}", field="members")
+        if person_id not in previous_ids and person["status"] != Status.ACTIVE:
+            message = f"{person_id}'s file is {person['status']}: only an open file joins a household"
+            raise Conflict("closed_file", message, field="members")
         if person.get("household_id") not in (None, household_id):
             raise Conflict("in_another_household", f"{person_id} belongs to {person['household_id']}", field="members")
 
@@ -152,7 +158,7 @@ async def _link_members(
     # Checked in the transaction: another may have taken a member, moved or erased them meanwhile.
     facts = {"household_id": 1, "station_id": 1, "status": 1}
     members = await tx.db[PEOPLE].find({"_id": {"$in": ids}}, facts, session=tx.session).to_list()
-    _check_members(ids, members, household["station_id"], household["_id"])
+    _check_members(ids, members, household, previous_ids)
     left = [person_id for person_id in previous_ids if person_id not in ids]
     await link(tx, principal, at, left, {"household_id": None, "deputy_id": None})
     await link(tx, principal, at, ids, {"household_id": household["_id"], "deputy_id": household.get("deputy_id")})

@@ -2,7 +2,7 @@
 that cases opens exactly one case for it, however often the event is delivered."""
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 from uuid import uuid4
@@ -11,10 +11,12 @@ from liaison_infra.auth import Principal, Role, within
 from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import Document, Transaction, redact_retained
+from pymongo import UpdateOne
 
 from liaison_records.adapters.people_store import PEOPLE
 from liaison_records.domain.events import ActivityHeld, Opinion, VisitLogged
 from liaison_records.domain.logs import ActivityFields, OpinionRaised, VisitFields
+from liaison_records.domain.people import Status
 from liaison_records.domain.phones import typed_anyhow
 from liaison_records.service_layer.context import READERS, Records, document_view, require
 from liaison_records.service_layer.deputies import DEPUTIES, HOUSEHOLDS
@@ -25,30 +27,37 @@ ACTIVITIES = "activities"
 LOGGERS = (Role.STATION_STAFF, Role.DEPUTY)
 ERASED_TEXT = "（已应本人要求删除）"
 ERASED_MENTION = "（已删除）"
+# One document per person or household a log names, written by every log naming it and by the
+# erasure of that person: the two then cannot commit past each other (a log stored while an
+# erasure scans the logs would keep what the erasure blanks); one is retried, and sees the other.
+LOG_SUBJECTS = "log_subjects"
 
 
-async def _all_at_station(records: Records, collection: str, ids: list[str], station_id: str, field: str) -> None:
+async def _mark_subjects(tx: Transaction, ids: Iterable[str]) -> None:
+    marks = [UpdateOne({"_id": id_}, {"$inc": {"writes": 1}}, upsert=True) for id_ in sorted(set(ids))]
+    if marks:
+        await tx.db[LOG_SUBJECTS].bulk_write(marks, session=tx.session)
+
+
+async def _all_at_station(tx: Transaction, collection: str, ids: list[str], station_id: str, field: str) -> None:
     if not ids:
         return
     station_field = "station_ids" if collection == DEPUTIES else "station_id"
-    found = await records.db[collection].count_documents({"_id": {"$in": ids}, station_field: station_id})
-    if found != len(set(ids)):
+    kept = {"status": {"$ne": Status.ERASED.value}} if collection == PEOPLE else {}
+    query = {"_id": {"$in": ids}, station_field: station_id, **kept}
+    if await tx.db[collection].count_documents(query, session=tx.session) != len(set(ids)):
         raise InvalidInput("unknown_reference", f"some {field} are not at {station_id}", field=field)
 
 
-async def _check_references(
-    records: Records,
-    station_id: str,
-    deputy_ids: list[str],
-    household_ids: list[str],
-    person_ids: list[str],
-    opinions: list[OpinionRaised],
-) -> None:
-    await _all_at_station(records, DEPUTIES, deputy_ids, station_id, "deputy_ids")
-    households = household_ids + [o.household_id for o in opinions if o.household_id]
-    people = person_ids + [o.person_id for o in opinions if o.person_id]
-    await _all_at_station(records, HOUSEHOLDS, households, station_id, "household_ids")
-    await _all_at_station(records, PEOPLE, people, station_id, "person_ids")
+async def _checked_subjects(tx: Transaction, fields: VisitFields | ActivityFields) -> list[str]:
+    """The people and households the log names (opinions' included), checked with its deputies
+    to be at its station (people not erased), in the transaction that stores it."""
+    households = fields.household_ids + [o.household_id for o in fields.opinions if o.household_id]
+    people = fields.person_ids + [o.person_id for o in fields.opinions if o.person_id]
+    await _all_at_station(tx, DEPUTIES, fields.deputy_ids, fields.station_id, "deputy_ids")
+    await _all_at_station(tx, HOUSEHOLDS, households, fields.station_id, "household_ids")
+    await _all_at_station(tx, PEOPLE, people, fields.station_id, "person_ids")
+    return [*people, *households]
 
 
 def _opinions(log_id: str, raised: list[OpinionRaised]) -> list[Opinion]:
@@ -82,6 +91,7 @@ async def _record(
     event = announce(opinions)
 
     async def write(tx: Transaction) -> None:
+        await _mark_subjects(tx, await _checked_subjects(tx, fields))
         await tx.insert(collection, document)
         tx.publish(event, subject=log_id, station_id=fields.station_id, district_id=station.get("district_id"))
 
@@ -93,9 +103,6 @@ async def log_visit(records: Records, principal: Principal, fields: VisitFields)
     require(principal, LOGGERS, "log visits")
     fields.refuse_nobody_visited()
     station = await records.station_in_scope(principal, fields.station_id)
-    await _check_references(
-        records, fields.station_id, fields.deputy_ids, fields.household_ids, fields.person_ids, fields.opinions
-    )
     visit_id = f"v-{uuid4().hex[:12]}"
     return await _record(
         records,
@@ -121,9 +128,6 @@ async def log_visit(records: Records, principal: Principal, fields: VisitFields)
 async def hold_activity(records: Records, principal: Principal, fields: ActivityFields) -> Document:
     require(principal, LOGGERS, "log activities")
     station = await records.station_in_scope(principal, fields.station_id)
-    await _check_references(
-        records, fields.station_id, fields.deputy_ids, fields.household_ids, fields.person_ids, fields.opinions
-    )
     activity_id = f"a-{uuid4().hex[:12]}"
     return await _record(
         records,
@@ -182,6 +186,7 @@ async def erase_from_logs(tx: Transaction, erased: Sequence[Mapping[str, Any]]) 
     person_ids = [person["id"] for person in erased]
     theirs = set(person_ids)
     households = await households_of(tx, person_ids)
+    await _mark_subjects(tx, [*person_ids, *households])
     raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
     about_them = {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]}
     mentions = _mentions(erased)
