@@ -54,6 +54,8 @@ async def test_what_the_framework_refuses_answers_in_the_one_error_shape_the_doc
     docs = (await client.get("/openapi.json")).json()
     schemas = docs["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and schemas["Error"]["required"] == ["error"]
+    problem = schemas["Error"]["properties"]["error"]["properties"]["problems"]["items"]["properties"]
+    assert problem["field"]["type"] == ["string", "null"], "a problem of the body as a whole names no field"
     assert "HTTPValidationError" not in str(docs["paths"]) and "#/components/schemas/Error" in str(docs["paths"])
     assert "text/plain" in docs["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
 

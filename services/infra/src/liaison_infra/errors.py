@@ -99,7 +99,11 @@ ERROR_SCHEMA: dict[str, Any] = {
                     "description": "each field a request's validation refused (422 invalid_request)",
                     "items": {
                         "type": "object",
-                        "properties": {n: {"type": "string"} for n in ("field", "message", "type")},
+                        "properties": {
+                            "field": {"type": ["string", "null"], "description": "none: the body as a whole"},
+                            "message": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
                     },
                 },
             },
