@@ -310,6 +310,7 @@ async def test_a_body_that_is_not_json_is_refused_in_the_one_error_shape(records
         response = await records.post("/v1/people", content=body, headers=headers)
         assert response.status_code in (400, 422) and set(response.json()) == {"error"}, (body, response.text)
         assert response.json()["error"]["code"] in ("bad_request", "invalid_request"), response.text
+        assert response.json()["error"]["field"] is None, "the body as a whole, not a field"
     assert (await records.get("/v1/people", headers=headers)).json()["items"] == []
 
 

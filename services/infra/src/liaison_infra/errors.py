@@ -44,7 +44,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         problems = [
             {
-                "field": ".".join(str(part) for part in err["loc"][1:]) or None,
+                # A body that is not JSON is located by its character offset, which is no field.
+                "field": None
+                if err["type"] == "json_invalid"
+                else ".".join(str(part) for part in err["loc"][1:]) or None,
                 "message": err["msg"],
                 "type": err["type"],
             }
