@@ -346,3 +346,7 @@ async def test_only_an_open_file_joins_a_household_and_a_member_who_died_may_sta
         headers={**headers, "If-Match": '"1"'},
     )
     assert kept.status_code == 200, kept.text
+    deputy = await make_deputy(records, caller, "李华")
+    url = f"/v1/households/{household}/deputy"
+    assigned = await records.put(url, json={"deputy_id": deputy}, headers={**headers, "If-Match": '"2"'})
+    assert assigned.status_code == 200, assigned.text

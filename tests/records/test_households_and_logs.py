@@ -472,3 +472,27 @@ async def test_a_visit_logged_while_its_person_is_erased_is_refused_or_blanked(r
             assert logged.json()["error"]["field"] == "person_ids" and stored is None
     after = await records.post("/v1/visits", json=visit, headers=headers)
     assert after.status_code == 422 and after.json()["error"]["code"] == "unknown_reference", after.text
+
+
+async def test_erasure_blanks_a_log_naming_the_household_only_through_an_opinion(
+    records, caller, station, mongo, unique
+):
+    headers = caller(stations=STAFF)
+    head, spouse = await make_family(records, caller)
+    members = [{"person_id": head, "relation_to_head": "self"}, {"person_id": spouse, "relation_to_head": "spouse"}]
+    household = (
+        await records.post("/v1/households", json={"station_id": "st-shengli", "members": members}, headers=headers)
+    ).json()["id"]
+    deputy = await make_deputy(records, caller, "李华")
+    visit = {
+        "station_id": "st-shengli",
+        "kind": "household_visit",
+        "visited_on": china_day().isoformat(),
+        "deputy_ids": [deputy],
+        "notes": "陈小明反映楼道灯坏了",
+        "opinions": [{"kind": "request", "text": "修楼道灯", "household_id": household}],
+    }
+    assert (await records.post("/v1/visits", json=visit, headers=headers)).status_code == 201
+    assert (await records.post(f"/v1/people/{head}/erase", headers=headers)).status_code == 200
+    stored = await mongo[f"records_{unique}"]["visits"].find_one({"opinions.household_id": household})
+    assert stored["notes"] == f"{ERASED_MENTION}反映楼道灯坏了", stored

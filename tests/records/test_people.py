@@ -403,13 +403,12 @@ async def test_merging_completes_the_kept_file_joins_histories_and_archives_the_
         f"/v1/people/{duplicate['id']}/merge", json={"duplicate_id": keep["id"]}, headers={**headers, "If-Match": etag}
     )
     assert back.status_code == 409 and back.json()["error"]["code"] == "cannot_merge", "never into a merged file"
+    # A merged duplicate is read-only (its person's file is the kept one): not reopened, not noted.
+    for change in ({"status": "active"}, {"notes": "住胜利路12号"}):
+        late = await records.patch(f"/v1/people/{duplicate['id']}", json=change, headers={**headers, "If-Match": etag})
+        assert late.status_code == 409 and late.json()["error"]["code"] == "merged_file", late.text
     own = (await records.get(f"/v1/people/{duplicate['id']}/history", headers=headers)).json()
     assert own[0]["after"] == "registered" and own[0]["merged_from"] == duplicate["id"], "still read from the duplicate"
-
-    archived = await records.get(f"/v1/people/{duplicate['id']}", headers=headers)
-    noted = {**headers, "If-Match": archived.headers["ETag"]}
-    late = await records.patch(f"/v1/people/{duplicate['id']}", json={"notes": "住胜利路12号"}, headers=noted)
-    assert late.status_code == 200, late.text
 
     # The duplicate is the same person: erasing the kept file erases it too, and its history.
     assert (await records.post(f"/v1/people/{keep['id']}/erase", headers=headers)).status_code == 200

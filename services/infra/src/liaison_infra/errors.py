@@ -6,7 +6,6 @@ itself (a body that is not JSON, a path or method that does not exist) answers i
 and the OpenAPI document describes it (``documented_errors``).
 """
 
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +31,11 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field, **self.details}}
+
+
+# What the framework refuses itself, named as the error body names it (not by the status's
+# phrase, which changes between Python versions).
+FRAMEWORK_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,7 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def refused_by_framework(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")  # "bad_request", "not_found"
+        code = FRAMEWORK_CODES.get(exc.status_code, f"http_{exc.status_code}")
         body = ApiError(exc.status_code, code, str(exc.detail)).body()
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

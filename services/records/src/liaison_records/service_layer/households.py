@@ -149,6 +149,10 @@ async def announce(tx: Transaction, household_ids: Iterable[str], today: date) -
         tx.publish(_changed_event(household, members, today), **_routing(household))
 
 
+def _member_ids(household: Document) -> list[str]:
+    return [member["person_id"] for member in household["members"]]
+
+
 async def _link_members(
     tx: Transaction, principal: Principal, at: datetime, household: Document, previous_ids: list[str]
 ) -> None:
@@ -230,7 +234,7 @@ async def update_household(
         "overseas_ties": ties,
         "head_person_id": fields.head_person_id,
     }
-    previous_ids = [member["person_id"] for member in current["members"]]
+    previous_ids = _member_ids(current)
 
     async def write(tx: Transaction) -> int:
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
@@ -261,7 +265,7 @@ async def assign_deputy(
         if deputy_id is not None:
             await hold_serving(tx, deputy_id, {current["station_id"]}, field="deputy_id")
         version = await tx.replace(HOUSEHOLDS, document, expected_version=expected_version)
-        await _link_members(tx, principal, records.clock(), document, [])
+        await _link_members(tx, principal, records.clock(), document, _member_ids(current))
         tx.publish(
             AssignmentChanged(
                 household_id=household_id,

@@ -188,7 +188,14 @@ async def erase_from_logs(tx: Transaction, erased: Sequence[Mapping[str, Any]]) 
     households = await households_of(tx, person_ids)
     await _mark_subjects(tx, [*person_ids, *households])
     raised = {"opinions.person_id": {"$in": person_ids}}  # scans: erasure is rare
-    about_them = {"$or": [raised, {"person_ids": {"$in": person_ids}}, {"household_ids": {"$in": households}}]}
+    about_them = {
+        "$or": [
+            raised,
+            {"person_ids": {"$in": person_ids}},
+            {"household_ids": {"$in": households}},
+            {"opinions.household_id": {"$in": households}},
+        ]
+    }
     mentions = _mentions(erased)
     raised_in: list[str] = []
     for collection in (VISITS, ACTIVITIES):

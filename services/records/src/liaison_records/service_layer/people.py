@@ -154,7 +154,10 @@ async def store_change(
     *,
     expected_version: int,
 ) -> Document:
-    """Write a changed file with its field-level history and events, if still at ``expected_version``."""
+    """Write a changed file with its field-level history and events, if still at ``expected_version``.
+    A duplicate merged into another file is not changed: that file is the person's."""
+    if merged_into := document.get("merged_into"):
+        raise Conflict("merged_file", f"this file was merged into {merged_into}: change that one")
     new_document = {
         **records.codec.to_document(changed),
         **{key: document.get(key) for key in KEPT_ON_CHANGE},
@@ -230,7 +233,7 @@ async def merge_people(
     check_version(keep_document, expected_version)
     duplicate_document = await load_person(records, principal, duplicate_id)
     closed = (Status.ERASED, Status.ARCHIVED)  # an archived file may be one merged into another
-    if keep_document["status"] in closed:
+    if keep_document["status"] in closed or keep_document.get("merged_into"):
         raise Conflict("cannot_merge", "a duplicate can be merged only into an open file")
     if duplicate_document["station_id"] != keep_document["station_id"] or duplicate_document["status"] in closed:
         raise Conflict("cannot_merge", "only open files of the same station can be merged", field="duplicate_id")
