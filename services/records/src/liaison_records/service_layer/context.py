@@ -75,7 +75,8 @@ class Records:
 
     async def audit_told_elsewhere(self, principal: Principal, files: Sequence[Document]) -> None:
         """A refusal that tells the caller an ID number they gave is on file at a station they
-        cannot see confirms that person is a registered returnee: audited on that file."""
+        cannot see confirms that person is a registered returnee: audited on that file. ``files``
+        may hold any found: those the caller may see are left out here."""
         hidden = [placed(d) for d in files if not principal.can_see(d["station_id"], d.get("district_id"))]
         await self.audit_each(principal, "told_on_file_elsewhere", hidden)
 

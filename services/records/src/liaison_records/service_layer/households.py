@@ -158,7 +158,7 @@ async def _link_members(
 ) -> None:
     """Keep each member's file pointing at its household and deputy (bumping its version, with
     history); those who left point at none."""
-    ids = [member["person_id"] for member in household["members"]]
+    ids = _member_ids(household)
     # Checked in the transaction: another may have taken a member, moved or erased them meanwhile.
     facts = {"household_id": 1, "station_id": 1, "status": 1}
     members = await tx.db[PEOPLE].find({"_id": {"$in": ids}}, facts, session=tx.session).to_list()

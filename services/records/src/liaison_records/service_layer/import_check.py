@@ -56,7 +56,7 @@ async def problems_with_files(
     fields: dict[int, PersonFields] = {row.row_number: row.fields for row in read.rows if row.fields is not None}
     refused: dict[int, Problem] = {}
     on_file = await on_file_by(records, read.aliases)
-    await records.audit_told_elsewhere(principal, [d for d in on_file.values() if d["station_id"] != station_id])
+    await records.audit_told_elsewhere(principal, list(on_file.values()))
     for row_number, current in on_file.items():
         if current["station_id"] != station_id:
             refused[row_number] = problem(row_number, header, "id_number", "on_file_elsewhere", ELSEWHERE)

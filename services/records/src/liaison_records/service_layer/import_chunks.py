@@ -131,7 +131,7 @@ async def prepare_chunk(records: Records, principal: Principal, import_id: str, 
     workbook never share an ID number (the parser refuses a repeat), so no chunk finds another's files."""
     found = await on_file_by(records, chunk.aliases)
     on_file = {key: d for key, d in found.items() if d["station_id"] == chunk.candidates[key].person.station_id}
-    await records.audit_told_elsewhere(principal, [d for key, d in found.items() if key not in on_file])
+    await records.audit_told_elsewhere(principal, list(found.values()))
     new = [candidate for key, candidate in chunk.candidates.items() if key not in found]
     changed: list[tuple[Document, Person, list[FieldChange]]] = []
     refused = 0
