@@ -2,10 +2,13 @@
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import pytest
+from liaison_infra.deadletters import DEADLETTERS
+from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Envelope
-from liaison_infra.mongo import OUTBOX, Transaction
+from liaison_infra.mongo import MAX_EVENT_BYTES, OUTBOX, Transaction, outbox_document
 from liaison_infra.relay import RELAY_STATE
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import ServiceSpec
@@ -62,6 +65,42 @@ async def test_a_stale_version_is_refused_and_nothing_is_overwritten(endpoints, 
     with pytest.raises(ConcurrencyConflict):
         await runtime.transaction(lambda tx: tx.replace("notes", {"_id": "n1", "text": "stale"}, expected_version=1))
     assert await runtime.db["notes"].find_one({"_id": "n1"}) == {"_id": "n1", "text": "second", "version": 2}
+    await runtime.close()
+
+
+async def test_a_change_whose_event_the_bus_could_not_carry_is_refused_with_it(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    await runtime.transaction(lambda tx: tx.insert("notes", {"_id": "n0", "text": "kept"}))
+
+    async def change(tx: Transaction) -> None:
+        await tx.insert("notes", {"_id": "n1", "text": "hello"})
+        tx.publish(Noted(key="x" * MAX_EVENT_BYTES, n=1), subject="n1", station_id="st-1", district_id="d-1")
+
+    with pytest.raises(InvalidInput) as refused:
+        await runtime.transaction(change)
+    assert refused.value.code == "event_too_large"
+    assert await runtime.db["notes"].distinct("_id") == ["n0"]
+    assert await runtime.db[OUTBOX].count_documents({}) == 0
+    await runtime.close()
+
+
+async def test_an_event_too_large_for_the_broker_is_set_aside_and_the_later_ones_go_out(endpoints, unique) -> None:
+    runtime, Noted = probe_runtime(endpoints, unique)
+    # Stored by a version that did not bound events: larger than the producer sends (1 MiB).
+    huge = Envelope.wrap(
+        Noted(key="x" * 2**21, n=0), source="probe", subject="a", station_id=None, district_id=None, correlation_id="c1"
+    )
+    await runtime.db[OUTBOX].insert_one(outbox_document(Noted.topic, huge, datetime.now(UTC), 0))
+    await publish_notes(runtime, Noted, ["a"], per_key=2, first=1)
+    async with running(runtime.relay()):
+        await wait_until(lambda: relayed_everything(runtime))
+        records = await read_topic(runtime.settings, Noted.topic, expected=2)
+    assert [Envelope.from_bytes(record.value).data["n"] for record in records] == [1, 2]
+    letter = await runtime.db[DEADLETTERS].find_one({})
+    assert letter is not None and letter["event_id"] == huge.id and letter["topic"] == Noted.topic
+    assert letter["group"] == runtime.settings.service_name and letter["error"].startswith("MessageSizeTooLargeError")
+    assert runtime.metrics.outbox_deadlettered._value.get() == 1
+    assert runtime.metrics.outbox_published._value.get() == 2
     await runtime.close()
 
 

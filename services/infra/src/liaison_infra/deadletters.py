@@ -38,7 +38,6 @@ class DeadLetters:
     ) -> Document:
         letter: Document = {
             "_id": f"{self.group_id}:{record.topic}:{record.partition}:{record.offset}",
-            "group": self.group_id,
             "topic": record.topic,
             "partition": record.partition,
             "offset": record.offset,
@@ -46,13 +45,36 @@ class DeadLetters:
             "payload": record.value,
             "event_id": envelope.id if envelope else None,
             "type": envelope.type if envelope else None,
-            "error": f"{type(error).__name__}: {error}"[:2000],
             "attempts": attempts,
+        }
+        return await self._keep(letter, error)
+
+    async def record_unpublished(self, event: Document, error: Exception) -> Document:
+        """An outbox event the broker refused for good (too large): kept here rather than retried
+        forever, which would hold back every later event of the service."""
+        letter: Document = {
+            "_id": f"{self.group_id}:outbox:{event['_id']}",
+            "topic": event["topic"],
+            "partition": None,
+            "offset": None,
+            "key": event["key"].encode(),
+            "payload": event["payload"],
+            "event_id": event["_id"],
+            "type": None,
+            "attempts": 1,
+        }
+        return await self._keep(letter, error)
+
+    async def _keep(self, letter: Document, error: Exception) -> Document:
+        kept = {
+            **letter,
+            "group": self.group_id,
+            "error": f"{type(error).__name__}: {error}"[:2000],
             "dead_at": datetime.now(UTC),
             "redriven_at": None,
         }
-        await self.collection.replace_one({"_id": letter["_id"]}, letter, upsert=True)
-        return letter
+        await self.collection.replace_one({"_id": kept["_id"]}, kept, upsert=True)
+        return kept
 
     async def waiting(self) -> list[Document]:
         return (

@@ -23,6 +23,11 @@ class Metrics:
         self.outbox_published = Counter(
             "liaison_outbox_published", "Events published by the relay", registry=self.registry
         )
+        self.outbox_deadlettered = Counter(
+            "liaison_outbox_deadlettered",
+            "Events the broker refused for good (too large), set aside as dead letters",
+            registry=self.registry,
+        )
         self.outbox_replays = Counter(
             "liaison_outbox_replays", "Broker resets answered by replaying the outbox", registry=self.registry
         )

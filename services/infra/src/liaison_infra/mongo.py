@@ -14,6 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Envelope, Event
 from liaison_infra.logs import current_correlation_id
 
@@ -24,6 +25,10 @@ OUTBOX = "outbox"
 TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult")
 WRITE_CONFLICT = 112
 RETRY_PAUSE = 0.005  # seconds, doubled after each conflict, taken at random up to it
+# Half of what Kafka takes by default (a broker's message.max.bytes, the producer's
+# max_request_size: 1 MiB). A change whose event would be larger is refused with it: stored, the
+# event could never be published.
+MAX_EVENT_BYTES = 512 * 1024
 
 
 class ConcurrencyConflict(Exception):
@@ -85,10 +90,15 @@ class Transaction:
         if not self.outgoing:
             return
         now = datetime.now(UTC)
-        await self.db[OUTBOX].insert_many(
-            [outbox_document(topic, envelope, now, order) for order, (topic, envelope) in enumerate(self.outgoing)],
-            session=self.session,
-        )
+        documents = [outbox_document(topic, event, now, order) for order, (topic, event) in enumerate(self.outgoing)]
+        for document in documents:
+            if len(document["payload"]) > MAX_EVENT_BYTES:
+                raise InvalidInput(
+                    "event_too_large",
+                    f"this change would publish {len(document['payload']):,} bytes on {document['topic']}, "
+                    f"more than the {MAX_EVENT_BYTES:,} an event may carry; send shorter texts or fewer items",
+                )
+        await self.db[OUTBOX].insert_many(documents, session=self.session)
 
 
 async def ensure_outbox_indexes(db: AsyncDatabase[Document]) -> None:

@@ -10,6 +10,10 @@ One relay per service publishes at a time (a lease in MongoDB), so scaling the p
 never reorders events. Events stay in the outbox for the retention window and are published
 again from it when the stream cannot resume (a first start, or history pruned past the
 token) and when the broker epoch changes (a memory-only broker restarted).
+
+An event the broker can never take (too large) is set aside as a dead letter of the service:
+retried, it would hold back every later event. ``deadletters redrive`` sends it once the
+broker's limit allows.
 """
 
 import asyncio
@@ -21,12 +25,13 @@ from typing import Any
 from uuid import uuid4
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from liaison_infra.change_feed import ChangeFeed
+from liaison_infra.deadletters import DeadLetters
 from liaison_infra.kafka import BrokerEpoch, make_producer, provision_topics
 from liaison_infra.metrics import Metrics
 from liaison_infra.mongo import OUTBOX, Document, ensure_outbox_indexes
@@ -62,6 +67,7 @@ class OutboxRelay:
         self.db = db
         self.topics = topics
         self.metrics = metrics
+        self.deadletters = DeadLetters(db, settings.service_name)
         self.owner = f"{socket.gethostname()}:{uuid4().hex[:8]}"
         self.epoch: str | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -80,6 +86,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         await ensure_outbox_indexes(self.db)
+        await self.deadletters.ensure_indexes()
         backoff = 0.1
         next_check = 0.0
         try:
@@ -133,11 +140,31 @@ class OutboxRelay:
         return len(fresh)
 
     async def _send_all(self, events: list[Document]) -> None:
-        """Hand ``events`` to the producer in order, then wait until the broker has them all."""
+        """Hand ``events`` to the producer in order, then wait until the broker has them all;
+        those it refuses for good are set aside, any other failure is raised (to retry them all)."""
+        sends = [await self._send(event) for event in events]
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, MessageSizeTooLargeError):
+                raise outcome
+        refused = [(e, o) for e, o in zip(events, outcomes, strict=True) if isinstance(o, MessageSizeTooLargeError)]
+        for event, error in refused:
+            letter = await self.deadletters.record_unpublished(event, error)
+            log.error("event set aside", extra={"fields": {"letter": letter["_id"], "error": letter["error"]}})
+        self.metrics.outbox_deadlettered.inc(len(refused))
+        self.metrics.outbox_published.inc(len(events) - len(refused))
+
+    async def _send(self, event: Document) -> asyncio.Future[Any]:
+        """The broker's answer to come; the producer refuses a message over its size limit at once."""
         assert self.producer is not None
-        sends = [await self.producer.send(e["topic"], e["payload"], key=e["key"].encode()) for e in events]
-        await asyncio.gather(*sends)
-        self.metrics.outbox_published.inc(len(events))
+        try:
+            sent: asyncio.Future[Any] = await self.producer.send(
+                event["topic"], event["payload"], key=event["key"].encode()
+            )
+        except MessageSizeTooLargeError as refused:
+            sent = asyncio.get_running_loop().create_future()
+            sent.set_exception(refused)
+        return sent
 
     def _note_published(self, events: list[Document]) -> None:
         newest = max(event["created_at"] for event in events)
