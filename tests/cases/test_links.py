@@ -4,13 +4,16 @@ real bus, and stays readable, without the name, once the person is erased."""
 from datetime import UTC, datetime
 from typing import Any
 
+from liaison_cases.adapters.records_events import ErasedRead, OpinionRead, VisitRead
+from liaison_cases.service_layer.erasure import ERASED_TEXT, on_returnee_erased
+from liaison_cases.service_layer.opinions import on_visit_logged
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
-from liaison_infra.mongo import Document
+from liaison_infra.mongo import OUTBOX, Document
 from liaison_infra.runtime import Runtime
 
 from tests.apps import add_station, serve
-from tests.cases.runtimes import records_and_cases
+from tests.cases.runtimes import cases_service, records_and_cases
 from tests.infra.support import forget_relay_position, running, wait_until
 
 READ_MODEL = ("people", "households", "deputies")
@@ -134,6 +137,8 @@ async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
     async with serve("cases", cases_settings) as cases:
         read = await cases.get(f"/v1/cases/{own_case}", headers=staff)
         assert read.status_code == 200 and "陈小明" not in read.text
+        # The case was their words alone: blanked, as records blanks the opinion.
+        assert read.json()["title"] == read.json()["content"] == ERASED_TEXT
         links = read.json()["links"]
         erased = {"person_id": None, "name": None, "status": "erased", "merged_into": None}
         assert [{k: v for k, v in o.items() if k != "note"} for o in links["originators"]] == [erased]
@@ -145,6 +150,54 @@ async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
         assert "陈小明" not in repr(from_duplicate)
     await records_runtime.close()
     await cases_runtime.close()
+
+
+async def test_erasure_blanks_the_cases_a_person_raised_alone_even_when_their_opinion_comes_later(
+    endpoints, keys, unique
+) -> None:
+    def from_records(subject: str) -> Envelope:
+        return Envelope(
+            source="records", type="test", subject=subject, dataschema="test", station_id="st-1", district_id="d-1",
+            correlationid="c-1", data={},
+        )  # fmt: skip
+
+    def opinion(number: int, text: str, person_id: str) -> OpinionRead:
+        return OpinionRead(opinion_id=f"v-{number}", kind="request", text=text, person_id=person_id, household_id=None)
+
+    async with cases_service(endpoints, keys, unique) as cases:
+        run = cases.runtime.transaction
+
+        await run(lambda tx: on_returnee_erased(ErasedRead(person_id="p-early"), from_records("p-early"), tx))
+        # The bus orders no two topics: a visit logged before the erasure may arrive after it.
+        visit = VisitRead(
+            visit_id="v",
+            station_id="st-1",
+            deputy_ids=["dep-1"],
+            opinions=[
+                opinion(1, "楼道灯坏了", "p-early"),
+                opinion(2, "希望多办讲座", "p-late"),
+                opinion(3, "路灯", "p-both"),
+            ],
+        )
+        await run(lambda tx: on_visit_logged(visit, from_records("v"), tx))
+        await cases.db["cases"].update_one({"_id": "c-v-3"}, {"$push": {"originators": "p-late"}})  # as a merge does
+        await run(lambda tx: on_returnee_erased(ErasedRead(person_id="p-late"), from_records("p-late"), tx))
+
+        stored = {case["_id"]: case async for case in cases.db["cases"].find({})}
+        shown = {
+            key: [stored[key][name] for name in ("title", "content", "originators", "erased_originators")]
+            for key in stored
+        }
+        assert shown == {
+            "c-v-1": [ERASED_TEXT, ERASED_TEXT, [], 1],
+            "c-v-2": [ERASED_TEXT, ERASED_TEXT, [], 1],
+            "c-v-3": ["路灯", "路灯", ["p-both"], 1],  # raised with someone else: their words too
+        }
+        retained = [Envelope.from_bytes(event["payload"]).data async for event in cases.db[OUTBOX].find({})]
+        assert {event["case_id"] for event in retained} == {"c-v-1", "c-v-2", "c-v-3"}
+        assert not {"楼道灯坏了", "希望多办讲座", "p-early", "p-late"} & {
+            str(v) for e in retained for v in [e["title"], *e["originators"]]
+        }
 
 
 async def _duplicates_seen(runtime: Runtime, at_least: int) -> bool:

@@ -50,6 +50,14 @@ async def erase_person(tx: Transaction, person_id: str, as_of: datetime) -> None
     await households.update_many({"member_ids": person_id}, {"$pull": {"member_ids": person_id}}, session=tx.session)
 
 
+async def erased(tx: Transaction, person_ids: Iterable[str]) -> set[str]:
+    """Those of ``person_ids`` that records erased."""
+    tombstones = tx.db[PEOPLE].find(
+        {"_id": {"$in": sorted(set(person_ids))}, "erased": True}, {"_id": 1}, session=tx.session
+    )
+    return {tombstone["_id"] async for tombstone in tombstones}
+
+
 async def _load(db: AsyncDatabase[Document], collection: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:
     wanted = sorted(set(ids))
     if not wanted:

@@ -1,18 +1,21 @@
 """Every opinion raised on a visit or at an activity becomes one case in the collected state.
 
 The case id is derived from the opinion id, so a redelivered or replayed event finds its case
-already there: exactly one case per opinion, whatever the bus does.
+already there: exactly one case per opinion, whatever the bus does. An opinion of a person
+erased before it arrived opens its case as their erasure leaves one (``erasure``).
 """
 
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
 from liaison_infra.mongo import Transaction
 
+from liaison_cases.adapters import links_store
 from liaison_cases.adapters.records_events import ActivityRead, OpinionRead, VisitRead
 from liaison_cases.adapters.store import CASES, to_document
 from liaison_cases.domain import cases as rules
 from liaison_cases.domain.announcements import announcements
 from liaison_cases.domain.cases import Actor, Case, Kind
+from liaison_cases.service_layer.erasure import ERASED_TEXT
 from liaison_cases.service_layer.statistics import count_change
 
 TITLE_LENGTH = 30
@@ -22,19 +25,23 @@ async def _open_for(
     opinions: list[OpinionRead], source: str, ref_id: str, deputy_ids: list[str], envelope: Envelope, tx: Transaction
 ) -> None:
     collector = Actor(subject=deputy_ids[0] if deputy_ids else envelope.source, roles=frozenset({Role.DEPUTY}))
+    gone = await links_store.erased(tx, [opinion.person_id for opinion in opinions if opinion.person_id])
     for opinion in opinions:
         case_id = f"c-{opinion.opinion_id}"
         if await tx.db[CASES].find_one({"_id": case_id}, {"_id": 1}, session=tx.session):
             continue
+        erased = opinion.person_id in gone
+        text = ERASED_TEXT if erased else opinion.text
         case = Case(
             id=case_id,
             station_id=envelope.station_id or "",
             district_id=envelope.district_id,
             kind=Kind(opinion.kind) if opinion.kind in Kind._value2member_map_ else Kind.OPINION,
-            title=opinion.text[:TITLE_LENGTH],
-            content=opinion.text,
+            title=text[:TITLE_LENGTH],
+            content=text,
             origin={"source": source, "ref_id": ref_id, "opinion_id": opinion.opinion_id},
-            originators=[opinion.person_id] if opinion.person_id else [],
+            originators=[opinion.person_id] if opinion.person_id and not erased else [],
+            erased_originators=int(erased),
             household_id=opinion.household_id,
             deputy_ids=deputy_ids,
         )
