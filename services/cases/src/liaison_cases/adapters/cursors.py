@@ -13,13 +13,15 @@ def encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def decode_cursor(cursor: str) -> str:
-    """The key a page ended at; every key this service pages by holds a ``|``."""
+def decode_cursor(cursor: str, within: str = "") -> str:
+    """The key a page ended at; every key this service pages by holds a ``|``. A list whose keys
+    share a prefix (``within``) takes only a cursor of its own: another would move its range
+    over other lists' keys."""
     try:
         key = base64.urlsafe_b64decode(cursor.encode()).decode()
     except ValueError as exc:
         raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor") from exc
-    if "|" not in key:
+    if "|" not in key or not key.startswith(within):
         raise InvalidInput("invalid_cursor", "the cursor is not one this service gave", field="cursor")
     return key
 

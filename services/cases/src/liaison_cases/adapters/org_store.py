@@ -16,6 +16,11 @@ async def _parents(db: AsyncDatabase[Document], ids: Iterable[str]) -> dict[str,
     return {doc["_id"]: doc.get("parent_id") async for doc in db[ORG_UNITS].find({"_id": {"$in": wanted}})}
 
 
+async def district_of(db: AsyncDatabase[Document], station_id: str) -> str | None:
+    """The station's district, or None while records has not told us."""
+    return (await _parents(db, [station_id])).get(station_id)
+
+
 async def cities_of(db: AsyncDatabase[Document], station_ids: Iterable[str]) -> dict[str, str | None]:
     """Each station's city through its district, as they stand now; None where records has not
     (yet) told us a link of the chain. Two reads by id, whatever the number of stations."""

@@ -4,18 +4,18 @@ department and deadline rules, and appends the step to the timeline."""
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
 from liaison_infra.auth import Role
 from liaison_infra.clock import china_day
 from liaison_infra.domain_errors import Conflict, Forbidden, InvalidInput
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from liaison_cases.domain.action_body import read_choice, read_id, read_ids, read_optional_text, read_text
 from liaison_cases.domain.lifecycle import RULES, Action, State, refusal
+from liaison_cases.domain.limits import MAX_CO_HANDLERS, MAX_COMMENTS, MAX_STEPS, NOTE_LENGTH, TEXT_LENGTH
 from liaison_cases.domain.working_days import Deadline, WorkingCalendar
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-E = TypeVar("E", bound=StrEnum)
 HAND_BACK_WORKING_DAYS = 7  # 退办 is allowed within 7 working days of assignment
 DEFAULT_MONTHS = 3  # the usual handling period; extensions (e.g. to 6) need a supervisor
 CO_HANDLER_MONTHS = 1  # co-handlers (协办) send their opinion to the lead within a month
@@ -132,6 +132,7 @@ def handle(
     reason = refusal(action, case.state, actor.roles)
     if reason is not None:
         raise (Conflict if case.state not in RULES[action].sources else Forbidden)("illegal_transition", reason)
+    comment = read_optional_text(payload, "comment", NOTE_LENGTH)
     update = _ACTIONS[action](case, actor, payload, now, calendar)
     target = RULES[action].target or case.state
     target = update.pop("state", target)
@@ -141,31 +142,22 @@ def handle(
         action=action.value,
         from_state=case.state,
         to_state=target,
-        comment=payload.get("comment"),
+        comment=comment,
         data=update.pop("step_data", {}),
     )
-    return case.model_copy(update={**update, "state": target, "timeline": [*case.timeline, step]})
+    return case.model_copy(update={**update, "state": target, "timeline": with_step(case, step)})
+
+
+def with_step(case: Case, step: Step) -> list[Step]:
+    """The timeline with ``step`` added; refused once full, so that no case outgrows its document."""
+    if len(case.timeline) >= MAX_STEPS:
+        raise Conflict("timeline_full", f"a case keeps at most {MAX_STEPS} steps; open a new case to go on")
+    return [*case.timeline, step]
 
 
 def _lead_only(case: Case, actor: Actor) -> None:
     if Role.ADMIN not in actor.roles and actor.department_id != case.lead_department_id:
         raise Forbidden("not_lead_department", "only the lead department (主办) may do this")
-
-
-def _text(payload: dict[str, Any], field: str) -> str:
-    value = payload.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("required", f"{field} is required", field=field)
-    return value.strip()
-
-
-def _choice(payload: dict[str, Any], field: str, choices: type[E]) -> E:
-    value = _text(payload, field)
-    try:
-        return choices(value)
-    except ValueError as exc:
-        allowed = ", ".join(choice.value for choice in choices)
-        raise InvalidInput("invalid_choice", f"{field} must be one of {allowed}", field=field) from exc
 
 
 def _deadline_update(deadline: Deadline) -> dict[str, Any]:
@@ -177,11 +169,8 @@ def _submit(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, ca
 
 
 def _assign(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
-    lead = _text(payload, "lead_department_id")
-    co_ids = payload.get("co_department_ids") or []
-    if not isinstance(co_ids, list) or not all(isinstance(d, str) and d.strip() for d in co_ids):
-        raise InvalidInput("invalid_departments", "co_department_ids must be a list of ids", field="co_department_ids")
-    co_ids = list(dict.fromkeys(d.strip() for d in co_ids))
+    lead = read_id(payload, "lead_department_id")
+    co_ids = read_ids(payload, "co_department_ids", MAX_CO_HANDLERS)
     if lead in co_ids:
         raise InvalidInput("lead_is_co_handler", "the lead department cannot also co-handle", field="co_department_ids")
     today = china_day(now)
@@ -203,7 +192,7 @@ def _hand_back(
     case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar
 ) -> dict[str, Any]:
     _lead_only(case, actor)
-    reason = _text(payload, "reason")
+    reason = read_text(payload, "reason", NOTE_LENGTH)
     assert case.assigned_on is not None
     if cal.working_days_between(case.assigned_on, china_day(now)) > HAND_BACK_WORKING_DAYS:
         raise Conflict("hand_back_too_late", f"a case can be handed back within {HAND_BACK_WORKING_DAYS} working days")
@@ -223,10 +212,10 @@ def _start(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal
 
 def _reply(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
     _lead_only(case, actor)
-    result = _choice(payload, "result", ResultCode)
+    result = read_choice(payload, "result", ResultCode)
     reply = Reply(
         result=result,
-        text=_text(payload, "text"),
+        text=read_text(payload, "text", TEXT_LENGTH),
         department_id=case.lead_department_id or "",
         at=now,
     )
@@ -234,7 +223,7 @@ def _reply(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal
 
 
 def _rate(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
-    satisfaction = _choice(payload, "satisfaction", Satisfaction)
+    satisfaction = read_choice(payload, "satisfaction", Satisfaction)
     if satisfaction is Satisfaction.DISSATISFIED:  # 不满意: handled again (重新办理)
         return {
             "satisfaction": satisfaction,
@@ -256,8 +245,8 @@ def _follow_up(
     if case.reply is None or case.reply.result is not ResultCode.B:
         raise Conflict("no_follow_up", "only a case replied as B (being solved) gets a follow-up reply")
     reply = Reply(
-        result=_choice(payload, "result", ResultCode),
-        text=_text(payload, "text"),
+        result=read_choice(payload, "result", ResultCode),
+        text=read_text(payload, "text", TEXT_LENGTH),
         department_id=case.lead_department_id or "",
         at=now,
     )
@@ -270,7 +259,7 @@ def _extend(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, ca
         raise InvalidInput(
             "invalid_extension", f"months must be more than {case.handling_months} and at most 12", field="months"
         )
-    reason = _text(payload, "reason")
+    reason = read_text(payload, "reason", NOTE_LENGTH)
     assert case.assigned_on is not None
     return {
         "handling_months": months,
@@ -280,7 +269,7 @@ def _extend(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, ca
 
 
 def _merge(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
-    target = _text(payload, "into_case_id")
+    target = read_id(payload, "into_case_id")
     if target == case.id:
         raise InvalidInput("same_case", "a case cannot be merged into itself", field="into_case_id")
     return {"merged_into": target, "step_data": {"into_case_id": target}}
@@ -289,7 +278,7 @@ def _merge(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal
 def _co_opinion(
     case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar
 ) -> dict[str, Any]:
-    opinion = _text(payload, "opinion")
+    opinion = read_text(payload, "opinion", TEXT_LENGTH)
     mine = next((co for co in case.co_handlers if co.department_id == actor.department_id), None)
     if mine is None:
         raise Forbidden("not_co_handler", "only a co-handling department (协办) of the case may give its opinion")
@@ -301,7 +290,9 @@ def _co_opinion(
 
 
 def _comment(case: Case, actor: Actor, payload: dict[str, Any], now: datetime, cal: WorkingCalendar) -> dict[str, Any]:
-    _text(payload, "comment")
+    read_text(payload, "comment", NOTE_LENGTH)
+    if sum(step.action == Action.COMMENT for step in case.timeline) >= MAX_COMMENTS:
+        raise Conflict("too_many_comments", f"a case keeps at most {MAX_COMMENTS} comments")
     return {}
 
 

@@ -225,7 +225,8 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> "Period":
-        match = re.fullmatch(r"(\d{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?", text)
+        # [0-9], not \d: \d also takes other scripts' digits ('٢٠٢٦'), which no cell is keyed by.
+        match = re.fullmatch(r"([0-9]{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?", text)
         if match is None:
             raise InvalidInput(
                 "invalid_period", "period must be a month (2026-03), quarter (2026-Q1) or year (2026)", field="period"

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liaison_cases.domain.cases import Category, Kind
 from liaison_cases.domain.lifecycle import Action, State
+from liaison_cases.domain.limits import NEW_ORIGINATORS, Id, LongText, Title
 from liaison_cases.domain.supervision import Colour
 from liaison_cases.service_layer import cases as handlers
 from liaison_cases.service_layer.context import Cases
@@ -31,13 +32,13 @@ CasesDep = Annotated[Cases, Depends(cases_of)]
 class NewCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    station_id: str
-    district_id: str | None = None
+    station_id: Id
+    district_id: Id | None = None
     kind: Kind
     category: Category = Category.OTHER
-    title: str = Field(min_length=1, max_length=200)
-    content: str = Field(min_length=1, max_length=4000)
-    originators: list[str] = Field(default_factory=list, max_length=50)
+    title: Title
+    content: LongText
+    originators: list[Id] = Field(default_factory=list, max_length=NEW_ORIGINATORS)
 
 
 @router.post("", status_code=201)
@@ -51,15 +52,15 @@ async def open_case(new: NewCase, principal: CurrentPrincipal, cases: CasesDep, 
 async def search(
     principal: CurrentPrincipal,
     cases: CasesDep,
-    station_id: str | None = None,
-    district_id: str | None = None,
+    station_id: Id | None = None,
+    district_id: Id | None = None,
     state: State | None = None,
     category: Category | None = None,
     kind: Kind | None = None,
-    department_id: Annotated[str | None, Query(description="lead or co-handling department")] = None,
-    person_id: Annotated[str | None, Query(description="an originator")] = None,
-    deputy_id: str | None = None,
-    household_id: str | None = None,
+    department_id: Annotated[Id | None, Query(description="lead or co-handling department")] = None,
+    person_id: Annotated[Id | None, Query(description="an originator")] = None,
+    deputy_id: Id | None = None,
+    household_id: Id | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="words of the title")] = None,
     colour: Colour | None = None,
     overdue: bool | None = None,

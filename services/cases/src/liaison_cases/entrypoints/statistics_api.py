@@ -7,6 +7,7 @@ from liaison_infra.auth import CurrentPrincipal
 from liaison_infra.mongo import Document
 from pydantic import BaseModel, ConfigDict, Field
 
+from liaison_cases.domain.limits import Id
 from liaison_cases.domain.statistics import Period
 from liaison_cases.entrypoints.cases_api import CasesDep
 from liaison_cases.service_layer import bulletins
@@ -14,7 +15,6 @@ from liaison_cases.service_layer import statistics as figures
 from liaison_cases.service_layer.statistics import Dimension, StatisticsQuery
 
 router = APIRouter(tags=["statistics"])
-Id = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 def min_cell(request: Request) -> int:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from liaison_infra.auth import CurrentPrincipal
 from liaison_infra.mongo import Document
 
+from liaison_cases.domain.limits import Id
 from liaison_cases.entrypoints.cases_api import CasesDep
 from liaison_cases.service_layer.supervision import Scope, overdue
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["supervision"])
 @router.get("/v1/{scope}/{scope_id}/overdue")
 async def overdue_cases(
     scope: Scope,
-    scope_id: str,
+    scope_id: Id,
     principal: CurrentPrincipal,
     cases: CasesDep,
     cursor: str | None = None,

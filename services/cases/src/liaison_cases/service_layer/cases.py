@@ -11,11 +11,13 @@ from liaison_infra.mongo import Document, Transaction
 from liaison_infra.versioning import check_version
 
 from liaison_cases.adapters.case_keys import department_ids
+from liaison_cases.adapters.org_store import district_of
 from liaison_cases.adapters.store import CASES, DEPARTMENTS, to_case, to_document
 from liaison_cases.domain import cases as rules
 from liaison_cases.domain.announcements import announcements
 from liaison_cases.domain.cases import Actor, Case, Category, Kind
 from liaison_cases.domain.lifecycle import Action, State
+from liaison_cases.domain.limits import is_id
 from liaison_cases.domain.merging import absorb
 from liaison_cases.domain.supervision import Supervisor
 from liaison_cases.service_layer.context import Cases
@@ -63,12 +65,17 @@ async def open_case(
 ) -> Document:
     if not principal.has_any(*OPENERS):
         raise Forbidden("forbidden", "your role may not open cases")
-    if not principal.can_see(station_id, district_id):
+    # A case counts in the district records placed its station in, once cases has heard of it
+    # (before, the one given is kept, as notify keeps a station head's).
+    placed = await district_of(cases.db, station_id)
+    if not principal.can_see(station_id, placed or district_id):
         raise NotFound("station_not_found", f"no station {station_id}", field="station_id")
+    if placed is not None and district_id not in (None, placed):
+        raise InvalidInput("district_mismatch", f"station {station_id} is in district {placed}", field="district_id")
     case = Case(
         id=case_id,
         station_id=station_id,
-        district_id=district_id,
+        district_id=placed or district_id,
         kind=kind,
         category=category,
         title=title,
@@ -132,7 +139,7 @@ async def act(
     check_version(case_id, case.version, expected_version)
     target: Case | None = None
     into = payload.get("into_case_id") if action is Action.MERGE else None
-    if isinstance(into, str) and into.strip():  # anything else: the domain rules say what is wrong
+    if isinstance(into, str) and is_id(into.strip()):  # anything else: the domain rules say what is wrong
         target = await load_case(cases, principal, into.strip())
         if target.state not in MERGE_TARGETS:
             raise Conflict("merge_target_closed", "merge into a case that is still being handled")

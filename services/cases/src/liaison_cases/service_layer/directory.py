@@ -108,6 +108,8 @@ async def load_schedule(
                     "due": due,
                     "due_provisional": provisional,
                     "co_handlers": co_handlers,
+                    # Kept past MAX_STEPS too: an official schedule must move the deadline, and
+                    # only an administrator loading one adds such a step.
                     "timeline": [*case.timeline, step],
                 }
             )

@@ -30,7 +30,7 @@ async def overdue(
     co-handler are both late for the same department's list appears once per deadline."""
     prefix = keyed(scope.value.removesuffix("s"), [scope_id])[0] + "|"
     supervisor = await cases.supervisor()
-    lower, upper = decode_cursor(cursor) if cursor else prefix, f"{prefix}{supervisor.today.isoformat()}"
+    lower, upper = decode_cursor(cursor, prefix) if cursor else prefix, f"{prefix}{supervisor.today.isoformat()}"
     found = []
     async for document in cases.db[CASES].find({"watch": {"$gt": lower, "$lt": upper}}, SUMMARY):
         case = to_case(document)
@@ -48,6 +48,6 @@ async def overdue(
 
 
 def _deadline(entry: str, lead_department_id: str | None, scope: Scope) -> Document:
-    key, due, _ = entry.split("|")
+    key, due, _ = entry.rsplit("|", 2)  # from the right: an id stored before ids were checked may hold a '|'
     department = key.split(":", 1)[1] if scope is Scope.DEPARTMENTS else lead_department_id
     return {"due": due, "department_id": department, "co_handler": department != lead_department_id}
