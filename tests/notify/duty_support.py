@@ -79,6 +79,21 @@ async def household(
     await apply(notify, envelope("household.changed", data, at=at))
 
 
+async def visit_logged(notify: Notify, visit_id: str, household_id: str, visited_on: str, *, at: datetime) -> None:
+    """A routine visit (走访) of one household by its deputy, as records announces it."""
+    visit = {
+        "visit_id": visit_id,
+        "station_id": "st-1",
+        "kind": "household_visit",
+        "visited_on": visited_on,
+        "deputy_ids": ["dep-a"],
+        "household_ids": [household_id],
+        "person_ids": [],
+        "opinions": [],
+    }
+    await apply(notify, envelope("visit.logged", visit, at=at))
+
+
 async def scan_at(notify: Notify, moments: Iterable[datetime]) -> list[tuple[datetime, Document]]:
     """Run both scans at each moment, as beat would on that clock; returns each message new since
     the call with the moment it was produced at."""

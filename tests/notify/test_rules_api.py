@@ -12,7 +12,7 @@ from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import generate_duties
 
 from tests.apps import own_database
-from tests.notify.duty_support import household, local, own_notify
+from tests.notify.duty_support import household, local, own_notify, visit_logged
 
 STATION_RULE = "/v1/rules/stations/st-1/monthly_visit"
 DISTRICT_RULE = "/v1/rules/districts/d-1/monthly_visit"
@@ -86,6 +86,8 @@ async def test_bad_rules_are_refused_with_details_and_nothing_stored_changes(api
         ({"reminders": [{"anchor": "middle", "days": 1}]}, "invalid_request", "reminders.0.anchor"),
         ({"reminders": [{"anchor": "start", "days": -1}]}, "invalid_request", "reminders.0.days"),
         ({"quiet_hours": {"start": "25:00"}}, "invalid_request", "quiet_hours.start"),
+        ({"quiet_hours": {"start": "21:00:00+08:00"}}, "invalid_request", "quiet_hours.start"),  # local, no offset
+        ({"reminders": [{"anchor": "start", "days": 1, "at": "08:00Z"}]}, "invalid_request", "reminders.0.at"),
         ({"colour": "red"}, "invalid_request", "colour"),
         ({"reminder_template": "monthly_vist"}, "invalid_request", "reminder_template"),
         ({"reminder_template": "duty_missed"}, "invalid_request", "reminder_template"),  # needs escalated_to
@@ -128,3 +130,25 @@ async def test_layers_that_do_not_hold_together_stop_neither_the_api_nor_the_sca
     assert read.json()["rule"]["quiet_hours"]["start"] == "20:00:00", "the district holds; the station is left out"
     assert await generate_duties(notify, local(2026, 11, 1)) > 0
     assert await notify.db[DUTIES].count_documents({"station_id": "st-1", "rule_id": "monthly_visit"}) == 1
+
+
+async def test_times_an_older_version_stored_with_an_offset_are_read_as_the_stations_wall_clock(
+    api, caller, notify
+) -> None:
+    # Quiet hours 22:00-07:00 and a reminder at 06:30 on the 1st, each stored with an offset.
+    changes = {
+        "quiet_hours": {"start": "22:00:00+08:00", "end": "07:00:00+08:00"},
+        "reminders": [{"anchor": "start", "days": 0, "at": "06:30:00Z", "working_days": False}],
+    }
+    stored = {"owner": "station:st-1", "rule_id": "monthly_visit", "changes": changes, "version": 1}
+    await notify.db[RULE_OVERRIDES].insert_one({"_id": "station:st-1:monthly_visit", **stored})
+
+    read = await api.get(STATION_RULE, headers=caller(stations=("st-1",)))
+    assert read.status_code == 200, read.text
+    assert read.json()["rule"]["quiet_hours"] == {"start": "22:00:00", "end": "07:00:00"}
+    assert await generate_duties(notify, local(2026, 11, 1)) > 0
+    duty = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
+    assert duty is not None
+    assert [r["occurrence"] for r in duty["reminders"]] == ["2026-11-01T07:00"], "06:30 local, out of quiet hours"
+    await visit_logged(notify, "v-1", "h-1", "2026-11-12", at=local(2026, 11, 12, 18))  # not dead-lettered
+    assert (await notify.db[DUTIES].find_one({"_id": duty["_id"]}) or {})["status"] == "fulfilled"

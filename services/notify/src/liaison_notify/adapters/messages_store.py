@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_notify.adapters.grouped_updates import find_by_ids, grouped
 from liaison_notify.domain.messages import Message
-from liaison_notify.domain.rules import QuietHours
+from liaison_notify.domain.rules import STORED, QuietHours
 
 MESSAGES = "messages"
 MESSAGE_FIELDS = tuple(Message.__dataclass_fields__)
@@ -40,7 +40,8 @@ def to_document(message: Message, due: datetime) -> Document:
 def to_message(document: Document) -> Message:
     fields: dict[str, Any] = {name: document.get(name) for name in MESSAGE_FIELDS}
     tags = tuple(document.get("tags", ()))
-    quiet_hours = QuietHours.model_validate(document.get("quiet_hours") or {})  # older messages: the default
+    # Older messages have none: the default.
+    quiet_hours = QuietHours.model_validate(document.get("quiet_hours") or {}, context=STORED)
     return Message(**{**fields, "tags": tags, "quiet_hours": quiet_hours})
 
 

@@ -7,9 +7,9 @@ it changes, so a later change of the default still reaches every station that di
 
 from datetime import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from liaison_notify.domain.templates import ESCALATION_VARIABLES, REMINDER_VARIABLES, TEMPLATES
 
@@ -27,6 +27,25 @@ class Festival(StrEnum):
     DOUBLE_NINTH = "double_ninth"  # 重阳, lunar 9/9
 
 
+# The validation context of rules read back from the store (see ``_wall_clock``).
+STORED = {"stored": True}
+
+
+def _wall_clock(moment: time, info: ValidationInfo) -> time:
+    """A time of day is the station's wall-clock time (Asia/Shanghai), compared with local times
+    that carry no offset, so one given with an offset is refused. One an older version stored with
+    its offset is read as the wall-clock time it names, the offset left out: as that version
+    scheduled its reminders (it could not compare such quiet hours at all)."""
+    if moment.tzinfo is None:
+        return moment
+    if (info.context or {}).get("stored"):
+        return moment.replace(tzinfo=None)
+    raise ValueError("a time of day here is the station's local time (Asia/Shanghai): give it without an offset")
+
+
+WallClock = Annotated[time, AfterValidator(_wall_clock)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,15 +57,15 @@ class ReminderOffset(Strict):
 
     anchor: Literal["start", "end"]
     days: int = Field(ge=0, le=366)
-    at: time = time(9)
+    at: WallClock = time(9)
     working_days: bool = False
 
 
 class QuietHours(Strict):
     """No reminder is released between ``start`` and ``end`` (local); one falling inside moves to ``end``."""
 
-    start: time = time(21)
-    end: time = time(8)
+    start: WallClock = time(21)
+    end: WallClock = time(8)
 
     def contains(self, moment: time) -> bool:
         if self.start <= self.end:
@@ -126,11 +145,12 @@ class RuleOverride(Strict):
 
 
 def apply(rule: Rule, *overrides: dict[str, Any]) -> Rule:
-    """The rule with each override's fields laid over it in turn (district, then station)."""
+    """The rule with each override's fields laid over it in turn (district, then station); the
+    overrides are read as stored ones (``STORED``)."""
     merged = rule.model_dump(mode="json")
     for changes in overrides:
         merged.update(changes)
-    return Rule.model_validate(merged)
+    return Rule.model_validate(merged, context=STORED)
 
 
 MONTHLY = (
