@@ -3,6 +3,8 @@ fulfilled by events, moved with their household, missed and escalated; released 
 out batch by batch."""
 
 import asyncio
+import json
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
@@ -13,6 +15,7 @@ from liaison_infra.mongo import Document, Transaction
 from liaison_notify.adapters import deliveries_store, duties_store
 from liaison_notify.adapters.duties_store import DUTIES
 from liaison_notify.adapters.messages_store import MESSAGES
+from liaison_notify.adapters.rules_store import RULE_OVERRIDES
 from liaison_notify.domain.duties import Duty
 from liaison_notify.service_layer import scans
 from liaison_notify.service_layer.context import Notify
@@ -259,3 +262,21 @@ async def test_a_household_event_older_than_the_assignment_it_crossed_does_not_u
     await generate_duties(notify, local(2026, 11, 3, 10))
     duty = await notify.db[DUTIES].find_one({"_id": "monthly_visit|2026-11|h-1"})
     assert duty is not None and duty["recipient_id"] == "deputy:dep-c"
+
+
+async def test_a_station_whose_stored_rules_fail_generation_stops_no_other_station(notify, caplog) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20))
+    await household(notify, "h-2", "dep-b", at=local(2026, 10, 20), station_id="st-2")
+    # st-2's changes as an older version might have kept them: JSON text, not a document.
+    broken = {"owner": "station:st-2", "rule_id": "monthly_visit", "version": 1}
+    text = json.dumps({"quiet_hours": {"start": "22:00", "end": "07:00"}})
+    await notify.db[RULE_OVERRIDES].insert_one({"_id": "station:st-2:monthly_visit", **broken, "changes": text})
+
+    with caplog.at_level(logging.ERROR, logger=scans.__name__):
+        assert await generate_duties(notify, local(2026, 11, 3)) == 3  # st-1's visit, lecture and study
+
+    assert await notify.db[DUTIES].count_documents({"station_id": "st-2"}) == 0
+    assert [r.fields["station"] for r in caplog.records] == ["st-2"]
+    await notify.db[RULE_OVERRIDES].update_one({"_id": "station:st-2:monthly_visit"}, {"$set": {"changes": {}}})
+    assert await generate_duties(notify, local(2026, 11, 3, 1)) == 3, "the next run generates st-2's"
+

@@ -6,6 +6,7 @@ are stored under their idempotency key. Work goes in batches (one transaction wr
 documents), because the station's server does hundreds of transactions a second, not thousands.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -13,7 +14,7 @@ from functools import partial
 from liaison_infra.clock import china_day
 from liaison_infra.envelope import Event
 from liaison_infra.mongo import ConcurrencyConflict, Document, Transaction
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
 from liaison_notify.adapters import duties_store, release_mark
 from liaison_notify.adapters.households_store import HOUSEHOLDS, STATIONS
@@ -27,15 +28,25 @@ from liaison_notify.domain.rules import Rule
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.planning import Plans, store_new
 
+log = logging.getLogger(__name__)
 BATCH = 500
 
 
 async def generate_duties(notify: Notify, now: datetime) -> int:
-    """Create the duty instances of every period under way at ``now``; returns how many were new."""
+    """Create the duty instances of every period under way at ``now``; returns how many were new.
+
+    Each station on its own: one whose data makes its generation fail is logged and tried again
+    at the next run, and the others still get their duties (the store being away fails them all)."""
     plans = Plans(await load_rulebook(notify.db), china_day(now))
     created = 0
     async for station in notify.db[STATIONS].find({}):
-        created += await _generate_for_station(notify, plans, station["_id"], station.get("district_id"), now)
+        try:
+            created += await _generate_for_station(notify, plans, station["_id"], station.get("district_id"), now)
+        except ConnectionFailure:
+            raise
+        except Exception:
+            fields = {"station": station["_id"]}
+            log.exception("the station's duties could not be generated; tried again next run", extra={"fields": fields})
     return created
 
 
