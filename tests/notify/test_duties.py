@@ -21,7 +21,7 @@ from liaison_notify.service_layer import scans
 from liaison_notify.service_layer.context import Notify
 from liaison_notify.service_layer.scans import close_windows, generate_duties, release_due_reminders
 
-from tests.notify.duty_support import apply, envelope, every, household, local, own_notify, scan_at
+from tests.notify.duty_support import apply, envelope, every, household, local, own_notify, scan_at, visit_logged
 
 
 @pytest.fixture
@@ -280,3 +280,10 @@ async def test_a_station_whose_stored_rules_fail_generation_stops_no_other_stati
     await notify.db[RULE_OVERRIDES].update_one({"_id": "station:st-2:monthly_visit"}, {"$set": {"changes": {}}})
     assert await generate_duties(notify, local(2026, 11, 3, 1)) == 3, "the next run generates st-2's"
 
+
+async def test_a_visit_dated_outside_the_lunar_calendar_is_applied_with_no_festival_to_match(notify) -> None:
+    await household(notify, "h-1", "dep-a", at=local(2026, 10, 20), cared=True)  # owes festival visits too
+    await visit_logged(notify, "v-old", "h-1", "1899-12-20", at=local(2026, 11, 2))  # an event from before 2000
+
+    duties = await notify.db[DUTIES].find({"subject_id": "h-1"}).to_list()
+    assert [(d["_id"], d["status"]) for d in duties] == [("monthly_visit|1899-12|h-1", "fulfilled")]

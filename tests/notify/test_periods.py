@@ -71,3 +71,10 @@ def test_festival_windows_are_under_way_only_around_the_festival() -> None:
     spring = DEFAULT_RULES["festival_spring"]
     (window,) = windows_under_way(spring, date(2027, 2, 1))
     assert (window.first_day, window.last_day) == (date(2027, 1, 30), date(2027, 2, 9))
+
+
+def test_a_day_outside_the_lunar_calendar_is_in_no_festival_window() -> None:
+    spring = DEFAULT_RULES["festival_spring"]
+    assert windows_under_way(spring, date(1899, 12, 31)) == []
+    assert windows_under_way(spring, date(2099, 12, 31)) == []  # 2100's 春节 is past lunardate's table
+    assert [w.period_id for w in windows_under_way(spring, date(1900, 1, 31))] == ["1900-spring"]

@@ -13,6 +13,9 @@ from lunardate import LunarDate
 from liaison_notify.domain.rules import Festival, Rule
 
 LUNAR_DAY = {Festival.SPRING: (1, 1), Festival.MID_AUTUMN: (8, 15), Festival.DOUBLE_NINTH: (9, 9)}
+# The lunar years ``lunardate``'s table covers: a day outside them (an old visit's, say) is in no
+# festival's window, rather than failing the event or the scan that asks.
+LUNAR_YEARS = range(1900, 2100)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def windows_under_way(rule: Rule, today: date) -> list[Window]:
     if rule.kind == "quarterly_activity":
         return [quarter_window(today)]
     if rule.kind == "festival_visit":
-        candidates = (festival_window(rule, year) for year in (today.year - 1, today.year, today.year + 1))
+        years = [year for year in (today.year - 1, today.year, today.year + 1) if year in LUNAR_YEARS]
+        candidates = (festival_window(rule, year) for year in years)
         return [window for window in candidates if window.contains_day(today)]
     return []
