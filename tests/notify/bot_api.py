@@ -31,10 +31,12 @@ BOT_HOSTS = ("qyapi.weixin.qq.com", "oapi.dingtalk.com")
 
 @dataclass
 class BotApi:
-    """Keeps each request that came through a tunnel: host, path, query and JSON body."""
+    """Keeps each request that came through a tunnel: host, path, query and JSON body; answers
+    each with HTTP 200 and ``answer`` (the APIs' refusals come with 200 too, errcode not 0)."""
 
     port: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
+    answer: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -75,7 +77,7 @@ def bot_api() -> Iterator[BotApi]:
         tls.load_cert_chain(*_certificate(Path(folder)))
 
         class BotRequest(QuietHandler):
-            """One request inside a tunnel, answered as the bot APIs answer success."""
+            """One request inside a tunnel, answered as the bot APIs answer."""
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -83,7 +85,7 @@ def bot_api() -> Iterator[BotApi]:
                 arrived = {"host": self.headers["Host"], "path": parts.path, "query": parse_qs(parts.query)}
                 with api.lock:
                     api.received.append({**arrived, "body": json.loads(body)})
-                answer = b'{"errcode":0,"errmsg":"ok"}'
+                answer = json.dumps(api.answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -19,14 +19,23 @@ have reached the provider, and must not be repeated blindly. Apprise's result sa
 provider answered (the log lines of that one call). (A plugin's own socket timeout is reported
 by Apprise as a plain failure and so retried; none of these providers takes an idempotency key
 that would make a retry safe, so the call timeout stays below the plugins'.)
+
+The WeCom and DingTalk bot APIs refuse a message (a wrong key, a bot over its limit) with HTTP
+200 and ``{"errcode": 40014, "errmsg": …}``, and their plugins look at the status only: such a
+send is a failure here (``_BotRequests``), retried or passed on as any other.
 """
 
 import asyncio
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 from urllib.parse import quote
 
 import apprise
+import requests
+from apprise.plugins import dingtalk, wecombot
 
 from liaison_notify.config import Settings
 from liaison_notify.domain.channels import Channel, Route
@@ -59,8 +68,44 @@ def apprise_url(settings: Settings, route: Route) -> str:
     return templates[route.channel].format(address=quote(route.address or "", safe=""))
 
 
+class _BotRequests(threading.local):
+    """``requests`` as the bot plugins see it: the answer to the last post of this thread (a
+    send runs in one thread, Apprise calling the plugin there) is kept, to read its errcode."""
+
+    def __init__(self) -> None:
+        self.answer: requests.Response | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        self.answer = requests.post(*args, **kwargs)
+        return self.answer
+
+    def refusal(self) -> str | None:
+        """The errcode and errmsg of a bot API's refusal in the answer of this thread's send, if any."""
+        answer, self.answer = self.answer, None
+        try:
+            body = answer.json() if answer is not None else None
+        except ValueError:  # not JSON: not a bot API's answer
+            return None
+        if isinstance(body, dict) and body.get("errcode", 0) != 0:
+            return f"errcode {body['errcode']}: {body.get('errmsg', '')}"
+        return None
+
+
+_bot_requests = _BotRequests()
+
+
+@cache
+def _read_bot_answers() -> None:
+    for plugin in (wecombot, dingtalk):
+        setattr(plugin, "requests", _bot_requests)  # noqa: B010 (the plugins' module, not ours)
+
+
 def notifier(url: str) -> apprise.Apprise | None:
     """The notifier of ``url``: a kept one when its plugin never throttles; None if not valid."""
+    _read_bot_answers()
     if (kept := _kept.get(url)) is not None:
         _kept.move_to_end(url)
         return kept
@@ -84,16 +129,20 @@ async def send(url: str, title: str, body: str, *, seconds: float) -> Outcome:
     loop = asyncio.get_running_loop()
     started = asyncio.Event()
 
-    def sending() -> apprise.AppriseResult:
+    def sending() -> tuple[apprise.AppriseResult, str | None]:
         loop.call_soon_threadsafe(started.set)
-        return sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+        _bot_requests.answer = None  # an earlier send's, in this thread
+        result = sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+        return result, _bot_requests.refusal()
 
     answered = loop.run_in_executor(None, sending)
     await started.wait()
     try:
         async with asyncio.timeout(seconds):
-            result = await answered
+            result, refusal = await answered
     except TimeoutError:
         return Outcome(False, f"no answer within {seconds:g}s", settled=False)
+    if refusal is not None:
+        return Outcome(False, f"the bot API refused it: {refusal}")
     answer = " ".join(entry.message for entry in result.logs())[:1000]
     return Outcome(bool(result), answer or result.status.name.lower())
