@@ -19,7 +19,7 @@ from tests.cases.seed import acted, assigned, handler, new_case, store
 from tests.cases.test_cases_api import add_departments, step
 
 TODAY = date.today()
-TOO_LONG_ID = "p" * 25_000  # the fuzzer's: 50 of them made an event no broker takes
+TOO_LONG_ID = "p" * 25_000  # the fuzzer's: 50 of them made an event no broker takes (now a 413 body)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ NEW_CASE = {"station_id": "st-1", "district_id": "d-1", "kind": "request", "titl
         ({"title": "   "}, "title"),
         ({"content": "长" * (limits.TEXT_LENGTH + 1)}, "content"),
         ({"originators": [f"p-{i}" for i in range(limits.NEW_ORIGINATORS + 1)]}, "originators"),
-        ({"originators": [TOO_LONG_ID] * limits.NEW_ORIGINATORS}, "originators.0"),
+        ({"originators": [TOO_LONG_ID] * 10}, "originators.0"),
         ({"station_id": "st-1|x"}, "station_id"),
         ({"district_id": "d|1"}, "district_id"),
         ({"originators": ["p|1"]}, "originators.0"),

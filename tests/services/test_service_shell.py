@@ -7,10 +7,12 @@ from pathlib import Path
 import httpx
 import pytest
 from liaison_infra.auth import Role
+from liaison_infra.body_limit import MAX_BODY_BYTES
 from liaison_infra.service import installed_services
 from liaison_infra.tokens import ensure_key_pair, issue_token
+from liaison_records.service_layer.imports import MAX_FILE_BYTES
 
-from tests.apps import serve, service_settings
+from tests.apps import own_database, serve, service_settings
 
 SERVICES = ("records", "cases", "notify")
 
@@ -58,6 +60,40 @@ async def test_what_the_framework_refuses_answers_in_the_one_error_shape_the_doc
     assert problem["field"]["type"] == ["string", "null"], "a problem of the body as a whole names no field"
     assert "HTTPValidationError" not in str(docs["paths"]) and "#/components/schemas/Error" in str(docs["paths"])
     assert "text/plain" in docs["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+# A path of each service that takes a JSON body, and its method.
+SENT = {
+    "records": ("POST", "/v1/people"),
+    "cases": ("POST", "/v1/cases"),
+    "notify": ("PUT", "/v1/stations/st-1/contacts"),
+}
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(endpoints, keys, unique) -> None:
+    """A JSON body is parsed whole before it is checked: one over ``MAX_BODY_BYTES`` is a 413 in
+    the one error shape, whether its length is declared or it arrives in chunks."""
+    headers = {"Authorization": f"Bearer {token(keys, stations=['st-1'])}", "Content-Type": "application/json"}
+    oversized = b'{"name": "' + b"x" * MAX_BODY_BYTES + b'"}'
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(oversized), 65536):
+            yield oversized[start : start + 65536]
+
+    for name, (method, path) in SENT.items():
+        async with own_database(name, endpoints, keys, unique) as http:
+            for body in (oversized, chunked()):
+                refused = await http.request(method, path, content=body, headers=headers)
+                assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large", refused.text
+    # A roster import takes a workbook of up to 50 MB, and no more.
+    async with own_database("records", endpoints, keys, unique) as records:
+        workbook = {**headers, "Content-Type": "application/octet-stream"}
+        taken = await records.post("/v1/imports?station_id=st-1", content=oversized, headers=workbook)
+        assert taken.status_code != 413, taken.text
+        too_big = await records.post(
+            "/v1/imports?station_id=st-1", content=b"x" * (MAX_FILE_BYTES + 1), headers=workbook
+        )
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large", too_big.text
 
 
 async def test_readiness_fails_when_kafka_does_not_answer(endpoints, keys) -> None:

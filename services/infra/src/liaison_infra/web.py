@@ -2,7 +2,7 @@
 ids, the error shape and authentication. A service adds its routers and nothing else."""
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from liaison_infra.auth import Authenticator, CurrentPrincipal
+from liaison_infra.body_limit import BodyLimit
 from liaison_infra.errors import documented_errors, install_error_handlers
 from liaison_infra.logs import configure_logging, correlation_id
 from liaison_infra.runtime import Runtime
@@ -28,11 +29,13 @@ def create_service_app(
     title: str,
     on_startup: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
     on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
+    larger_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build the app; connections open in the lifespan, never at import or construction.
 
     ``on_startup`` runs before the first request, ``on_shutdown`` after the last (before the
-    connections close)."""
+    connections close). ``larger_bodies`` gives the paths that take a body larger than
+    ``MAX_BODY_BYTES`` their limit (``BodyLimit``)."""
     configure_logging(settings.service_name, settings.log_level)
 
     @asynccontextmanager
@@ -61,6 +64,7 @@ def create_service_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, larger=larger_bodies or {})
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -23,7 +23,7 @@ from liaison_records.entrypoints import (
 )
 from liaison_records.service_layer.context import Records
 from liaison_records.service_layer.elderly import follow_birthdays
-from liaison_records.service_layer.imports import expire_uploads, finish_commits
+from liaison_records.service_layer.imports import MAX_FILE_BYTES, expire_uploads, finish_commits
 from liaison_records.service_layer.key_rotation import reseal
 
 
@@ -66,4 +66,5 @@ def create_app(settings: Settings) -> FastAPI:
         title="Liaison records: returnee files, households, deputies, visits",
         on_startup=start,
         on_shutdown=stop,
+        larger_bodies={"/v1/imports": MAX_FILE_BYTES},
     )
