@@ -45,11 +45,14 @@ async def test_a_case_keeps_so_many_comments_and_steps_and_a_full_one_refuses_mo
     cases, caller: Caller, mongo, unique
 ) -> None:
     running = assigned(new_case("c-2", "st-1", "d-1", opened=TODAY), TODAY, "dept-roads")
-    full = assigned(new_case("c-3", "st-1", "d-1", opened=TODAY), TODAY, "dept-roads")
+    # Reassigned over and over: room left only for what brings the case to its end.
+    busy = assigned(new_case("c-3", "st-1", "d-1", opened=TODAY), TODAY, "dept-roads")
+    busy = grown(busy, limits.MAX_STEPS - limits.FINISHING_STEPS - len(busy.timeline), action="assign")
+    full = assigned(new_case("c-5", "st-1", "d-1", opened=TODAY), TODAY, "dept-roads")
     full = grown(full, limits.MAX_STEPS - len(full.timeline), action="assign")
     await store(
         mongo[f"cases_{unique}"],
-        [grown(running, limits.MAX_COMMENTS), full, new_case("c-4", "st-1", opened=TODAY)],
+        [grown(running, limits.MAX_COMMENTS), busy, full, new_case("c-4", "st-1", opened=TODAY)],
     )
     staff, roads, admin = caller(stations=("st-1",)), handler(caller, "dept-roads"), caller(Role.ADMIN)
     refused = await step(cases, "c-2", "comment", staff, 1, comment="还没修好")
@@ -58,14 +61,17 @@ async def test_a_case_keeps_so_many_comments_and_steps_and_a_full_one_refuses_mo
     assert started.status_code == 200, started.text
     assert len(started.json()["timeline"]) == len(running.timeline) + limits.MAX_COMMENTS + 1
     before = (await cases.get("/v1/cases/c-3", headers=admin)).json()
-    for who, action, payload in ((roads, "start", {}), (staff, "comment", {"comment": "催办"})):
-        full_up = await step(cases, "c-3", action, who, 1, **payload)
-        assert full_up.status_code == 409 and full_up.json()["error"]["code"] == "timeline_full", full_up.text
-    # Merged into a full case: refused, both unchanged.
+    busy_up = await step(cases, "c-3", "comment", staff, 1, comment="催办")
+    assert busy_up.status_code == 409 and busy_up.json()["error"]["code"] == "timeline_full", busy_up.text
+    # Merged into it: refused, both unchanged.
     merged = await step(cases, "c-4", "merge", staff, 1, into_case_id="c-3")
     assert merged.status_code == 409 and merged.json()["error"]["code"] == "timeline_full"
     assert (await cases.get("/v1/cases/c-3", headers=admin)).json() == before
     assert (await cases.get("/v1/cases/c-4", headers=admin)).json()["state"] == "collected"
+    # It can still be answered; a full one takes nothing.
+    assert (await step(cases, "c-3", "start", roads, 1)).status_code == 200
+    full_up = await step(cases, "c-5", "start", roads, 1)
+    assert full_up.status_code == 409 and full_up.json()["error"]["code"] == "timeline_full", full_up.text
 
 
 async def test_a_merge_that_would_answer_too_many_people_is_refused(cases, caller: Caller, mongo, unique) -> None:

@@ -1,6 +1,7 @@
 """A case names the people, household and deputies it came from, through records' events on the
 real bus, and stays readable, without the name, once the person is erased."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,18 +153,21 @@ async def test_a_case_names_who_it_came_from_and_forgets_an_erased_person(
     await cases_runtime.close()
 
 
+def from_records(subject: str) -> Envelope:
+    """An event of records about ``subject``, as the handlers read its envelope."""
+    return Envelope(
+        source="records", type="test", subject=subject, dataschema="test", station_id="st-1", district_id="d-1",
+        correlationid="c-1", data={},
+    )  # fmt: skip
+
+
+def opinion(opinion_id: str, text: str, person_id: str) -> OpinionRead:
+    return OpinionRead(opinion_id=opinion_id, kind="request", text=text, person_id=person_id, household_id=None)
+
+
 async def test_erasure_blanks_the_cases_a_person_raised_alone_even_when_their_opinion_comes_later(
     endpoints, keys, unique
 ) -> None:
-    def from_records(subject: str) -> Envelope:
-        return Envelope(
-            source="records", type="test", subject=subject, dataschema="test", station_id="st-1", district_id="d-1",
-            correlationid="c-1", data={},
-        )  # fmt: skip
-
-    def opinion(number: int, text: str, person_id: str) -> OpinionRead:
-        return OpinionRead(opinion_id=f"v-{number}", kind="request", text=text, person_id=person_id, household_id=None)
-
     async with cases_service(endpoints, keys, unique) as cases:
         run = cases.runtime.transaction
 
@@ -174,9 +178,9 @@ async def test_erasure_blanks_the_cases_a_person_raised_alone_even_when_their_op
             station_id="st-1",
             deputy_ids=["dep-1"],
             opinions=[
-                opinion(1, "楼道灯坏了", "p-early"),
-                opinion(2, "希望多办讲座", "p-late"),
-                opinion(3, "路灯", "p-both"),
+                opinion("v-1", "楼道灯坏了", "p-early"),
+                opinion("v-2", "希望多办讲座", "p-late"),
+                opinion("v-3", "路灯", "p-both"),
             ],
         )
         await run(lambda tx: on_visit_logged(visit, from_records("v"), tx))
@@ -198,6 +202,30 @@ async def test_erasure_blanks_the_cases_a_person_raised_alone_even_when_their_op
         assert not {"楼道灯坏了", "希望多办讲座", "p-early", "p-late"} & {
             str(v) for e in retained for v in [e["title"], *e["originators"]]
         }
+
+
+async def test_an_opinion_applied_while_its_person_is_erased_never_keeps_them(endpoints, keys, unique) -> None:
+    """The consumer applies two topics at once: each race ends as if one came first."""
+
+    async with cases_service(endpoints, keys, unique) as cases:
+        run = cases.runtime.transaction
+
+        async def log_and_erase_at_once(person: str, visit: str) -> None:
+            raised = VisitRead(
+                visit_id=visit,
+                station_id="st-1",
+                deputy_ids=["dep-1"],
+                opinions=[opinion(f"{visit}-1", "路灯", person)],
+            )
+            await asyncio.gather(
+                run(lambda tx: on_visit_logged(raised, from_records(visit), tx)),
+                run(lambda tx: on_returnee_erased(ErasedRead(person_id=person), from_records(person), tx)),
+            )
+
+        for n in range(8):
+            await log_and_erase_at_once(f"p-{n}", f"v{n}")
+            case = await cases.db["cases"].find_one({"_id": f"c-v{n}-1"})
+            assert case is not None and (case["originators"], case["content"]) == ([], ERASED_TEXT), case
 
 
 async def _duplicates_seen(runtime: Runtime, at_least: int) -> bool:

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 from liaison_infra.mongo import Document, Transaction
 from pydantic import BaseModel
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from liaison_cases.adapters.store import DEPUTIES, HOUSEHOLDS, PEOPLE
+from liaison_cases.adapters.store import DEPUTIES, HOUSEHOLDS, PEOPLE, PERSON_MARKS
 from liaison_cases.domain.links import ERASED, KnownDeputy, KnownHousehold, KnownPerson
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,6 +38,7 @@ async def save_if_newer(
 
 async def erase_person(tx: Transaction, person_id: str, as_of: datetime) -> None:
     """Only the id and the fact of erasure remain, and the person leaves every household."""
+    await _mark(tx, [person_id])
     await tx.db[PEOPLE].replace_one(
         {"_id": person_id},
         {"status": ERASED, "erased": True, "as_of": {"file": as_of}},
@@ -51,11 +53,19 @@ async def erase_person(tx: Transaction, person_id: str, as_of: datetime) -> None
 
 
 async def erased(tx: Transaction, person_ids: Iterable[str]) -> set[str]:
-    """Those of ``person_ids`` that records erased."""
-    tombstones = tx.db[PEOPLE].find(
-        {"_id": {"$in": sorted(set(person_ids))}, "erased": True}, {"_id": 1}, session=tx.session
-    )
+    """Those of ``person_ids`` that records erased. Each is marked first, as ``erase_person`` marks
+    the person it erases: the two transactions then conflict, so whichever is retried sees the
+    other (an opinion and the erasure of its person arrive on two topics, applied at once)."""
+    wanted = sorted(set(person_ids))
+    await _mark(tx, wanted)
+    tombstones = tx.db[PEOPLE].find({"_id": {"$in": wanted}, "erased": True}, {"_id": 1}, session=tx.session)
     return {tombstone["_id"] async for tombstone in tombstones}
+
+
+async def _mark(tx: Transaction, person_ids: list[str]) -> None:
+    if person_ids:
+        marks = [UpdateOne({"_id": pid}, {"$inc": {"marks": 1}}, upsert=True) for pid in person_ids]
+        await tx.db[PERSON_MARKS].bulk_write(marks, ordered=False, session=tx.session)
 
 
 async def _load(db: AsyncDatabase[Document], collection: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:

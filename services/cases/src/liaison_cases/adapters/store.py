@@ -1,12 +1,13 @@
 """Cases and the local read model of people in MongoDB; every query has its index."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from liaison_infra.change_feed import ChangeFeed
 from liaison_infra.mongo import Document
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import CollectionInvalid, OperationFailure
 
 from liaison_cases.adapters.case_keys import search_keys
 from liaison_cases.domain.cases import Case
@@ -15,6 +16,7 @@ CASES = "cases"
 PEOPLE = "people"  # read models fed by records events (links_store.py)
 HOUSEHOLDS = "households"
 DEPUTIES = "deputies"
+PERSON_MARKS = "person_marks"  # written by an erasure and by an opinion of the person (links_store.py)
 DEPARTMENTS = "departments"
 CALENDAR_YEARS = "calendar_years"
 CHANGES_A_FETCH = 200  # the most the station's server returns a fetch
@@ -31,6 +33,10 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await cases.create_index([("originators", ASCENDING)])
     await cases.create_index([("state", ASCENDING), ("due", ASCENDING)])
     await db[HOUSEHOLDS].create_index([("member_ids", ASCENDING)])  # erasure
+    # Written inside transactions only, which must not be the ones to create it (that can deadlock
+    # the station's server, as the outbox did).
+    with suppress(CollectionInvalid, OperationFailure):  # made already
+        await db.create_collection(PERSON_MARKS)
 
 
 def to_document(case: Case) -> Document:

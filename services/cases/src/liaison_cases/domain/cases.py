@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liaison_cases.domain.action_body import read_choice, read_id, read_ids, read_optional_text, read_text
 from liaison_cases.domain.lifecycle import RULES, Action, State, refusal
-from liaison_cases.domain.limits import MAX_CO_HANDLERS, MAX_COMMENTS, MAX_STEPS, NOTE_LENGTH, TEXT_LENGTH
+from liaison_cases.domain.limits import (
+    FINISHING_STEPS,
+    MAX_CO_HANDLERS,
+    MAX_COMMENTS,
+    MAX_STEPS,
+    NOTE_LENGTH,
+    TEXT_LENGTH,
+)
 from liaison_cases.domain.working_days import Deadline, WorkingCalendar
 
 HAND_BACK_WORKING_DAYS = 7  # 退办 is allowed within 7 working days of assignment
@@ -148,9 +155,16 @@ def handle(
     return case.model_copy(update={**update, "state": target, "timeline": with_step(case, step)})
 
 
+# What brings a case to its end, and an extension that gives it the time (months only grow, so a
+# case takes few): the last ``FINISHING_STEPS`` of a timeline are kept for them.
+FINISHING = frozenset({Action.START, Action.REPLY, Action.RATE, Action.CLOSE, Action.MERGE, Action.EXTEND})
+
+
 def with_step(case: Case, step: Step) -> list[Step]:
-    """The timeline with ``step`` added; refused once full, so that no case outgrows its document."""
-    if len(case.timeline) >= MAX_STEPS:
+    """The timeline with ``step`` added; refused once full, so that no case outgrows its document,
+    and refused earlier to anything but what brings the case to its end (``FINISHING``)."""
+    room = MAX_STEPS if step.action in FINISHING else MAX_STEPS - FINISHING_STEPS
+    if len(case.timeline) >= room:
         raise Conflict("timeline_full", f"a case keeps at most {MAX_STEPS} steps; open a new case to go on")
     return [*case.timeline, step]
 

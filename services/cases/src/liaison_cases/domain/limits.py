@@ -7,8 +7,11 @@ originators and merged cases, far below the broker's 1 MB. At worst, with every 
 bytes in UTF-8, each of ``MAX_STEPS`` steps carries a comment and a reason or a follow-up reply:
 200 × 6,000 × 4 B ≈ 4.8 MB; the rest of a case (content, reply, co-handlers' opinions,
 originators, deputies and their search facets) stays under 0.5 MB. An event carries at most
-500 + 200 ids of 100 characters, about 70 kB. A full timeline refuses every action but still
-records a deadline an official schedule moves (a small step only an administrator's load adds).
+500 + 200 ids of 100 characters, about 70 kB. A timeline with ``FINISHING_STEPS`` left takes
+only the actions that bring a case to its end (start, reply, rate, close, merge away, extend), so a case
+that gathered many merges, hand-backs or follow-ups can still be answered; a full one refuses
+every action but still records a deadline an official schedule moves (a small step only an
+administrator's load adds).
 
 The lengths follow how a liaison station writes: a title of a line, a case's content or a
 department's reply of a page or two, a comment or reason of a paragraph (as records' notes).
@@ -28,6 +31,7 @@ MAX_ORIGINATORS = 500  # people a case answers once duplicates are merged into i
 MAX_DEPUTIES = 100  # deputies a case names once duplicates are merged into it
 MAX_CO_HANDLERS = 10  # co-handling departments (协办) of one assignment
 MAX_STEPS = 200  # timeline steps of a case: a case takes 7 to a few dozen, merges included
+FINISHING_STEPS = 20  # of which the last, kept for the actions that bring a case to its end
 MAX_COMMENTS = 100  # of which comments, so that comments alone never stop a case's lifecycle
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # years of the working-day calendar an administrator loads
 SCHEDULE_DAYS = 400  # dates in one year's official schedule (at most a year and a December)

@@ -18,7 +18,7 @@ from liaison_cases.domain.cases import Actor, Case, Kind
 from liaison_cases.service_layer.erasure import ERASED_TEXT
 from liaison_cases.service_layer.statistics import count_change
 
-TITLE_LENGTH = 30
+OPINION_TITLE_LENGTH = 30  # a case opened from an opinion is titled by its first words
 
 
 async def _open_for(
@@ -37,7 +37,7 @@ async def _open_for(
             station_id=envelope.station_id or "",
             district_id=envelope.district_id,
             kind=Kind(opinion.kind) if opinion.kind in Kind._value2member_map_ else Kind.OPINION,
-            title=text[:TITLE_LENGTH],
+            title=text[:OPINION_TITLE_LENGTH],
             content=text,
             origin={"source": source, "ref_id": ref_id, "opinion_id": opinion.opinion_id},
             originators=[opinion.person_id] if opinion.person_id and not erased else [],
