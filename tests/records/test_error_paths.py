@@ -304,6 +304,25 @@ async def test_a_log_dated_before_liaison_stations_existed_is_refused(records, c
     ).status_code == 201
 
 
+async def test_a_log_whose_opinions_together_the_bus_could_not_carry_is_refused(records, caller, station) -> None:
+    """200 opinions of 2,000 characters each made an event over the bus's limit: 60,000 in all."""
+    headers = caller(stations=STAFF)
+    person = (await records.post("/v1/people", json=chen(), headers=headers)).json()["id"]
+    opinion = {"kind": "suggestion", "text": "𠀀" * 2000, "person_id": person}
+    activity = {
+        "station_id": "st-shengli",
+        "kind": "lecture",
+        "title": "侨法宣讲",
+        "attendees": 40,
+        "held_on": "2026-11-01",
+    }
+    over = await records.post("/v1/activities", json={**activity, "opinions": [opinion] * 31}, headers=headers)
+    assert over.status_code == 422 and over.json()["error"]["field"] == "opinions", over.text
+    assert (await records.get("/v1/activities", headers=headers)).json() == []
+    held = await records.post("/v1/activities", json={**activity, "opinions": [opinion] * 30}, headers=headers)
+    assert held.status_code == 201, held.text
+
+
 async def test_a_body_that_is_not_json_is_refused_in_the_one_error_shape(records, caller, station) -> None:
     headers = {**caller(stations=STAFF), "Content-Type": "application/json"}
     for body in (b"{not json", b"\xff\xfe\x00", b""):

@@ -32,6 +32,17 @@ class OpinionRaised(BaseModel):
     household_id: str | None = None
 
 
+# The text of one log's opinions together: its event must stay well within what the bus carries
+# (512 KiB, at four bytes a character) and its request within 1 MiB however a client escapes them.
+OPINIONS_TEXT = 60_000
+
+
+def _opinions_fit(opinions: list[OpinionRaised]) -> list[OpinionRaised]:
+    if sum(len(opinion.text) for opinion in opinions) > OPINIONS_TEXT:
+        raise ValueError(f"the opinions of one log hold at most {OPINIONS_TEXT:,} characters together")
+    return opinions
+
+
 class VisitKind(StrEnum):
     HOUSEHOLD_VISIT = "household_visit"  # 走访
     CONDOLENCE = "condolence"  # 慰问
@@ -79,6 +90,7 @@ class VisitFields(BaseModel):
     opinions: list[OpinionRaised] = Field(default_factory=list, max_length=50)
 
     _past = field_validator("visited_on")(_a_logged_day)
+    _fit = field_validator("opinions")(_opinions_fit)
 
     def refuse_nobody_visited(self) -> None:
         """A visit is to households or people: named as visited, or as raising an opinion."""
@@ -104,3 +116,4 @@ class ActivityFields(BaseModel):
     opinions: list[OpinionRaised] = Field(default_factory=list, max_length=200)
 
     _past = field_validator("held_on")(_a_logged_day)
+    _fit = field_validator("opinions")(_opinions_fit)
