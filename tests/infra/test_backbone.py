@@ -5,10 +5,18 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-from liaison_infra.deadletters import DEADLETTERS
+from liaison_infra.deadletters import DeadLetters
 from liaison_infra.domain_errors import InvalidInput
 from liaison_infra.envelope import Envelope
-from liaison_infra.mongo import MAX_EVENT_BYTES, OUTBOX, Transaction, outbox_document
+from liaison_infra.mongo import (
+    DEADLETTERS,
+    MAX_EVENT_BYTES,
+    OUTBOX,
+    Transaction,
+    forget_retained,
+    outbox_document,
+    redact_retained,
+)
 from liaison_infra.relay import RELAY_STATE
 from liaison_infra.runtime import Runtime
 from liaison_infra.service import ServiceSpec
@@ -101,6 +109,15 @@ async def test_an_event_too_large_for_the_broker_is_set_aside_and_the_later_ones
     assert letter["group"] == runtime.settings.service_name and letter["error"].startswith("MessageSizeTooLargeError")
     assert runtime.metrics.outbox_deadlettered._value.get() == 1
     assert runtime.metrics.outbox_published._value.get() == 2
+    assert letter["type"] == Noted.event_type and letter["key"] == b"a"
+    letters = DeadLetters(runtime.db, runtime.settings.service_name)
+    assert await letters.redrive(runtime.settings, None) == (0, 1)  # still too large: it stays waiting
+    assert [waiting["_id"] for waiting in await letters.waiting()] == [letter["_id"]]
+    # What erasure forgets of an aggregate, its dead letters lose too.
+    await runtime.transaction(lambda tx: redact_retained(tx, ["a"], lambda data: {**data, "key": "erased"}))
+    assert b'"key":"erased"' in (await runtime.db[DEADLETTERS].find_one({}) or {})["payload"]
+    await runtime.transaction(lambda tx: forget_retained(tx, ["a"]))
+    assert await runtime.db[DEADLETTERS].count_documents({}) == 0
     await runtime.close()
 
 

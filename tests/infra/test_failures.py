@@ -64,7 +64,7 @@ async def test_a_poison_event_is_dead_lettered_after_n_tries_and_the_partition_m
     # Once the handler is fixed, re-driving applies the event exactly once.
     runtime.spec = probe_spec(Noted)
     letters_store = DeadLetters(runtime.db, runtime.settings.service_name)
-    assert await letters_store.redrive(runtime.settings, None) == 1
+    assert await letters_store.redrive(runtime.settings, None) == (1, 0)
     async with running(runtime.consumer()):
         await wait_until(lambda: effects_total(runtime, 3))
     assert await effect_counts(runtime) == {"a": 1, "b": 1, "poison": 1}

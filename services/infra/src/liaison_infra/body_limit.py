@@ -29,7 +29,7 @@ class BodyLimit:
         limit = self.larger.get(scope["path"], MAX_BODY_BYTES)
         refusal = HTTPException(413, f"the request body is over {limit:,} bytes")
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             body = ApiError(413, FRAMEWORK_CODES[413], refusal.detail).body()
             await JSONResponse(body, status_code=413)(scope, receive, send)
             return

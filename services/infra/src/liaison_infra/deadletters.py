@@ -1,6 +1,8 @@
 """Dead letters: events a consumer gave up on, kept in MongoDB (the source of truth) and
-mirrored to ``<group>.deadletter.v1``; once the cause is fixed they are re-driven to their
-original topic, where the inbox still guards against double application."""
+mirrored to ``<group>.deadletter.v1``, and events of the service's outbox the broker refused for
+good (``record_unpublished``, kept in MongoDB only). Once the cause is fixed they are re-driven to
+their original topic, oldest first, where the inbox still guards against double application.
+Erasure deletes or redacts them as it does the outbox's (``liaison_infra.mongo``)."""
 
 import argparse
 import asyncio
@@ -10,15 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from liaison_infra.envelope import Envelope
 from liaison_infra.kafka import make_producer
-from liaison_infra.mongo import Document, connect
+from liaison_infra.mongo import DEADLETTERS, Document, connect
 from liaison_infra.settings import ServiceSettings
-
-DEADLETTERS = "deadletters"
 
 
 def deadletter_topic(group_id: str) -> str:
@@ -60,7 +61,7 @@ class DeadLetters:
             "key": event["key"].encode(),
             "payload": event["payload"],
             "event_id": event["_id"],
-            "type": None,
+            "type": Envelope.from_bytes(event["payload"]).type,
             "attempts": 1,
         }
         return await self._keep(letter, error)
@@ -83,21 +84,28 @@ class DeadLetters:
             .to_list()
         )
 
-    async def redrive(self, settings: ServiceSettings, ids: list[str] | None) -> int:
-        """Publish the chosen waiting letters (all when ``ids`` is None) to their topics again."""
+    async def redrive(self, settings: ServiceSettings, ids: list[str] | None) -> tuple[int, int]:
+        """Publish the chosen waiting letters (all when ``ids`` is None) to their topics again,
+        oldest first: how many went, and how many the broker refused again (they stay waiting)."""
         query: dict[str, Any] = {"group": self.group_id, "redriven_at": None}
         if ids is not None:
             query["_id"] = {"$in": ids}
-        letters = await self.collection.find(query).to_list()
+        letters = await self.collection.find(query).sort("dead_at", 1).to_list()
         producer = make_producer(settings)
         await producer.start()
+        refused = 0
         try:
             for letter in letters:
-                await producer.send_and_wait(letter["topic"], letter["payload"], key=letter["key"])
+                try:
+                    await producer.send_and_wait(letter["topic"], letter["payload"], key=letter["key"])
+                except KafkaError as error:
+                    refused += 1
+                    sys.stderr.write(f"{letter['_id']}: {type(error).__name__}: {error}\n")
+                    continue
                 await self.collection.update_one({"_id": letter["_id"]}, {"$set": {"redriven_at": datetime.now(UTC)}})
         finally:
             await producer.stop()
-        return len(letters)
+        return len(letters) - refused, refused
 
 
 def main(settings: ServiceSettings, argv: list[str] | None = None) -> None:
@@ -119,7 +127,7 @@ async def _run(settings: ServiceSettings, command: str, ids: list[str]) -> None:
             for letter in await letters.waiting():
                 sys.stdout.write(json.dumps(letter, default=str, ensure_ascii=False) + "\n")
         else:
-            count = await letters.redrive(settings, ids or None)
-            sys.stdout.write(f"re-drove {count} dead letters\n")
+            sent, refused = await letters.redrive(settings, ids or None)
+            sys.stdout.write(f"re-drove {sent} dead letters; {refused} refused again, still waiting\n")
     finally:
         await client.close()

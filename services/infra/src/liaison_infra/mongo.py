@@ -22,6 +22,7 @@ Document = dict[str, Any]
 T = TypeVar("T")
 
 OUTBOX = "outbox"
+DEADLETTERS = "deadletters"  # events a consumer gave up on or the broker refused (deadletters.py)
 TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult")
 WRITE_CONFLICT = 112
 RETRY_PAUSE = 0.005  # seconds, doubled after each conflict, taken at random up to it
@@ -132,29 +133,37 @@ def outbox_document(topic: str, envelope: Envelope, created_at: datetime, order:
 
 
 async def forget_retained(tx: Transaction, keys: list[str]) -> None:
-    """Delete the events about aggregates ``keys`` that the outbox retains (one scan of it).
+    """Delete the events about aggregates ``keys`` that the outbox retains (one scan of it), and
+    the service's dead letters about them.
 
     They are kept for the retention window only so a relay can replay them after a broker
-    loss; once the aggregate's personal data is erased, a replay must not send it again.
-    Events not relayed yet still go out, in order, before the event announcing the erasure:
-    the relay reads them from the change stream, which carries each inserted document.
+    loss; once the aggregate's personal data is erased, a replay (or a re-drive) must not send
+    it again. Events not relayed yet still go out, in order, before the event announcing the
+    erasure: the relay reads them from the change stream, which carries each inserted document.
     """
     await tx.db[OUTBOX].delete_many({"key": {"$in": keys}}, session=tx.session)
+    await tx.db[DEADLETTERS].delete_many({"key": {"$in": [key.encode() for key in keys]}}, session=tx.session)
 
 
 async def redact_retained(tx: Transaction, keys: list[str], redact: Callable[[Document], Document]) -> None:
-    """Rewrite the data of the events about aggregates ``keys`` that the outbox retains through
-    ``redact``: what is erased from an aggregate that lives on (a log's opinion text, say) must not
-    be sent again by a replay either. Events not relayed yet go out as they were, as with
-    ``forget_retained``; an outbox with many events is scanned, which erasure can afford."""
+    """Rewrite the data of the events about aggregates ``keys`` that the outbox retains, and of the
+    service's dead letters about them, through ``redact``: what is erased from an aggregate that
+    lives on (a log's opinion text, say) must not be sent again by a replay or a re-drive either.
+    Events not relayed yet go out as they were, as with ``forget_retained``; an outbox with many
+    events is scanned, which erasure can afford."""
     if not keys:
         return
-    async for stored in tx.db[OUTBOX].find({"key": {"$in": keys}}, {"payload": 1}, session=tx.session):
-        envelope = Envelope.from_bytes(stored["payload"])
-        data = redact(envelope.data)
-        if data != envelope.data:
-            payload = envelope.model_copy(update={"data": data}).to_bytes()
-            await tx.db[OUTBOX].update_one({"_id": stored["_id"]}, {"$set": {"payload": payload}}, session=tx.session)
+    letters = {"key": {"$in": [key.encode() for key in keys]}, "event_id": {"$ne": None}}  # an envelope
+    kept = ((OUTBOX, {"key": {"$in": keys}}), (DEADLETTERS, letters))
+    for collection, about_them in kept:
+        async for stored in tx.db[collection].find(about_them, {"payload": 1}, session=tx.session):
+            envelope = Envelope.from_bytes(stored["payload"])
+            data = redact(envelope.data)
+            if data != envelope.data:
+                payload = envelope.model_copy(update={"data": data}).to_bytes()
+                await tx.db[collection].update_one(
+                    {"_id": stored["_id"]}, {"$set": {"payload": payload}}, session=tx.session
+                )
 
 
 async def run_in_transaction(

@@ -12,8 +12,9 @@ again from it when the stream cannot resume (a first start, or history pruned pa
 token) and when the broker epoch changes (a memory-only broker restarted).
 
 An event the broker can never take (too large) is set aside as a dead letter of the service:
-retried, it would hold back every later event. ``deadletters redrive`` sends it once the
-broker's limit allows.
+retried, it would hold back every later event. It is kept for an operator (``deadletters
+list``); ``redrive`` tries it again, and one over the producer's request limit (1 MiB) stays
+waiting. Since ``MAX_EVENT_BYTES``, only an older version stores such an event.
 """
 
 import asyncio
