@@ -1,6 +1,8 @@
 """Error paths of the records API: each refusal answers with its status, its code and the field it
 names, and leaves what is stored as it was."""
 
+import io
+import zipfile
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -8,6 +10,7 @@ from uuid import uuid4
 from liaison_infra.auth import Role
 from liaison_infra.envelope import Envelope
 from liaison_infra.runtime import Runtime
+from liaison_records.adapters.xlsx_import import BLOCK
 from liaison_records.bootstrap import SPEC
 
 from tests.apps import consume, service_settings
@@ -369,3 +372,43 @@ async def test_only_an_open_file_joins_a_household_and_a_member_who_died_may_sta
     url = f"/v1/households/{household}/deputy"
     assigned = await records.put(url, json={"deputy_id": deputy}, headers={**headers, "If-Match": '"2"'})
     assert assigned.status_code == 200, assigned.text
+
+
+async def test_a_lone_surrogate_is_a_422_even_where_only_the_store_would_refuse_it(records, caller, station) -> None:
+    """JSON lets a text hold half a UTF-16 pair, which no store can take; an error repeating it
+    is still written (ASCII escapes)."""
+    headers = {**caller(stations=STAFF), "Content-Type": "application/json"}
+    registered = await records.post(
+        "/v1/people", content='{"category":"returnee","name":"陈","station_id":"\\ud800"}', headers=headers
+    )
+    assert registered.status_code == 422 and registered.json()["error"]["code"] == "invalid_text", registered.text
+    created = await records.post("/v1/people", json=chen(), headers=headers)
+    patched = await records.patch(
+        f"/v1/people/{created.json()['id']}",
+        content='{"\\ud800": 1}',
+        headers={**headers, "If-Match": created.headers["ETag"]},
+    )
+    assert patched.status_code == 422 and patched.json()["error"]["field"] == "\ud800", patched.text
+    mapped = await records.put("/v1/imports/imp-1/mapping", content='{"a\\u0000b": "name"}', headers=headers)
+    assert mapped.status_code == 422 and mapped.json()["error"]["field"] == "a\x00b.[key]", mapped.text
+    assert (await records.get(f"/v1/people/{created.json()['id']}", headers=headers)).json()["version"] == 1
+
+
+async def test_a_workbook_holding_what_no_spreadsheet_program_writes_is_refused_at_upload(records, caller, station):
+    """This Python's XML parser takes time growing with the square of one token's length: a 413 kB
+    upload holding a 400 MB comment held the API for hours. Such a file is refused before any parse."""
+    plain = roster([["陈明", "男", "1950-03-01", "", "", "MY", "归侨", "退休"]])
+
+    def with_sheet_tail(tail: bytes) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(plain)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+            for info in source.infolist():
+                data = source.read(info)
+                copy.writestr(info, data + tail if info.filename == "xl/worksheets/sheet1.xml" else data)
+        return out.getvalue()
+
+    for tail in (b"<!--" + b" " * 1000 + b"-->", b"<?pi ?>", b"<x" + b" " * (2 * BLOCK) + b"/>"):
+        refused = await upload(records, caller, with_sheet_tail(tail))
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "unreadable_file", refused.text
+    taken = await upload(records, caller, plain)
+    assert taken.status_code == 201 and taken.json()["report"]["rows"] == 1, taken.text

@@ -3,9 +3,12 @@
 Handlers raise ``ApiError``; request validation failures become 422 naming each field, so a
 client never has to parse prose and bad input never surfaces as a 500. What the framework refuses
 itself (a body that is not JSON, a path or method that does not exist) answers in the same shape,
-and the OpenAPI document describes it (``documented_errors``).
+and the OpenAPI document describes it (``documented_errors``). JSON lets a text hold a lone
+UTF-16 surrogate (``"\\ud800"``), which no store can take: wherever such a text reaches the store,
+it is a 422 ``invalid_text``; an error that repeats it is written in ASCII escapes.
 """
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,11 +41,18 @@ class ApiError(Exception):
 FRAMEWORK_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
+class ErrorResponse(JSONResponse):
+    """An error body in ASCII: it may repeat what the caller sent, lone surrogates included."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+        return ErrorResponse(exc.body(), status_code=exc.status, headers=headers)
 
     async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -65,28 +75,33 @@ def install_error_handlers(app: FastAPI) -> None:
                 "problems": problems,
             }
         }
-        return JSONResponse(body, status_code=422)
+        return ErrorResponse(body, status_code=422)
 
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
         error = ApiError(exc.status, exc.code, exc.message, field=exc.field, details=exc.details)
-        return JSONResponse(jsonable_encoder(error.body()), status_code=exc.status)
+        return ErrorResponse(jsonable_encoder(error.body()), status_code=exc.status)
 
     async def concurrency_conflict(_: Request, exc: Exception) -> JSONResponse:
         body = ApiError(409, "concurrent_change", str(exc)).body()
-        return JSONResponse(body, status_code=409)
+        return ErrorResponse(body, status_code=409)
 
     async def refused_by_framework(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         code = FRAMEWORK_CODES.get(exc.status_code, f"http_{exc.status_code}")
         body = ApiError(exc.status_code, code, str(exc.detail)).body()
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return ErrorResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def invalid_text(_: Request, exc: Exception) -> JSONResponse:
+        message = "a text holds a character no store can take (a lone UTF-16 surrogate such as \\ud800)"
+        return ErrorResponse(ApiError(422, "invalid_text", message).body(), status_code=422)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(ConcurrencyConflict, concurrency_conflict)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, refused_by_framework)
+    app.add_exception_handler(UnicodeEncodeError, invalid_text)
 
 
 ERROR_SCHEMA: dict[str, Any] = {

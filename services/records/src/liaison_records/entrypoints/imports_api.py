@@ -5,12 +5,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Request
 from liaison_infra.auth import CurrentPrincipal
 from liaison_infra.mongo import Document
+from pydantic import StringConstraints
 
 from liaison_records.entrypoints.dependencies import RecordsDep
 from liaison_records.entrypoints.people_api import XLSX
 from liaison_records.service_layer import imports
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
+# A column header as the workbook has it; it becomes a key of the stored mapping, which cannot
+# hold a NUL character.
+Header = Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00]*$")]
 
 
 @router.post(
@@ -35,7 +39,7 @@ async def remap(
     import_id: str,
     principal: CurrentPrincipal,
     records: RecordsDep,
-    header_map: Annotated[dict[str, str], Body(description="column header → field ('' ignores the column)")],
+    header_map: Annotated[dict[Header, str], Body(description="column header → field ('' ignores the column)")],
 ) -> Document:
     """Adjust which column feeds which field, and check again."""
     return await imports.check(records, principal, import_id, header_map)
