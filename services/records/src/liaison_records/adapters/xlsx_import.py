@@ -18,14 +18,16 @@ merged header cells are understood is in ``xlsx_header``. For the data rows:
   a ``conflicting_values`` problem and the first is kept.
 """
 
+import io
+import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
-from zipfile import BadZipFile
+from typing import IO, Any, BinaryIO, cast
+from zipfile import BadZipFile, ZipFile
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -101,6 +103,40 @@ class UnimportableFile(ValueError):
     def __init__(self, report: HeaderReport) -> None:
         super().__init__("; ".join(problem.message for problem in report.problems if problem.severity == "error"))
         self.report = report
+
+
+# Excel and WPS write no comment, DTD, CDATA or processing instruction (the declaration aside) in
+# a workbook's XML, and a cell holds at most 32,767 characters, so a '<' comes at least every
+# 128 kB. This Python's expat (2.5) parses one long token (a comment, a tag padded with spaces) in
+# time that grows with its square: a 413 kB upload holding a 400 MB comment held the API for hours.
+# A stretch of ``BLOCK`` without '<' is refused; any of twice that length holds one aligned block.
+BLOCK = 256 * 1024
+_MARKERS = re.compile(rb"<!|<\?(?!xml[\s?])")
+
+
+def hostile_part(content: bytes) -> str | None:
+    """The first XML part of the workbook holding what no spreadsheet program writes, if any; a
+    file that is no workbook is left to the dry run to report."""
+    try:
+        with ZipFile(io.BytesIO(content)) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith((".xml", ".rels")) and _hostile(archive.open(info)):
+                    return info.filename
+    except (BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError):
+        return None
+    return None
+
+
+def _hostile(part: IO[bytes]) -> bool:
+    with part:
+        tail = b""
+        while chunk := part.read(16 * BLOCK):  # blocks stay aligned: a read gives all it is asked
+            if _MARKERS.search(tail + chunk):
+                return True
+            if any(chunk.find(b"<", start, start + BLOCK) < 0 for start in range(0, len(chunk) - BLOCK + 1, BLOCK)):
+                return True
+            tail = chunk[-8:]
+    return False
 
 
 def read_header(source: Source, header_map: Mapping[str, str] | None = None, sheet: str | None = None) -> HeaderReport:

@@ -37,7 +37,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 from liaison_records.adapters.xlsx_header import effective_header_map
-from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, reading
+from liaison_records.adapters.xlsx_import import HeaderReport, ParsedRow, UnimportableFile, hostile_part, reading
 from liaison_records.service_layer.context import WRITERS, Records, document_view, require
 from liaison_records.service_layer.import_check import problems_with_files, read_rows
 from liaison_records.service_layer.import_chunks import ChunkWrite, prepare_chunk, read_chunk
@@ -72,6 +72,9 @@ async def upload(records: Records, principal: Principal, station_id: str, conten
     station = await records.station_in_scope(principal, station_id)
     if not content:
         raise InvalidInput("empty_file", "the upload is empty", field="file")
+    if (part := await asyncio.to_thread(hostile_part, content)) is not None:
+        message = f"{part} holds what no spreadsheet program writes (an XML comment or an overlong token)"
+        raise InvalidInput("unreadable_file", f"{message}; save the file again from Excel or WPS", field="file")
     await expire_uploads(records)
     import_id = f"imp-{uuid4().hex[:12]}"
     sealed = records.codec.keyring.seal(content, context=WORKBOOK_CONTEXT)
