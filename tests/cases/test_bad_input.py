@@ -19,6 +19,7 @@ from tests.cases.seed import acted, assigned, handler, new_case, store
 from tests.cases.test_cases_api import add_departments, step
 
 TODAY = date.today()
+CO = "co_department_ids"
 TOO_LONG_ID = "p" * 25_000  # the fuzzer's: 50 of them made an event no broker takes (now a 413 body)
 
 
@@ -92,6 +93,20 @@ STAFF, ROADS, POWER, SUPERVISOR = "staff", "roads", "power", "supervisor"
             "assign",
             STAFF,
             {"lead_department_id": "dept-roads", "co_department_ids": [f"d-{i}" for i in range(11)]},
+            "co_department_ids",
+        ),
+        (
+            "c-submitted",
+            "assign",
+            STAFF,
+            {"lead_department_id": "dept-roads", "co_department_ids": 0},
+            "co_department_ids",
+        ),
+        (
+            "c-submitted",
+            "assign",
+            STAFF,
+            {"lead_department_id": "dept-roads", "co_department_ids": {}},
             "co_department_ids",
         ),
         ("c-submitted", "merge", STAFF, {"into_case_id": "c|1"}, "into_case_id"),

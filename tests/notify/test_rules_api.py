@@ -107,6 +107,10 @@ async def test_bad_rules_are_refused_with_details_and_nothing_stored_changes(api
     breaking = await put(api, DISTRICT_RULE, supervisor, 0, {"quiet_hours": {"start": "20:00", "end": "08:00"}})
     assert breaking.status_code == 422 and breaking.json()["error"]["station_id"] == "st-1"
     assert (await put(api, "/v1/rules/stations/st-1/no_such_rule", staff, 0, {})).status_code == 404
+    admin = caller(Role.ADMIN)
+    for odd in ("st%00x", "st\u200f1", "s" * 65):  # a NUL, a right-to-left mark, too long: no station's id
+        odd_scope = await put(api, f"/v1/rules/stations/{odd}/monthly_visit", admin, 0, {})
+        assert odd_scope.status_code == 422 and odd_scope.json()["error"]["field"] == "scope_id", odd_scope.text
     stored = await api.get(STATION_RULE, headers=staff)
     assert stored.headers["ETag"] == '"1"'
     assert stored.json()["changes"] == {

@@ -41,8 +41,9 @@ def read_id(body: dict[str, Any], field: str) -> str:
 
 
 def read_ids(body: dict[str, Any], field: str, most: int) -> list[str]:
-    """A list of at most ``most`` ids (absent: none), stripped, each once."""
-    values = body.get(field) or []
+    """A list of at most ``most`` ids (absent or null: none), stripped, each once."""
+    values = body.get(field)
+    values = [] if values is None else values
     fits = isinstance(values, list) and len(values) <= most
     if not fits or not all(isinstance(v, str) and is_id(v.strip()) for v in values):
         raise InvalidInput("invalid_ids", f"{field} must be a list of at most {most} ids", field=field)

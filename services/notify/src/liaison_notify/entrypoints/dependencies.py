@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from liaison_notify.service_layer.context import Notify
 
@@ -13,3 +13,5 @@ def notify_of(request: Request) -> Notify:
 
 
 NotifyDep = Annotated[Notify, Depends(notify_of)]
+# A station's, district's or deputy's id in a path, as records makes them.
+Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]

@@ -4,19 +4,16 @@ Channels come in the order the recipient reads them; the in-app inbox is always 
 Out of the caller's scope is answered as not found; bad input gets 422 naming the entry at fault.
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from liaison_infra.auth import CurrentPrincipal
 from liaison_infra.mongo import Document
 from pydantic import BaseModel, ConfigDict, Field
 
 from liaison_notify.domain.channels import Channel
-from liaison_notify.entrypoints.dependencies import NotifyDep
+from liaison_notify.entrypoints.dependencies import Id, NotifyDep
 from liaison_notify.service_layer import recipients
 
 router = APIRouter(prefix="/v1", tags=["recipients"])
-Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 
 class RouteIn(BaseModel):

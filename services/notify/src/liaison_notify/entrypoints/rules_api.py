@@ -8,7 +8,7 @@ from liaison_infra.mongo import Document
 from liaison_infra.versioning import ExpectedVersion
 
 from liaison_notify.domain.rules import RuleOverride
-from liaison_notify.entrypoints.dependencies import NotifyDep
+from liaison_notify.entrypoints.dependencies import Id, NotifyDep
 from liaison_notify.service_layer import rules
 
 Scope = Literal["stations", "districts"]
@@ -21,14 +21,14 @@ def _scope(scope: Scope) -> str:
 
 
 @router.get("/rules/{scope}/{scope_id}")
-async def read_rules(scope: Scope, scope_id: str, principal: CurrentPrincipal, notify: NotifyDep) -> list[Document]:
+async def read_rules(scope: Scope, scope_id: Id, principal: CurrentPrincipal, notify: NotifyDep) -> list[Document]:
     """Every rule in force for a station or district, with that scope's own changes."""
     return await rules.read_rules(notify, principal, _scope(scope), scope_id)
 
 
 @router.get("/rules/{scope}/{scope_id}/{rule_id}")
 async def read_rule(
-    scope: Scope, scope_id: str, rule_id: str, principal: CurrentPrincipal, notify: NotifyDep, response: Response
+    scope: Scope, scope_id: Id, rule_id: str, principal: CurrentPrincipal, notify: NotifyDep, response: Response
 ) -> Document:
     document = await rules.read_rule(notify, principal, _scope(scope), scope_id, rule_id)
     response.headers["ETag"] = f'"{document["version"]}"'
@@ -38,7 +38,7 @@ async def read_rule(
 @router.put("/rules/{scope}/{scope_id}/{rule_id}")
 async def change_rule(
     scope: Scope,
-    scope_id: str,
+    scope_id: Id,
     rule_id: str,
     override: RuleOverride,
     principal: CurrentPrincipal,
