@@ -6,10 +6,9 @@ from collections.abc import Mapping
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from liaison_infra.errors import FRAMEWORK_CODES, ApiError
+from liaison_infra.errors import FRAMEWORK_CODES, ApiError, ErrorResponse
 
 # Every JSON body a service takes is far smaller; a route that takes a file sets its own limit.
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,11 +26,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.larger.get(scope["path"], MAX_BODY_BYTES)
-        refusal = HTTPException(413, f"the request body is over {limit:,} bytes")
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            body = ApiError(413, FRAMEWORK_CODES[413], refusal.detail).body()
-            await JSONResponse(body, status_code=413)(scope, receive, send)
+            body = ApiError(413, FRAMEWORK_CODES[413], _over(limit)).body()
+            await ErrorResponse(body, status_code=413)(scope, receive, send)
             return
         received = 0
 
@@ -40,7 +38,11 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise refusal  # answered by the framework's handler, in the one shape
+                raise HTTPException(413, _over(limit))  # answered by the framework's handler, in the one shape
             return message
 
         await self.app(scope, counted, send)
+
+
+def _over(limit: int) -> str:
+    return f"the request body is over {limit:,} bytes"

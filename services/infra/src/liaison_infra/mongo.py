@@ -141,8 +141,9 @@ async def forget_retained(tx: Transaction, keys: list[str]) -> None:
     it again. Events not relayed yet still go out, in order, before the event announcing the
     erasure: the relay reads them from the change stream, which carries each inserted document.
     """
-    await tx.db[OUTBOX].delete_many({"key": {"$in": keys}}, session=tx.session)
-    await tx.db[DEADLETTERS].delete_many({"key": {"$in": [key.encode() for key in keys]}}, session=tx.session)
+    events, letters = _about(keys)
+    await tx.db[OUTBOX].delete_many(events, session=tx.session)
+    await tx.db[DEADLETTERS].delete_many(letters, session=tx.session)
 
 
 async def redact_retained(tx: Transaction, keys: list[str], redact: Callable[[Document], Document]) -> None:
@@ -153,8 +154,8 @@ async def redact_retained(tx: Transaction, keys: list[str], redact: Callable[[Do
     events is scanned, which erasure can afford."""
     if not keys:
         return
-    letters = {"key": {"$in": [key.encode() for key in keys]}, "event_id": {"$ne": None}}  # an envelope
-    kept = ((OUTBOX, {"key": {"$in": keys}}), (DEADLETTERS, letters))
+    events, letters = _about(keys)
+    kept = ((OUTBOX, events), (DEADLETTERS, {**letters, "event_id": {"$ne": None}}))  # a letter of an envelope
     for collection, about_them in kept:
         async for stored in tx.db[collection].find(about_them, {"payload": 1}, session=tx.session):
             envelope = Envelope.from_bytes(stored["payload"])
@@ -164,6 +165,11 @@ async def redact_retained(tx: Transaction, keys: list[str], redact: Callable[[Do
                 await tx.db[collection].update_one(
                     {"_id": stored["_id"]}, {"$set": {"payload": payload}}, session=tx.session
                 )
+
+
+def _about(keys: list[str]) -> tuple[Document, Document]:
+    """The filters of the retained events and of the dead letters (keyed in bytes) about ``keys``."""
+    return {"key": {"$in": keys}}, {"key": {"$in": [key.encode() for key in keys]}}
 
 
 async def run_in_transaction(

@@ -25,11 +25,14 @@ async def _open_for(
     opinions: list[OpinionRead], source: str, ref_id: str, deputy_ids: list[str], envelope: Envelope, tx: Transaction
 ) -> None:
     collector = Actor(subject=deputy_ids[0] if deputy_ids else envelope.source, roles=frozenset({Role.DEPUTY}))
-    gone = await links_store.erased(tx, [opinion.person_id for opinion in opinions if opinion.person_id])
+    raised: dict[str, OpinionRead] = {}
     for opinion in opinions:
-        case_id = f"c-{opinion.opinion_id}"
-        if await tx.db[CASES].find_one({"_id": case_id}, {"_id": 1}, session=tx.session):
-            continue
+        raised.setdefault(f"c-{opinion.opinion_id}", opinion)
+    found = tx.db[CASES].find({"_id": {"$in": list(raised)}}, {"_id": 1}, session=tx.session)
+    opened = {case["_id"] async for case in found}  # a redelivered or replayed event's
+    new = {case_id: opinion for case_id, opinion in raised.items() if case_id not in opened}
+    gone = await links_store.erased(tx, [opinion.person_id for opinion in new.values() if opinion.person_id])
+    for case_id, opinion in new.items():
         erased = opinion.person_id in gone
         text = ERASED_TEXT if erased else opinion.text
         case = Case(
